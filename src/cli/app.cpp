@@ -1,0 +1,65 @@
+// Builds the CLI11 application. Only subcommands that work are registered.
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/version.h"
+
+namespace fersweep::cli {
+namespace {
+
+constexpr const char* kFooter = R"(
+Exit codes:
+  0  done
+  1  runtime failure (data, model, I/O, MPI)
+  2  usage or configuration error (nothing was run or written)
+  3  interrupted by SIGINT/SIGTERM; run the same command again to resume
+  4  the sweep finished, but some tasks failed after all retries
+
+Run `fersweep SUBCOMMAND --help` for the manual of each subcommand.
+Documentation: README.md and docs/ in the source tree.)";
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "fersweep: distributed hyperparameter sweeps of frozen-backbone transfer learning for\n"
+      "facial expression recognition (ResNet-18/34/50 on SFEW-style datasets), under\n"
+      "mpirun/srun or alone.\n",
+      "fersweep"};
+  app.footer(kFooter);
+  app.set_version_flag("--version", version_banner(),
+                       "Print the versions of fersweep, LibTorch, OpenCV, MPI and HDF5");
+  // Flags act as they are parsed, so the level is set before any subcommand callback runs.
+  auto* quiet = app.add_flag_callback(
+      "-q,--quiet", [] { log::set_level(log::Level::warn); }, "Print warnings and errors only");
+  auto* verbose = app.add_flag_callback(
+      "-v,--verbose", [] { log::set_level(log::Level::debug); },
+      "Print debug messages, from every MPI rank");
+  quiet->excludes(verbose);
+  verbose->excludes(quiet);
+  app.require_subcommand(0, 1);
+
+  // Subcommands, in the order of the data flow. Each runs from its CLI11 callback and reports
+  // failure by throwing a fersweep::Error.
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "fersweep: " << e.what() << "\nRun `fersweep --help` for usage.\n";
+    return 2;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cerr << "fersweep: a subcommand is required\nRun `fersweep --help` for usage.\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace fersweep::cli

@@ -1,0 +1,39 @@
+// SHA-256 (weights files, dataset fingerprints, task ids) written from FIPS 180-4.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace fersweep {
+
+/// Incremental SHA-256.
+class Sha256 {
+ public:
+  Sha256();
+  /// Feeds more bytes.
+  void update(const void* data, std::size_t size);
+  void update(std::string_view text) { update(text.data(), text.size()); }
+  /// Finishes and returns the 32-byte digest; the object must not be updated afterwards.
+  std::array<std::uint8_t, 32> digest();
+  /// Finishes and returns the digest as 64 lowercase hex characters.
+  std::string hex_digest();
+
+ private:
+  void compress(const std::uint8_t* block);
+  std::array<std::uint32_t, 8> state_;
+  std::array<std::uint8_t, 64> buffer_{};
+  std::size_t buffered_ = 0;
+  std::uint64_t total_bytes_ = 0;
+  bool finished_ = false;
+};
+
+/// SHA-256 of a string, as hex.
+std::string sha256_hex(std::string_view text);
+/// SHA-256 of a file's contents, as hex; IoError naming the path when it cannot be read.
+std::string sha256_file(const std::filesystem::path& path);
+
+}  // namespace fersweep

@@ -1,0 +1,13 @@
+# Runs CMD (a ;-list) and checks its exit code and combined output against expectations.
+execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+if(NOT "${rc}" STREQUAL "${EXPECT_EXIT}")
+  message(FATAL_ERROR "exit code ${rc}, expected ${EXPECT_EXIT}\n--- output ---\n${all}")
+endif()
+if(EXPECT_MATCH AND NOT all MATCHES "${EXPECT_MATCH}")
+  message(FATAL_ERROR "output does not match '${EXPECT_MATCH}'\n--- output ---\n${all}")
+endif()
+if(EXPECT_NOMATCH AND all MATCHES "${EXPECT_NOMATCH}")
+  message(FATAL_ERROR "output matches '${EXPECT_NOMATCH}'\n--- output ---\n${all}")
+endif()
+message(STATUS "exit ${rc} as expected")

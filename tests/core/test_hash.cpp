@@ -1,0 +1,54 @@
+// SHA-256 against the FIPS 180-4 example vectors and sha256sum.
+#include "core/hash.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "core/error.h"
+
+namespace fersweep {
+namespace {
+
+TEST(Sha256, FipsExampleVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(Sha256, MillionAsInChunksEqualsOneShot) {
+  Sha256 h;
+  const std::string chunk(1000, 'a');
+  for (int i = 0; i < 1000; ++i) h.update(chunk);
+  EXPECT_EQ(h.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha256, FileMatchesSha256sum) {
+  const std::string path = std::string(FERSWEEP_TEST_TMP) + "/hash_probe.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 300000; ++i) out.put(static_cast<char>((i * 7919) & 0xff));
+  }
+  std::string expected;
+  FILE* p = popen(("sha256sum '" + path + "'").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[65] = {};
+  ASSERT_EQ(fread(buf, 1, 64, p), 64u);
+  pclose(p);
+  EXPECT_EQ(sha256_file(path), std::string(buf, 64));
+}
+
+TEST(Sha256, MissingFileNamesThePath) {
+  try {
+    sha256_file("/nonexistent/weights.pth");
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/weights.pth"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace fersweep
