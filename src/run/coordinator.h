@@ -1,0 +1,63 @@
+// Running a sweep: the coordinator (rank 0) owns the results directory and the task queue; workers
+// (ranks >= 1) execute tasks. Alone (one rank), the coordinator executes tasks itself.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "comm/mpi.h"
+#include "run/task.h"
+
+namespace fersweep::run {
+
+/// What to run and what identifies it (for resume checks and provenance).
+struct RunSetup {
+  std::vector<TaskSpec> tasks;
+  /// Compared with the directory's run.json on resume; any difference is refused.
+  nlohmann::json identity;
+  /// Sent to every worker's Executor::setup (dataset root, manifest, classes, folds, ...).
+  nlohmann::json context;
+  /// Provenance written into results.h5 (sweep text and hash, versions, ...).
+  nlohmann::json provenance;
+  /// The exact sweep text that was run (saved as DIR/sweep.yaml).
+  std::string sweep_text;
+};
+
+/// How to run it.
+struct RunOptions {
+  std::filesystem::path out;    ///< results directory
+  int retries = 2;              ///< extra attempts per task after a failure
+  double grace_seconds = 60;    ///< after SIGTERM/SIGINT: how long running tasks may finish
+  std::size_t max_batch = 16;   ///< training tasks sent to a worker at once
+  double rewrite_seconds = 10;  ///< results.h5 is rewritten at most this often during a run
+  bool force_new = false;       ///< discard earlier results in `out` instead of resuming
+  bool progress = true;         ///< show progress on stderr
+};
+
+/// What happened.
+struct RunSummary {
+  std::size_t total = 0, done = 0, failed = 0, resumed = 0;
+  bool interrupted = false;
+  double seconds = 0;
+};
+
+/// Rank 0: plans nothing, runs `setup.tasks` to completion (or interruption) over the workers of
+/// `placement` (or alone with `local`), journaling every outcome and keeping results.h5 current.
+RunSummary run_coordinator(const RunSetup& setup, const RunOptions& options,
+                           const comm::Placement& placement, Executor& local);
+
+/// Ranks >= 1: asks rank 0 for work until told to stop.
+void run_worker(Executor& executor, const comm::Placement& placement);
+
+/// Writes DIR/results.h5 (atomically) from the journal records and run.json. Used at intervals by
+/// the coordinator and by `fersweep status --rewrite`.
+void rewrite_results(const std::filesystem::path& dir);
+
+/// Reads the journal of DIR and returns {task id → last record} of finished tasks.
+std::map<std::string, nlohmann::json> finished_tasks(const std::filesystem::path& dir);
+
+}  // namespace fersweep::run

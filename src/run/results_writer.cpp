@@ -1,0 +1,256 @@
+// results.h5 layout. Parameter columns are typed from their values: all strings → string column,
+// all integers → int64, numbers → float64 (missing: NaN), booleans → int64 0/1, else JSON text.
+#include "run/results_writer.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "store/h5.h"
+
+namespace fersweep::run {
+namespace {
+using nlohmann::json;
+
+// Writes one column per key of `rows[i][field]` objects into `group`.
+void write_param_columns(store::H5File& f, const std::string& group,
+                         const std::vector<const json*>& params) {
+  std::set<std::string> keys;
+  for (const json* p : params) {
+    for (const auto& [k, v] : p->items()) keys.insert(k);
+  }
+  for (const auto& key : keys) {
+    bool all_string = true, all_int = true, all_number = true, all_bool = true;
+    for (const json* p : params) {
+      if (!p->contains(key)) continue;
+      const json& v = (*p)[key];
+      all_string &= v.is_string();
+      all_int &= v.is_number_integer();
+      all_number &= v.is_number();
+      all_bool &= v.is_boolean();
+    }
+    const std::string path = group + "/" + key;
+    if (all_bool) {
+      std::vector<std::int64_t> col;
+      for (const json* p : params) col.push_back(p->contains(key) && (*p)[key].get<bool>() ? 1 : 0);
+      f.write(path, col);
+    } else if (all_int) {
+      std::vector<std::int64_t> col;
+      for (const json* p : params)
+        col.push_back(p->contains(key) ? (*p)[key].get<std::int64_t>() : -1);
+      f.write(path, col);
+    } else if (all_number) {
+      std::vector<double> col;
+      for (const json* p : params) {
+        col.push_back(p->contains(key) ? (*p)[key].get<double>()
+                                       : std::numeric_limits<double>::quiet_NaN());
+      }
+      f.write(path, col);
+    } else {
+      std::vector<std::string> col;
+      for (const json* p : params) {
+        if (!p->contains(key)) {
+          col.emplace_back();
+        } else {
+          const json& v = (*p)[key];
+          col.push_back(all_string ? v.get<std::string>() : v.dump());
+        }
+      }
+      f.write_strings(path, col);
+    }
+  }
+}
+
+template <class T>
+std::vector<T> column(const std::vector<const json*>& rows, const char* key, T missing) {
+  std::vector<T> out;
+  out.reserve(rows.size());
+  for (const json* r : rows)
+    out.push_back(r->contains(key) && !(*r)[key].is_null() ? (*r)[key].get<T>() : missing);
+  return out;
+}
+
+void set_json_attribute(store::H5File& f, const std::string& object, const std::string& name,
+                        const json& v) {
+  if (v.is_string()) {
+    f.set_attribute(object, name, v.get<std::string>());
+  } else if (v.is_boolean()) {
+    f.set_attribute(object, name, std::int64_t{v.get<bool>()});
+  } else if (v.is_number_integer()) {
+    f.set_attribute(object, name, v.get<std::int64_t>());
+  } else if (v.is_number()) {
+    f.set_attribute(object, name, v.get<double>());
+  } else {
+    f.set_attribute(object, name, v.dump());
+  }
+}
+
+}  // namespace
+
+void write_results_h5(const std::filesystem::path& path, const json& run_info,
+                      const std::vector<json>& records) {
+  // The last record of each task wins (a retried task's success replaces its failures).
+  std::map<std::string, const json*> last;
+  std::vector<const json*> failures;
+  for (const auto& r : records) {
+    const std::string id = r.value("id", "");
+    if (r.value("status", "") == "failed") failures.push_back(&r);
+    auto it = last.find(id);
+    if (it == last.end() || r.value("status", "") == "done" ||
+        it->second->value("status", "") != "done") {
+      last[id] = &r;
+    }
+  }
+  std::vector<const json*> trains, extracts, crops, synthetic;
+  for (const auto& [id, r] : last) {
+    if (r->value("status", "") != "done") continue;
+    const std::string kind = r->value("kind", "");
+    (kind == "train"     ? trains
+     : kind == "extract" ? extracts
+     : kind == "crop"    ? crops
+                         : synthetic)
+        .push_back(r);
+  }
+  // Failures that were later retried successfully stay listed, marked as recovered.
+  std::vector<json> failure_rows;
+  for (const json* r : failures) {
+    const std::string id = r->value("id", "");
+    failure_rows.push_back({{"task_id", id},
+                            {"kind", r->value("kind", "")},
+                            {"attempt", r->value("attempt", 0)},
+                            {"final", r->value("final", false)},
+                            {"recovered", last[id]->value("status", "") == "done"},
+                            {"message", r->value("error", "")},
+                            {"rank", r->value("rank", 0)},
+                            {"host", r->value("host", "")}});
+  }
+
+  store::write_h5_atomically(path, [&](store::H5File& f) {
+    f.ensure_group("/results");
+    f.set_attribute("/", "format", std::string("fersweep-results-1"));
+    const json& prov = run_info.value("provenance", json::object());
+    for (const auto& [k, v] : prov.items()) set_json_attribute(f, "/", k, v);
+    for (const char* k : {"created", "updated"}) {
+      if (run_info.contains(k)) set_json_attribute(f, "/", k, run_info[k]);
+    }
+    f.set_attribute("/", "identity", run_info.value("identity", json::object()).dump());
+
+    // /results: one row per (training task, evaluated epoch).
+    std::vector<json> rows;
+    std::vector<const json*> row_params;
+    std::vector<std::int64_t> curve_index;
+    std::size_t classes = 0, max_epochs = 0;
+    std::vector<const json*> curve_tasks;
+    for (const json* r : trains) {
+      const json& res = (*r)["result"];
+      const auto& evals = res.value("evals", json::array());
+      const std::int64_t curve = static_cast<std::int64_t>(curve_tasks.size());
+      curve_tasks.push_back(r);
+      max_epochs = std::max(max_epochs, res.value("train_loss", json::array()).size());
+      for (const auto& e : evals) {
+        json row = e;
+        row["task_id"] = (*r)["id"];
+        row["n_train"] = res.value("n_train", 0);
+        row["n_test"] = res.value("n_test", 0);
+        row["host"] = r->value("host", "");
+        row["rank"] = r->value("rank", 0);
+        row["seconds"] = r->value("seconds", 0.0);
+        row["finished"] = r->value("finished", "");
+        classes = std::max(classes, e.value("per_class_recall", json::array()).size());
+        rows.push_back(std::move(row));
+        row_params.push_back(&(*r)["params"]);
+        curve_index.push_back(curve);
+      }
+    }
+    std::vector<const json*> row_ptrs;
+    for (const auto& r : rows) row_ptrs.push_back(&r);
+    f.write_strings("/results/task_id", column<std::string>(row_ptrs, "task_id", ""));
+    f.write("/results/epoch", column<std::int64_t>(row_ptrs, "epoch", -1));
+    for (const char* m : {"accuracy", "macro_f1", "test_loss", "seconds"}) {
+      f.write(std::string("/results/") + m,
+              column<double>(row_ptrs, m, std::numeric_limits<double>::quiet_NaN()));
+    }
+    for (const char* m : {"n_train", "n_test", "rank"}) {
+      f.write(std::string("/results/") + m, column<std::int64_t>(row_ptrs, m, -1));
+    }
+    f.write_strings("/results/host", column<std::string>(row_ptrs, "host", ""));
+    f.write_strings("/results/finished", column<std::string>(row_ptrs, "finished", ""));
+    f.write("/results/curve", curve_index);
+    // Parameters: one column each, prefixed so they never collide with metric names.
+    std::vector<json> prefixed;
+    prefixed.reserve(row_params.size());
+    for (const json* p : row_params) prefixed.push_back(*p);
+    std::vector<const json*> prefixed_ptrs;
+    for (const auto& p : prefixed) prefixed_ptrs.push_back(&p);
+    write_param_columns(f, "/results", prefixed_ptrs);
+    // Per-class recall [R, C] and confusion matrices [R, C, C] (rows: true class).
+    std::vector<double> recall(rows.size() * classes, std::numeric_limits<double>::quiet_NaN());
+    std::vector<std::int64_t> confusion(rows.size() * classes * classes, 0);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& rc = rows[i].value("per_class_recall", json::array());
+      for (std::size_t c = 0; c < rc.size() && c < classes; ++c)
+        recall[i * classes + c] = rc[c].get<double>();
+      const auto& cm = rows[i].value("confusion", json::array());
+      for (std::size_t k = 0; k < cm.size() && k < classes * classes; ++k) {
+        confusion[i * classes * classes + k] = cm[k].get<std::int64_t>();
+      }
+    }
+    f.write("/results/per_class_recall", recall, {rows.size(), classes});
+    f.write("/results/confusion", confusion, {rows.size(), classes, classes});
+
+    // /curves: per training task, training loss and accuracy at every epoch (NaN past its end).
+    f.ensure_group("/curves");
+    std::vector<double> loss(curve_tasks.size() * max_epochs,
+                             std::numeric_limits<double>::quiet_NaN());
+    std::vector<double> acc(loss.size(), std::numeric_limits<double>::quiet_NaN());
+    std::vector<std::string> curve_ids;
+    for (std::size_t t = 0; t < curve_tasks.size(); ++t) {
+      const json& res = (*curve_tasks[t])["result"];
+      curve_ids.push_back((*curve_tasks[t])["id"]);
+      const auto& l = res.value("train_loss", json::array());
+      const auto& a = res.value("train_accuracy", json::array());
+      for (std::size_t e = 0; e < l.size(); ++e) loss[t * max_epochs + e] = l[e].get<double>();
+      for (std::size_t e = 0; e < a.size(); ++e) acc[t * max_epochs + e] = a[e].get<double>();
+    }
+    f.write_strings("/curves/task_id", curve_ids);
+    f.write("/curves/train_loss", loss, {curve_tasks.size(), max_epochs});
+    f.write("/curves/train_accuracy", acc, {curve_tasks.size(), max_epochs});
+
+    // /extracts and /crops: provenance of each feature set and cropped variant.
+    for (const auto& [group, list] :
+         {std::pair{"/extracts", &extracts}, std::pair{"/crops", &crops}}) {
+      f.ensure_group(group);
+      std::vector<json> flat;
+      for (const json* r : *list) {
+        json row = (*r)["params"];
+        row["task_id"] = (*r)["id"];
+        row["host"] = r->value("host", "");
+        row["seconds"] = r->value("seconds", 0.0);
+        const json result = r->value("result", json::object());
+        for (const auto& [k, v] : result.items()) {
+          if (!v.is_array() && !v.is_object()) row["result_" + k] = v;
+        }
+        flat.push_back(std::move(row));
+      }
+      std::vector<const json*> ptrs;
+      for (const auto& r : flat) ptrs.push_back(&r);
+      if (!ptrs.empty()) write_param_columns(f, group, ptrs);
+      f.set_attribute(group, "count", static_cast<std::int64_t>(ptrs.size()));
+    }
+
+    // /failures: every failed attempt.
+    f.ensure_group("/failures");
+    std::vector<const json*> fptrs;
+    for (const auto& r : failure_rows) fptrs.push_back(&r);
+    if (!fptrs.empty()) write_param_columns(f, "/failures", fptrs);
+    f.set_attribute("/failures", "count", static_cast<std::int64_t>(fptrs.size()));
+    f.set_attribute("/results", "rows", static_cast<std::int64_t>(rows.size()));
+    f.set_attribute("/results", "synthetic_tasks_done",
+                    static_cast<std::int64_t>(synthetic.size()));
+  });
+}
+
+}  // namespace fersweep::run

@@ -1,0 +1,203 @@
+// Scheduler bookkeeping. Every operation is O(log n) in the number of tasks.
+#include "run/scheduler.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace fersweep::run {
+
+Scheduler::Scheduler(std::vector<TaskSpec> tasks, int retries) : retries_(retries) {
+  tasks_.reserve(tasks.size());
+  for (auto& t : tasks) {
+    if (!index_.emplace(t.id, tasks_.size()).second) {
+      throw InternalError(fmt::format("task id {} appears twice in the plan", t.id));
+    }
+    Node n;
+    n.spec = std::move(t);
+    tasks_.push_back(std::move(n));
+  }
+  for (std::size_t i = 0; i < tasks_.size(); ++i) {
+    for (const auto& dep : tasks_[i].spec.deps) {
+      const auto it = index_.find(dep);
+      if (it == index_.end()) {
+        throw InternalError(
+            fmt::format("task {} depends on unknown task {}", tasks_[i].spec.id, dep));
+      }
+      tasks_[it->second].dependents.push_back(i);
+      ++tasks_[i].unmet;
+    }
+  }
+  for (std::size_t i = 0; i < tasks_.size(); ++i) {
+    if (tasks_[i].unmet == 0) make_ready(i);
+  }
+}
+
+std::size_t Scheduler::index_of(const std::string& id) const {
+  const auto it = index_.find(id);
+  if (it == index_.end()) throw InternalError(fmt::format("unknown task id {}", id));
+  return it->second;
+}
+
+void Scheduler::make_ready(std::size_t i) {
+  Node& n = tasks_[i];
+  n.state = State::ready;
+  ++ready_count_;
+  if (n.spec.kind == TaskKind::train) {
+    train_ready_[n.spec.features].insert(i);
+  } else {
+    heavy_ready_.emplace(-n.spec.cost, i);
+  }
+}
+
+void Scheduler::take_from_ready(std::size_t i) {
+  Node& n = tasks_[i];
+  if (n.spec.kind == TaskKind::train) {
+    auto it = train_ready_.find(n.spec.features);
+    it->second.erase(i);
+    if (it->second.empty()) train_ready_.erase(it);
+  } else {
+    heavy_ready_.erase({-n.spec.cost, i});
+  }
+  --ready_count_;
+  n.state = State::running;
+  ++running_;
+}
+
+void Scheduler::mark_done(const std::string& id) {
+  const std::size_t i = index_of(id);
+  Node& n = tasks_[i];
+  if (n.state == State::done) return;
+  if (n.state == State::ready) {
+    take_from_ready(i);
+  } else if (n.state == State::waiting) {
+    n.state = State::running;
+    ++running_;
+  }
+  complete(id, true, -1);
+}
+
+std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std::string>& holds,
+                                                 std::size_t max_batch) {
+  std::vector<const TaskSpec*> out;
+  if (ready_count_ == 0) return out;
+  // Heavy stages first: they unlock everything else. Prefer one this worker has not failed.
+  if (!heavy_ready_.empty()) {
+    auto pick = heavy_ready_.begin();
+    for (auto it = heavy_ready_.begin(); it != heavy_ready_.end(); ++it) {
+      if (!tasks_[it->second].failed_on.count(worker)) {
+        pick = it;
+        break;
+      }
+    }
+    const std::size_t i = pick->second;
+    take_from_ready(i);
+    out.push_back(&tasks_[i].spec);
+    return out;
+  }
+  // Training: a feature set this worker already holds, else the largest group.
+  auto group = train_ready_.end();
+  for (const auto& h : holds) {
+    auto it = train_ready_.find(h);
+    if (it != train_ready_.end()) {
+      group = it;
+      break;
+    }
+  }
+  if (group == train_ready_.end()) {
+    std::size_t best = 0;
+    for (auto it = train_ready_.begin(); it != train_ready_.end(); ++it) {
+      if (it->second.size() > best) {
+        best = it->second.size();
+        group = it;
+      }
+    }
+  }
+  std::vector<std::size_t> picked;
+  for (std::size_t i : group->second) {
+    if (picked.size() >= max_batch) break;
+    // A retry goes to another worker when possible.
+    if (tasks_[i].failed_on.count(worker) && group->second.size() > picked.size() + 1) continue;
+    picked.push_back(i);
+  }
+  if (picked.empty()) picked.push_back(*group->second.begin());
+  for (std::size_t i : picked) {
+    take_from_ready(i);
+    out.push_back(&tasks_[i].spec);
+  }
+  return out;
+}
+
+bool Scheduler::complete(const std::string& id, bool ok, int worker) {
+  const std::size_t i = index_of(id);
+  Node& n = tasks_[i];
+  FERSWEEP_ASSERT(n.state == State::running, "completion of a task that is not running: " + id);
+  --running_;
+  ++n.attempts;
+  if (ok) {
+    n.state = State::done;
+    ++done_;
+    for (std::size_t d : n.dependents) {
+      if (--tasks_[d].unmet == 0 && tasks_[d].state == State::waiting) make_ready(d);
+    }
+    return false;
+  }
+  n.failed_on.insert(worker);
+  if (n.attempts <= retries_) {
+    make_ready(i);
+    return true;
+  }
+  n.state = State::failed;
+  ++failed_;
+  fail_dependents(i);
+  return false;
+}
+
+void Scheduler::requeue(const std::string& id) {
+  const std::size_t i = index_of(id);
+  FERSWEEP_ASSERT(tasks_[i].state == State::running,
+                  "requeue of a task that is not running: " + id);
+  --running_;
+  make_ready(i);
+}
+
+void Scheduler::fail_dependents(std::size_t i) {
+  for (std::size_t d : tasks_[i].dependents) {
+    Node& n = tasks_[d];
+    if (n.state == State::waiting) {
+      n.state = State::failed;
+      ++failed_;
+      fail_dependents(d);
+    }
+  }
+}
+
+const TaskSpec& Scheduler::task(const std::string& id) const {
+  return tasks_[index_of(id)].spec;
+}
+Scheduler::State Scheduler::state(const std::string& id) const {
+  return tasks_[index_of(id)].state;
+}
+int Scheduler::attempts(const std::string& id) const {
+  return tasks_[index_of(id)].attempts;
+}
+
+std::map<TaskKind, std::pair<std::size_t, std::size_t>> Scheduler::progress() const {
+  std::map<TaskKind, std::pair<std::size_t, std::size_t>> out;
+  for (const auto& n : tasks_) {
+    auto& p = out[n.spec.kind];
+    ++p.second;
+    if (n.state == State::done) ++p.first;
+  }
+  return out;
+}
+
+std::vector<std::string> Scheduler::failed_ids() const {
+  std::vector<std::string> out;
+  for (const auto& n : tasks_) {
+    if (n.state == State::failed) out.push_back(n.spec.id);
+  }
+  return out;
+}
+
+}  // namespace fersweep::run

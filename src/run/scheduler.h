@@ -1,0 +1,77 @@
+// The coordinator's task DAG: dependency tracking, a dynamic ready queue (heavy stages first,
+// training tasks batched by feature set and steered to workers that hold the features), retries
+// on another worker, and failure propagation to dependents. Pure bookkeeping: no I/O, no MPI.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "run/task.h"
+
+namespace fersweep::run {
+
+class Scheduler {
+ public:
+  enum class State { waiting, ready, running, done, failed };
+
+  /// `retries`: extra attempts after a failure before the task fails for good.
+  Scheduler(std::vector<TaskSpec> tasks, int retries);
+
+  /// Marks a task done before the run starts (found in the journal when resuming).
+  void mark_done(const std::string& id);
+
+  /// Next tasks for `worker`: one crop/extract/synthetic task, or up to `max_batch` training tasks
+  /// that share a feature set (preferring one the worker `holds`). Empty when nothing is ready.
+  std::vector<const TaskSpec*> next_for(int worker, const std::set<std::string>& holds,
+                                        std::size_t max_batch);
+
+  /// Records a finished attempt. Returns true when a failed task will be retried.
+  bool complete(const std::string& id, bool ok, int worker);
+
+  /// Puts a running task back in the queue without counting an attempt (its worker went away).
+  void requeue(const std::string& id);
+
+  bool contains(const std::string& id) const { return index_.count(id) > 0; }
+  const TaskSpec& task(const std::string& id) const;
+  State state(const std::string& id) const;
+  int attempts(const std::string& id) const;
+  bool finished() const { return done_ + failed_ == tasks_.size(); }
+  bool has_ready() const { return ready_count_ > 0; }
+  std::size_t total() const { return tasks_.size(); }
+  std::size_t done_count() const { return done_; }
+  std::size_t failed_count() const { return failed_; }
+  std::size_t running_count() const { return running_; }
+  /// Per kind: {done, total}.
+  std::map<TaskKind, std::pair<std::size_t, std::size_t>> progress() const;
+  /// Ids of tasks that failed for good (after retries, or because a dependency failed).
+  std::vector<std::string> failed_ids() const;
+
+ private:
+  struct Node {
+    TaskSpec spec;
+    State state = State::waiting;
+    int unmet = 0;
+    int attempts = 0;
+    std::set<int> failed_on;
+    std::vector<std::size_t> dependents;
+  };
+  void make_ready(std::size_t index);
+  void take_from_ready(std::size_t index);
+  void fail_dependents(std::size_t index);
+  std::size_t index_of(const std::string& id) const;
+
+  std::vector<Node> tasks_;
+  std::unordered_map<std::string, std::size_t> index_;
+  int retries_;
+  // Heavy tasks ordered by (cost desc, index asc); training tasks grouped by feature set.
+  std::set<std::pair<double, std::size_t>> heavy_ready_;
+  std::map<std::string, std::set<std::size_t>> train_ready_;
+  std::size_t ready_count_ = 0;
+  std::size_t done_ = 0, failed_ = 0, running_ = 0;
+};
+
+}  // namespace fersweep::run

@@ -1,0 +1,39 @@
+// Signal handlers that only touch lock-free atomics.
+#include "run/signals.h"
+
+#include <atomic>
+#include <csignal>
+
+namespace fersweep::run {
+namespace {
+std::atomic<int> g_requests{0};
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void on_signal(int sig) {
+  g_signal.store(sig);
+  g_requests.fetch_add(1);
+}
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return so loops notice promptly
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int stop_requests() {
+  return g_requests.load();
+}
+int last_stop_signal() {
+  return g_signal.load();
+}
+void reset_stop_requests() {
+  g_requests = 0;
+  g_signal = 0;
+}
+
+}  // namespace fersweep::run

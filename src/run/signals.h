@@ -1,0 +1,17 @@
+// SIGINT/SIGTERM handling for runs: the first signal asks for a graceful stop (stop dispatching,
+// finish running tasks within the grace period, flush, exit 3); a second one during the grace
+// period makes the stop immediate (still flushing what is done).
+#pragma once
+
+namespace fersweep::run {
+
+/// Installs handlers for SIGINT and SIGTERM that only set flags (async-signal-safe).
+void install_stop_handlers();
+/// Number of stop signals received so far.
+int stop_requests();
+/// The last signal received (0 if none).
+int last_stop_signal();
+/// Forgets earlier signals (tests).
+void reset_stop_requests();
+
+}  // namespace fersweep::run

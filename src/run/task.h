@@ -1,0 +1,76 @@
+// The orchestrator's view of work: generic tasks with dependencies, their outcomes, and the
+// executor interface that does the actual crop/extract/train work on a worker.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/features_file.h"
+
+namespace fersweep::run {
+
+/// Stages of the sweep DAG (synthetic: no-op/sleep tasks for benchmarks and tests).
+enum class TaskKind { crop, extract, train, synthetic };
+std::string to_string(TaskKind kind);
+TaskKind parse_task_kind(const std::string& text);
+
+/// One unit of work. Its id is a hash of its canonical parameters (stable across runs).
+struct TaskSpec {
+  std::string id;
+  TaskKind kind = TaskKind::synthetic;
+  nlohmann::json params;          ///< everything the executor needs besides bulk inputs
+  std::vector<std::string> deps;  ///< tasks that must be done first
+  std::string features;           ///< train tasks: id of the extract task whose features they use
+  double cost = 1.0;              ///< relative cost estimate, for ordering and ETA
+};
+
+using store::FeatureSet;
+
+/// What a task needs besides its spec: results of its dependencies and, for training, features.
+struct TaskInputs {
+  std::map<std::string, nlohmann::json> dep_results;
+  std::shared_ptr<const FeatureSet> features;
+};
+
+/// What running a task produced.
+struct TaskOutcome {
+  std::string id;
+  bool ok = false;
+  nlohmann::json result;                 ///< small results (metrics, boxes, provenance)
+  std::string error;                     ///< message when !ok
+  std::shared_ptr<FeatureSet> features;  ///< extract tasks: the features computed
+  double seconds = 0;
+  int rank = 0;
+  std::string host;
+};
+
+/// Does the work of tasks on a worker. Implementations must not write the results directory.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  /// Called once with the run context (dataset, classes, settings) before any task.
+  virtual void setup(const nlohmann::json& context) = 0;
+  /// Runs tasks that share inputs (e.g. the folds of one configuration). Never throws: failures
+  /// come back as outcomes with ok == false.
+  virtual std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
+                                           const TaskInputs& inputs) = 0;
+};
+
+/// Runs synthetic tasks: params {"sleep_ms": N} sleeps, {"fail": true} fails. For benchmarks/tests.
+class SyntheticExecutor : public Executor {
+ public:
+  void setup(const nlohmann::json&) override {}
+  std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
+                                   const TaskInputs& inputs) override;
+};
+
+/// Failure injection for tests: FERSWEEP_INJECT_FAILURE="<kind or id prefix>[:<times>]" makes
+/// matching tasks fail (the first <times> attempts in this process, default always).
+bool should_inject_failure(const TaskSpec& task);
+
+}  // namespace fersweep::run
