@@ -19,6 +19,8 @@ void add_plan(CLI::App& app);
 void add_run(CLI::App& app);
 /// Registers `fersweep status`.
 void add_status(CLI::App& app);
+/// Registers the hidden `fersweep synthetic-run` (orchestration benchmarks and tests).
+void add_synthetic_run(CLI::App& app);
 /// Registers `fersweep report`.
 void add_report(CLI::App& app);
 
