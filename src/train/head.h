@@ -1,0 +1,88 @@
+// Training and evaluating classification heads (linear or small MLP) on cached, frozen features:
+// hand-written softmax-regression gradients and fused optimiser updates, no autograd.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/metrics.h"
+
+namespace fersweep::train {
+
+/// Everything that defines how one head is trained (the paper: linear, Adam, lr 0.01, wd 0.001,
+/// batch 256, evaluated after 50/100/200 epochs).
+struct HeadConfig {
+  std::string head = "linear";  ///< "linear" or "mlp" (Linear, ReLU, Linear)
+  int hidden = 0;               ///< MLP hidden width (> 0 for "mlp", ignored for "linear")
+  std::string optimizer =
+      "adam";                   ///< "adam" (L2 decay added to the gradient, as torch.optim.Adam),
+                                ///< "adamw" (decoupled decay) or "sgd" (with momentum)
+  double lr = 0.01;             ///< learning rate (> 0)
+  double weight_decay = 0.001;  ///< L2 / decoupled weight decay (>= 0), applied to biases too
+  double momentum = 0.9;        ///< SGD momentum in [0, 1)
+  int batch_size = 256;         ///< samples per step; the last partial batch is kept
+  std::vector<int>
+      eval_epochs;           ///< strictly increasing, >= 1: one run to the last, evaluated at each
+  bool standardize = false;  ///< standardise inputs with the training fold's mean and std
+  double label_smoothing = 0.0;  ///< in [0, 1), as torch.nn.CrossEntropyLoss(label_smoothing=...)
+  std::uint64_t seed = 0;        ///< initialisation and shuffling; must not depend on eval_epochs
+};
+
+/// Throws ConfigError naming the first invalid parameter.
+void validate(const HeadConfig& config);
+
+/// The learning curve and the evaluations of one training run.
+struct TrainResult {
+  std::vector<EvalMetrics> evals;  ///< one per HeadConfig::eval_epochs entry, same order
+  std::vector<double> train_loss;  ///< per epoch 1..max: mean training loss (with smoothing)
+  std::vector<double>
+      train_accuracy;  ///< per epoch: accuracy of the predictions made while training
+};
+
+/// One head to train: its fold and its configuration.
+struct HeadJob {
+  std::vector<std::size_t> train_idx;  ///< rows of the feature matrix to train on
+  std::vector<std::size_t> test_idx;   ///< rows to evaluate on
+  HeadConfig config;
+};
+
+/// A head's parameters, unpadded and row-major as torch stores them. Linear: w1 [C, D], b1 [C].
+/// MLP: w1 [H, D], b1 [H], w2 [C, H], b2 [C].
+struct HeadParams {
+  std::vector<float> w1, b1, w2, b2;
+};
+
+/// The parameters a run starts from: torch.nn.Linear's initialisation (kaiming-uniform weights
+/// and uniform biases, both U(-1/sqrt(fan_in), 1/sqrt(fan_in))) drawn from `config.seed`.
+HeadParams initial_params(int in_features, int num_classes, const HeadConfig& config);
+
+/// Hooks for reference tests: start from given parameters, use given batch orders, read the
+/// final parameters.
+struct RunControl {
+  const HeadParams* initial = nullptr;  ///< instead of initial_params()
+  /// Per epoch, a permutation of 0..train_idx.size()-1 (positions in train_idx) instead of the
+  /// seeded shuffle; needs one entry per epoch up to the last evaluation.
+  const std::vector<std::vector<std::size_t>>* epoch_orders = nullptr;
+  HeadParams* final_params = nullptr;  ///< receives the parameters after the last epoch
+};
+
+/// Trains one head on `features` [N, D] (float32; copied to the CPU if elsewhere) with `labels`
+/// [N] (int64 in [0, num_classes)), evaluating at each of config.eval_epochs. Deterministic: the
+/// same inputs give bit-identical results on any CPU, thread count and call order.
+TrainResult train_head(const at::Tensor& features, const at::Tensor& labels,
+                       const std::vector<std::size_t>& train_idx,
+                       const std::vector<std::size_t>& test_idx, int num_classes,
+                       const HeadConfig& config, const RunControl& control = {});
+
+/// Trains several heads on the same features. Linear heads that share train_idx, batch_size,
+/// standardize and seed are stacked into one computation (their samples and batch order are the
+/// same); independent groups run in parallel on at::get_num_threads() threads. Each result is
+/// bit-identical to train_head on that job alone.
+std::vector<TrainResult> train_heads(const at::Tensor& features, const at::Tensor& labels,
+                                     const std::vector<HeadJob>& jobs, int num_classes);
+
+}  // namespace fersweep::train
