@@ -1,0 +1,140 @@
+// Weight files: format sniffing, LibTorch's zip reader for torch.save archives, our strict pickle
+// reader for their data.pkl (torch::pickle_load rejects OrderedDict state dicts), and
+// torch::jit::load for TorchScript archives.
+#include "model/checkpoint.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "model/state_pickle.h"
+
+namespace fersweep::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string quoted(const fs::path& p) {
+  return fmt::format("'{}'", p.string());
+}
+
+/// The first bytes of the file, to tell a zip from a legacy pickle or anything else.
+std::string head_bytes(const fs::path& path, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError(fmt::format("cannot open weights file {}", quoted(path)));
+  std::string buf(n, '\0');
+  in.read(buf.data(), static_cast<std::streamsize>(n));
+  buf.resize(static_cast<std::size_t>(in.gcount()));
+  return buf;
+}
+
+/// Collects a TorchScript module's tensors in state_dict order: a module's own parameters, then
+/// its buffers, then its children, depth first (what nn.Module.state_dict does).
+void collect_script_tensors(const torch::jit::Module& m, const std::string& prefix,
+                            StateDict& out) {
+  for (const auto& p : m.named_parameters(/*recurse=*/false))
+    out.emplace_back(prefix + p.name, p.value.detach());
+  for (const auto& b : m.named_buffers(/*recurse=*/false))
+    out.emplace_back(prefix + b.name, b.value.detach());
+  for (const auto& c : m.named_children())
+    collect_script_tensors(c.value, prefix + c.name + ".", out);
+}
+
+StateDict read_torchscript(const fs::path& path) {
+  return with_context<ModelError>(fmt::format("reading TorchScript archive {}", quoted(path)), [&] {
+    torch::jit::Module m = torch::jit::load(path.string(), c10::Device(c10::kCPU));
+    StateDict out;
+    collect_script_tensors(m, "", out);
+    return out;
+  });
+}
+
+StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const fs::path& path) {
+  const std::string name = quoted(path);
+  if (zip.hasRecord("byteorder")) {
+    auto [ptr, size] = zip.getRecord("byteorder");
+    const std::string order(static_cast<const char*>(ptr.get()), size);
+    if (order != "little")
+      throw ModelError(
+          fmt::format("{}: tensors are stored {}-endian; only little-endian files "
+                      "are supported",
+                      name, order));
+  }
+  auto [pkl, pkl_size] = zip.getRecord("data.pkl");
+  const std::string_view pickle(static_cast<const char*>(pkl.get()), pkl_size);
+  auto load_storage = [&](const std::string& key) {
+    const std::string record = "data/" + key;
+    if (!zip.hasRecord(record))
+      throw ModelError(
+          fmt::format("{}: storage record {} is missing from the archive", name, record));
+    auto data = with_context<ModelError>(fmt::format("{}: reading record {}", name, record),
+                                         [&] { return zip.getRecord(record); });
+    const auto bytes = static_cast<std::int64_t>(std::get<1>(data));
+    // The tensor takes ownership of the record's buffer: no copy of the weights.
+    auto owner = std::make_shared<at::DataPtr>(std::move(std::get<0>(data)));
+    void* raw = owner->get();
+    if (bytes == 0) return at::empty({0}, at::kByte);
+    return at::from_blob(
+        raw, {bytes}, [owner](void*) mutable { owner.reset(); }, at::TensorOptions(at::kByte));
+  };
+  return detail::unpickle_state_dict(pickle, name, load_storage);
+}
+
+}  // namespace
+
+StateDict read_checkpoint(const fs::path& path) {
+  const std::string name = quoted(path);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw ModelError(fmt::format("weights file {} does not exist", name));
+  if (fs::is_directory(path, ec))
+    throw ModelError(fmt::format("weights file {} is a directory", name));
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw ModelError(fmt::format("cannot read weights file {}: {}", name, ec.message()));
+  if (size == 0) throw ModelError(fmt::format("weights file {} is empty (0 bytes)", name));
+
+  const std::string head = head_bytes(path, 4);
+  if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
+      static_cast<unsigned char>(head[1]) <= 5)
+    throw ModelError(fmt::format(
+        "{} is in the legacy (pre-1.6) torch.save format, which fersweep does not read; "
+        "re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6",
+        name));
+  if (head != std::string("PK\x03\x04", 4))
+    throw ModelError(
+        fmt::format("{} is not a PyTorch weights file (not a zip archive; expected torch.save or "
+                    "torch.jit.save output)",
+                    name));
+
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  try {
+    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string());
+  } catch (...) {
+    rethrow_with_context<ModelError>(
+        fmt::format("{} is not a readable PyTorch zip archive (truncated or corrupt?)", name));
+  }
+  try {
+    if (zip->hasRecord("constants.pkl")) {
+      zip.reset();
+      return read_torchscript(path);
+    }
+    if (!zip->hasRecord("data.pkl"))
+      throw ModelError(
+          fmt::format("{} is a zip archive without data.pkl: not a torch.save file", name));
+    return read_pickled_state(*zip, path);
+  } catch (const Error&) {
+    throw;
+  } catch (...) {
+    rethrow_with_context<ModelError>(fmt::format("reading weights file {}", name));
+  }
+}
+
+at::Tensor find_tensor(const StateDict& state, const std::string& key) {
+  for (const auto& [k, t] : state)
+    if (k == key) return t;
+  return {};
+}
+
+}  // namespace fersweep::model
