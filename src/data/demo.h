@@ -1,0 +1,41 @@
+// The embedded SFEW-shaped demo dataset: cluttered synthetic "movie scene" frames, one main face
+// per frame whose drawn expression is the label, and a CSV of the true main-face boxes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+namespace fersweep::data {
+
+/// SFEW's seven classes, in the order (and spelling) of its folders.
+const std::vector<std::string>& sfew_classes();
+
+/// Images per class in the demo dataset (SFEW's course split: 100 each, 75 for Disgust).
+int demo_class_size(int class_index);
+
+/// Name of the box file make_demo_dataset writes at the dataset root.
+inline constexpr const char* kDemoBoxesFile = "face_boxes.csv";
+
+/// One rendered demo frame.
+struct DemoImage {
+  cv::Mat bgr;         ///< 8-bit BGR frame (OpenCV's order, ready for imencode)
+  cv::Rect face_box;   ///< true box of the main face, clipped to the frame
+  int bystanders = 0;  ///< extra (smaller) faces drawn in the scene
+};
+
+/// Renders frame `image_index` of class `class_index` (0..6, sfew_classes() order). A pure
+/// function of its arguments: the same inputs give the same pixels on every machine.
+DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index);
+
+/// Writes the demo dataset into `dir` (created if needed): one folder per class with JPEG frames
+/// `<Class>/<class>_NNN.jpg` (quality 90), and `dir/face_boxes.csv` with columns
+/// `path,class,x,y,w,h` (path relative to `dir`, box in pixels). Byte-identical output for the same
+/// seed. Refuses (DataError) a non-empty `dir` that is not already a demo dataset; an existing demo
+/// dataset is rewritten. `threads` <= 0 uses every core.
+void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int threads = 0);
+
+}  // namespace fersweep::data

@@ -1,0 +1,156 @@
+// Stratified folds: the stratification bound, disjointness and cover, determinism in and across
+// processes, and agreement with an independent Python implementation of the documented algorithm.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <unistd.h>
+
+#include "core/error.h"
+#include "data/folds.h"
+#include "data/random.h"
+#include "test_util.h"
+
+namespace fersweep::data {
+namespace {
+using namespace testing;
+
+std::vector<int> make_labels(const std::vector<int>& counts) {
+  std::vector<int> labels;
+  // Interleaved, like a sorted manifest of several folders would not be: order must not matter.
+  for (int round = 0;; ++round) {
+    bool any = false;
+    for (std::size_t c = 0; c < counts.size(); ++c)
+      if (round < counts[c]) labels.push_back(static_cast<int>(c)), any = true;
+    if (!any) break;
+  }
+  return labels;
+}
+
+void check_properties(const std::vector<int>& counts, int folds, std::uint64_t seed) {
+  const auto labels = make_labels(counts);
+  const auto assignment = stratified_fold_assignment(labels, folds, seed);
+  ASSERT_EQ(assignment.size(), labels.size());
+  std::vector<int> seen(labels.size(), 0);
+  std::size_t smallest = labels.size(), largest = 0;
+  for (int f = 0; f < folds; ++f) {
+    const FoldSplit split = fold_split(assignment, f);
+    EXPECT_EQ(split.train.size() + split.test.size(), labels.size());
+    std::set<std::size_t> train(split.train.begin(), split.train.end());
+    for (std::size_t i : split.test) {
+      EXPECT_EQ(train.count(i), 0u) << "image " << i << " in train and test of fold " << f;
+      ++seen[i];
+    }
+    EXPECT_TRUE(std::is_sorted(split.train.begin(), split.train.end()));
+    std::vector<int> per_class(counts.size(), 0);
+    for (std::size_t i : split.test) ++per_class[static_cast<std::size_t>(labels[i])];
+    for (std::size_t c = 0; c < counts.size(); ++c) {
+      const double share = static_cast<double>(counts[c]) / folds;
+      EXPECT_LE(std::abs(per_class[c] - share), 1.0)
+          << "class " << c << " fold " << f << ": " << per_class[c] << " vs share " << share;
+    }
+    smallest = std::min(smallest, split.test.size());
+    largest = std::max(largest, split.test.size());
+  }
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 1) << "image " << i;
+  EXPECT_LE(largest - smallest, 1u) << "fold sizes should differ by at most one";
+}
+
+TEST(Folds, StratifiedDisjointAndCovering) {
+  check_properties({100, 75, 100, 100, 100, 100, 100}, 5, 0);  // SFEW's course split
+  check_properties({100, 75, 100, 100, 100, 100, 100}, 5, 12345);
+  check_properties({7, 13, 3, 1, 22}, 5, 1);  // awkward sizes, a class smaller than k
+  check_properties({9, 4}, 3, 99);
+  check_properties({50, 50, 50}, 10, 7);
+}
+
+TEST(Folds, SeedsGiveRepeatableButDifferentFolds) {
+  const auto labels = make_labels({100, 75, 100, 100, 100, 100, 100});
+  EXPECT_EQ(stratified_fold_assignment(labels, 5, 3), stratified_fold_assignment(labels, 5, 3));
+  EXPECT_NE(stratified_fold_assignment(labels, 5, 3), stratified_fold_assignment(labels, 5, 4));
+}
+
+TEST(Folds, BadArguments) {
+  try {
+    stratified_fold_assignment({0, 1, 0, 1}, 1, 0);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "cross-validation needs at least 2 folds, got 1");
+  }
+  try {
+    stratified_fold_assignment({0, 1}, 5, 0);
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_STREQ(e.what(), "cannot split 2 images into 5 folds");
+  }
+  try {
+    fold_split({0, 1, 2}, 3);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "fold 3 out of range (0..2)");
+  }
+}
+
+TEST(Random, MatchesPublishedSplitmix64Output) {
+  // splitmix64 from state 0: first output 0xE220A8397B1DCDAF (Vigna's reference code).
+  std::uint64_t state = 0;
+  EXPECT_EQ(splitmix64(state), 0xE220A8397B1DCDAFULL);
+  Rng rng(42);
+  for (int i = 0; i < 1000; ++i) {
+    const auto v = rng.below(7);
+    EXPECT_LT(v, 7u);
+  }
+}
+
+// When FERSWEEP_FOLD_HELPER_OUT is set, this "test" writes the SFEW-sized assignment for seed
+// FERSWEEP_FOLD_HELPER_SEED there; CrossProcess runs this binary twice in that mode.
+TEST(FoldsHelper, WriteAssignment) {
+  const char* out = std::getenv("FERSWEEP_FOLD_HELPER_OUT");
+  if (!out) GTEST_SKIP() << "helper mode only";
+  const auto seed = std::strtoull(std::getenv("FERSWEEP_FOLD_HELPER_SEED"), nullptr, 10);
+  std::ofstream os(out);
+  for (int f : stratified_fold_assignment(make_labels({100, 75, 100, 100, 100, 100, 100}), 5, seed))
+    os << f << "\n";
+}
+
+std::string assignment_text(const std::vector<int>& a) {
+  std::string s;
+  for (int f : a) s += std::to_string(f) + "\n";
+  return s;
+}
+
+TEST(Folds, SameInOtherProcessesAndInIndependentPython) {
+  const fs::path dir = scratch_dir();
+  const auto labels = make_labels({100, 75, 100, 100, 100, 100, 100});
+  const std::string expected = assignment_text(stratified_fold_assignment(labels, 5, 2024));
+  std::string out;
+  for (int run = 0; run < 2; ++run) {
+    const fs::path file = dir / ("helper" + std::to_string(run) + ".txt");
+    const std::string cmd = "FERSWEEP_FOLD_HELPER_OUT=" + quoted(file) +
+                            " FERSWEEP_FOLD_HELPER_SEED=2024 /proc/" + std::to_string(getpid()) +
+                            "/exe --gtest_filter=FoldsHelper.WriteAssignment > /dev/null";
+    ASSERT_EQ(run_command(cmd, out), 0) << cmd;
+    EXPECT_EQ(read_bytes(file), expected) << "run " << run;
+  }
+  {
+    std::ofstream os(dir / "labels.txt");
+    for (int l : labels) os << l << "\n";
+  }
+  const std::string py = std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
+                         "/data/folds_reference.py " + quoted(dir / "labels.txt") + " 5 2024";
+  ASSERT_EQ(run_command(py, out), 0) << py;
+  EXPECT_EQ(out, expected) << "the C++ folds differ from the documented algorithm";
+  // Seeds above 2^63 go through the same unsigned arithmetic.
+  const std::string py_big = std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
+                             "/data/folds_reference.py " + quoted(dir / "labels.txt") +
+                             " 4 18446744073709551557";
+  ASSERT_EQ(run_command(py_big, out), 0);
+  EXPECT_EQ(out, assignment_text(stratified_fold_assignment(labels, 4, 18446744073709551557ULL)));
+}
+
+}  // namespace
+}  // namespace fersweep::data
