@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
 
   // Subcommands, in the order of the data flow. Each runs from its CLI11 callback and reports
   // failure by throwing a fersweep::Error.
+  add_plan(app);
 
   try {
     app.parse(argc, argv);
