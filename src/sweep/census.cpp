@@ -1,0 +1,123 @@
+// Dataset census for `fersweep plan`: counts images per class folder without decoding anything.
+#include "sweep/census.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <system_error>
+
+namespace fersweep::sweep {
+
+namespace fs = std::filesystem;
+
+std::size_t DatasetCensus::total() const {
+  std::size_t n = 0;
+  for (auto c : images) n += c;
+  return n;
+}
+
+namespace {
+
+bool is_image(const fs::path& p) {
+  static const std::set<std::string> exts = {".jpg",  ".jpeg", ".png", ".bmp", ".tif",
+                                             ".tiff", ".webp", ".pgm", ".ppm"};
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return exts.count(e) > 0;
+}
+
+std::size_t count_images(const fs::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && is_image(it->path())) ++n;
+  return n;
+}
+
+}  // namespace
+
+DatasetCensus census_dataset(const SweepSpec& spec) {
+  DatasetCensus census;
+  census.root = spec.dataset_root;
+  std::error_code ec;
+  census.found = !census.root.empty() && fs::is_directory(census.root, ec);
+  if (!census.found) return census;
+  const auto& listed = spec.canonical["dataset"]["classes"];
+  if (listed.is_array()) {
+    for (const auto& c : listed) census.classes.push_back(c.get<std::string>());
+  } else {
+    for (fs::directory_iterator it(census.root, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec) && it->path().filename().string()[0] != '.')
+        census.classes.push_back(it->path().filename().string());
+    std::sort(census.classes.begin(), census.classes.end());
+  }
+  for (const auto& c : census.classes) {
+    const fs::path dir = census.root / c;
+    if (!fs::is_directory(dir, ec)) {
+      census.missing.push_back(c);
+      census.images.push_back(0);
+    } else {
+      census.images.push_back(count_images(dir));
+    }
+  }
+  return census;
+}
+
+std::vector<std::string> dataset_problems(const Plan& plan, const DatasetCensus& census,
+                                          bool require_files) {
+  std::vector<std::string> problems;
+  const SweepSpec& spec = plan.spec;
+  auto problem = [&](const std::string& key, const std::string& message) {
+    problems.push_back(fmt::format("{}: {}: {}", spec.location(key), key, message));
+  };
+  if (!census.found) {
+    if (require_files)
+      problem("dataset.root",
+              fmt::format("the dataset folder {} does not exist", census.root.string()));
+  } else {
+    for (const auto& c : census.missing)
+      problem("dataset.classes",
+              fmt::format("class '{}' has no folder {}", c, (census.root / c).string()));
+    if (census.classes.size() < 2)
+      problem("dataset.root",
+              fmt::format("{} has {} class folder{}; at least two are needed", census.root.string(),
+                          census.classes.size(), census.classes.size() == 1 ? "" : "s"));
+    for (std::size_t i = 0; i < census.classes.size(); ++i) {
+      const bool missing = std::find(census.missing.begin(), census.missing.end(),
+                                     census.classes[i]) != census.missing.end();
+      if (missing) continue;
+      if (census.images[i] < static_cast<std::size_t>(plan.folds))
+        problem(
+            "cv.folds",
+            fmt::format("{} folds need at least {} images in every class, but class '{}' has {}",
+                        plan.folds, plan.folds, census.classes[i], census.images[i]));
+    }
+  }
+  if (require_files) {
+    std::error_code ec;
+    for (const auto& name : spec.variants) {
+      const auto& v = spec.canonical["variants"][name];
+      for (const char* key : {"model", "boxes", "cascade"}) {
+        if (!v.contains(key) || v[key].is_null()) continue;
+        const fs::path p = spec.resolve_path(v[key].get<std::string>());
+        if (!fs::is_regular_file(p, ec))
+          problem(fmt::format("variants.{}", name),
+                  fmt::format("{} file {} does not exist", key, p.string()));
+      }
+    }
+    std::set<std::string> seen;
+    for (const auto& t : plan.extracts) {
+      if (t.weights == "auto" || t.weights == "random" || t.weights.rfind("random:", 0) == 0)
+        continue;
+      if (!seen.insert(t.weights).second) continue;
+      if (!fs::is_regular_file(t.weights, ec))
+        problem("weights",
+                fmt::format("weights file {} (for {}) does not exist", t.weights, t.backbone));
+    }
+  }
+  return problems;
+}
+
+}  // namespace fersweep::sweep

@@ -1,0 +1,99 @@
+// Expansion of a validated sweep into the task DAG: crop → extract → train, with stable ids.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sweep/spec.h"
+
+namespace fersweep::sweep {
+
+/// 16 lowercase hex characters: the start of sha256(canonical JSON of the task's params).
+using TaskId = std::string;
+
+/// Crops the dataset's faces once per (dataset, detector configuration).
+struct CropTask {
+  TaskId id;
+  std::string variant;  ///< the first variant (in file order) with this configuration
+  /// The variant's settings, fully defaulted (detector, margin, square, select, align, fallback,
+  /// min_size, qc, model, boxes, cascade — paths as written, see SweepSpec::resolve_path), plus
+  /// `dataset` {root, classes, skip_bad_images}. The variant's name is not part of it.
+  nlohmann::json params;
+};
+
+/// Computes frozen-backbone features once per (backbone, weights, images, preprocessing).
+struct ExtractTask {
+  TaskId id;
+  std::string backbone;
+  std::string weights;  ///< auto | random | random:SEED | an absolute path (resolved)
+  std::string variant;  ///< the first variant (in file order) that uses these features
+  int image_size = 224;
+  std::string normalize;
+  std::optional<int> fold;     ///< set only when normalize == dataset (statistics of the fold's
+                               ///< training images)
+  int repeat = 0;              ///< meaningful only together with fold
+  std::optional<TaskId> crop;  ///< the crop task whose images are read; none for `{}` variants
+  /// {backbone, weights (as written), image_size, normalize, crop (id or null), dataset, and
+  /// fold, repeat, folds, cv_seed when normalize == dataset}.
+  nlohmann::json params;
+};
+
+/// Trains one head on one fold; evaluated at each of `epochs` during a single run.
+struct TrainTask {
+  TaskId id;
+  TaskId extract;
+  /// Every parameter except epochs: backbone, weights, variant, image_size, normalize, head,
+  /// hidden (mlp only), optimizer, lr, weight_decay, momentum (sgd only), batch_size, standardize,
+  /// label_smoothing, seed, fold, repeat, folds, cv_seed and extract (the feature set's id).
+  nlohmann::json params;
+  std::vector<int> epochs;  ///< sorted, unique
+  int fold = 0;
+  int repeat = 0;
+  std::uint64_t seed = 0;  ///< the id read as a 64-bit number: depends on params, never on epochs
+  std::size_t extract_index = 0;  ///< index of `extract` in Plan::extracts
+};
+
+/// One grid axis: its key and how many values it takes in the main grid.
+struct GridAxis {
+  std::string key;
+  std::size_t values = 0;
+};
+
+/// The expanded sweep.
+struct Plan {
+  SweepSpec spec;
+  std::vector<CropTask> crops;
+  std::vector<ExtractTask> extracts;
+  std::vector<TrainTask> trains;
+  int folds = 5;
+  std::vector<std::uint64_t> cv_seeds;  ///< one per repeat: cv.seed + repeat
+  /// dataset.classes when the file lists them; empty means "every class folder, sorted".
+  std::vector<std::string> classes;
+
+  std::vector<GridAxis> axes;         ///< axes of the main grid with more than one value
+  std::size_t combinations = 0;       ///< main-grid combinations (epochs included, repeats not)
+  std::size_t excluded = 0;           ///< of those, removed by exclude
+  std::size_t included = 0;           ///< combinations added by include entries
+  std::vector<std::string> warnings;  ///< spec warnings plus excludes that match nothing
+
+  /// Number of (train task, epoch) evaluations.
+  std::size_t evaluations() const;
+};
+
+/// Expands the grid, applies exclude and include, merges epochs, builds the crop/extract/train
+/// DAG. Throws ConfigError (naming the exclude section) when nothing is left to run.
+Plan plan_sweep(const SweepSpec& spec);
+
+/// The canonical text of a JSON value: sorted keys, no spaces, shortest round-trip numbers.
+std::string canonical_json(const nlohmann::json& value);
+/// First 16 hex characters of sha256(canonical_json(params)).
+TaskId task_id(const nlohmann::json& params);
+/// The 64-bit number spelled by a task id.
+std::uint64_t seed_from_id(const TaskId& id);
+
+}  // namespace fersweep::sweep

@@ -1,0 +1,787 @@
+// Sweep-file validation: walks the located YAML tree section by section, collects every error with
+// its position and key path, and builds the canonical document plan_sweep expands.
+#include "sweep/spec.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "sweep/yaml_tree.h"
+
+namespace fersweep::sweep {
+
+using nlohmann::json;
+
+const std::vector<std::string>& known_backbones() {
+  static const std::vector<std::string> names = {"resnet18", "resnet34", "resnet50"};
+  return names;
+}
+
+const std::vector<std::string>& grid_keys() {
+  static const std::vector<std::string> keys = {
+      "backbone",    "variant",         "weights", "image_size",   "normalize", "head",
+      "hidden",      "optimizer",       "lr",      "weight_decay", "momentum",  "batch_size",
+      "standardize", "label_smoothing", "seed",    "fold",         "epochs"};
+  return keys;
+}
+
+std::filesystem::path SweepSpec::resolve_path(const std::string& path) const {
+  std::filesystem::path p = path;
+  if (path == "~" || path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    if (home) p = std::filesystem::path(home) / path.substr(std::min<std::size_t>(2, path.size()));
+  }
+  if (p.is_relative()) p = base_dir / p;
+  return p.lexically_normal();
+}
+
+std::string SweepSpec::location(const std::string& key) const {
+  auto it = locations.find(key);
+  return it == locations.end() ? file : it->second;
+}
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"name",    "description", "dataset", "variants",
+                                           "weights", "cv",          "train",   "grid",
+                                           "exclude", "include",     "run"};
+const std::vector<std::string> kDatasetKeys = {"root", "classes", "image_size", "normalize",
+                                               "skip_bad_images"};
+const std::vector<std::string> kVariantKeys = {"detector", "model",    "boxes",  "cascade",
+                                               "margin",   "square",   "select", "align",
+                                               "fallback", "min_size", "qc"};
+const std::vector<std::string> kQcKeys = {"min_face_px", "blur_threshold", "iou_threshold"};
+const std::vector<std::string> kCvKeys = {"folds", "seed", "repeats"};
+const std::vector<std::string> kTrainKeys = {
+    "head",   "hidden",      "optimizer",       "lr",  "weight_decay", "momentum", "batch_size",
+    "epochs", "standardize", "label_smoothing", "seed"};
+const std::vector<std::string> kRunKeys = {"retries", "threads", "device", "grace_period"};
+
+const std::vector<std::string> kNormalize = {"imagenet", "dataset", "minmax"};
+const std::vector<std::string> kDetectors = {"haar", "lbp", "yunet", "boxes"};
+const std::vector<std::string> kSelect = {"largest", "central", "score"};
+const std::vector<std::string> kFallback = {"keep", "center", "drop", "boxes"};
+const std::vector<std::string> kHeads = {"linear", "mlp"};
+const std::vector<std::string> kOptimizers = {"adam", "adamw", "sgd"};
+const std::vector<std::string> kDevices = {"auto", "cpu", "cuda"};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr long long kMaxSeed = (1LL << 53);  // exact in every JSON reader
+
+std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+std::string child(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+std::string index_path(const std::string& path, std::size_t i) {
+  return fmt::format("{}[{}]", path, i);
+}
+
+bool valid_name(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      return false;
+  return true;
+}
+
+// Type and range checks that report into Diagnostics and return nullopt on failure.
+class Checker {
+ public:
+  explicit Checker(Diagnostics& diag) : diag_(diag) {}
+
+  void error(const YamlValue& v, const std::string& path, const std::string& msg) {
+    diag_.error(v.loc, path, msg);
+  }
+
+  bool expect_map(const YamlValue& v, const std::string& path) {
+    if (v.is_map()) return true;
+    error(v, path, "expected a map (key: value lines), got " + v.describe());
+    return false;
+  }
+
+  // Reports unknown keys with a did-you-mean; `aliases` maps an accepted spelling to its key.
+  void check_keys(const YamlValue& map, const std::string& path,
+                  const std::vector<std::string>& allowed,
+                  const std::map<std::string, std::string>& aliases = {}) {
+    for (const auto& e : map.entries) {
+      if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) continue;
+      if (aliases.count(e.key)) continue;
+      std::string msg = fmt::format("unknown key '{}'", e.key);
+      const std::string near = closest_match(e.key, allowed);
+      if (!near.empty())
+        msg += fmt::format("; did you mean '{}'?", near);
+      else
+        msg += fmt::format(" (known keys: {})", join(allowed));
+      diag_.error(e.key_loc, child(path, e.key), msg);
+    }
+  }
+
+  std::optional<long long> integer(const YamlValue& v, const std::string& path, long long lo,
+                                   long long hi) {
+    if (!v.is_scalar() || v.quoted || v.scalar.empty()) {
+      error(v, path, "expected an integer, got " + v.describe());
+      return std::nullopt;
+    }
+    errno = 0;
+    char* end = nullptr;
+    const long long x = std::strtoll(v.scalar.c_str(), &end, 10);
+    if (*end != '\0' || errno == ERANGE) {
+      error(v, path, "expected an integer, got " + v.describe());
+      return std::nullopt;
+    }
+    if (x < lo || x > hi) {
+      if (hi == std::numeric_limits<long long>::max())
+        error(v, path, fmt::format("must be >= {}, got {}", lo, x));
+      else
+        error(v, path, fmt::format("must be between {} and {}, got {}", lo, hi, x));
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  // A finite number in the interval given by lo/hi and whether each end is open.
+  std::optional<double> number(const YamlValue& v, const std::string& path, double lo, bool lo_open,
+                               double hi, bool hi_open) {
+    if (!v.is_scalar() || v.quoted || v.scalar.empty()) {
+      error(v, path, "expected a number, got " + v.describe());
+      return std::nullopt;
+    }
+    char* end = nullptr;
+    const double x = std::strtod(v.scalar.c_str(), &end);
+    const bool hex = v.scalar.find_first_of("xX") != std::string::npos;
+    std::string lower = v.scalar;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower == ".nan" || lower == ".inf" || lower == "+.inf" || lower == "-.inf") {
+      error(v, path, "expected a finite number, got " + v.describe());  // YAML's spellings
+      return std::nullopt;
+    }
+    if (*end != '\0' || hex) {
+      error(v, path, "expected a number, got " + v.describe());
+      return std::nullopt;
+    }
+    if (!std::isfinite(x)) {
+      error(v, path, "expected a finite number, got " + v.describe());
+      return std::nullopt;
+    }
+    const bool low_ok = lo_open ? x > lo : x >= lo;
+    const bool high_ok = hi_open ? x < hi : x <= hi;
+    if (!low_ok || !high_ok) {
+      std::string range;
+      if (hi == kInf)
+        range = fmt::format("must be {} {}", lo_open ? ">" : ">=", lo);
+      else
+        range =
+            fmt::format("must be in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+      error(v, path, fmt::format("{}, got {}", range, v.scalar));
+      return std::nullopt;
+    }
+    return x == 0.0 ? 0.0 : x;  // -0 and 0 are the same parameter
+  }
+
+  std::optional<bool> boolean(const YamlValue& v, const std::string& path) {
+    static const std::set<std::string> yes = {"true", "True", "TRUE", "yes", "Yes",
+                                              "YES",  "on",   "On",   "ON"};
+    static const std::set<std::string> no = {"false", "False", "FALSE", "no", "No",
+                                             "NO",    "off",   "Off",   "OFF"};
+    if (v.is_scalar() && !v.quoted) {
+      if (yes.count(v.scalar)) return true;
+      if (no.count(v.scalar)) return false;
+    }
+    error(v, path, "expected true or false, got " + v.describe());
+    return std::nullopt;
+  }
+
+  std::optional<std::string> string(const YamlValue& v, const std::string& path) {
+    if (v.is_scalar() && !v.scalar.empty()) return v.scalar;
+    error(v, path, "expected a non-empty string, got " + v.describe());
+    return std::nullopt;
+  }
+
+  std::optional<std::string> choice(const YamlValue& v, const std::string& path, const char* what,
+                                    const std::vector<std::string>& choices) {
+    auto s = string(v, path);
+    if (!s) return std::nullopt;
+    if (std::find(choices.begin(), choices.end(), *s) != choices.end()) return s;
+    std::string msg = fmt::format("unknown {} '{}'", what, *s);
+    const std::string near = closest_match(*s, choices);
+    if (!near.empty()) msg += fmt::format("; did you mean '{}'?", near);
+    msg += fmt::format(" (choices: {})", join(choices));
+    error(v, path, msg);
+    return std::nullopt;
+  }
+
+  // auto | random | random:SEED | PATH
+  std::optional<std::string> weights(const YamlValue& v, const std::string& path) {
+    auto s = string(v, path);
+    if (!s) return std::nullopt;
+    if (*s == "auto" || *s == "random") return s;
+    if (s->rfind("random:", 0) == 0) {
+      const std::string seed = s->substr(7);
+      char* end = nullptr;
+      errno = 0;
+      const long long x = std::strtoll(seed.c_str(), &end, 10);
+      if (seed.empty() || *end != '\0' || errno == ERANGE || x < 0 || x > kMaxSeed) {
+        error(v, path,
+              fmt::format("'{}': random:SEED needs a seed between 0 and 2^53, e.g. random:1", *s));
+        return std::nullopt;
+      }
+      return "random:" + std::to_string(x);
+    }
+    // A path: normalised lexically so that "w/x.pth" and "w//x.pth/" are the same weights.
+    std::string p = std::filesystem::path(*s).lexically_normal().string();
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  }
+
+ private:
+  Diagnostics& diag_;
+};
+
+// The value of one grid parameter, checked and converted to its canonical JSON form.
+struct ParamContext {
+  std::vector<std::string> variants;
+  int folds = 5;
+};
+
+std::optional<json> read_param(Checker& c, const std::string& key, const YamlValue& v,
+                               const std::string& path, const ParamContext& ctx) {
+  constexpr long long kBig = std::numeric_limits<long long>::max();
+  auto wrap = [](auto opt) -> std::optional<json> {
+    if (!opt) return std::nullopt;
+    return json(*opt);
+  };
+  if (key == "backbone") return wrap(c.choice(v, path, "backbone", known_backbones()));
+  if (key == "variant") {
+    auto s = c.string(v, path);
+    if (!s) return std::nullopt;
+    if (std::find(ctx.variants.begin(), ctx.variants.end(), *s) != ctx.variants.end())
+      return json(*s);
+    std::string msg = fmt::format("variant '{}' is not defined under variants:", *s);
+    const std::string near = closest_match(*s, ctx.variants);
+    if (!near.empty()) msg += fmt::format(" did you mean '{}'?", near);
+    msg += fmt::format(" (defined: {})", join(ctx.variants));
+    c.error(v, path, msg);
+    return std::nullopt;
+  }
+  if (key == "weights") return wrap(c.weights(v, path));
+  if (key == "image_size") return wrap(c.integer(v, path, 32, 2048));
+  if (key == "normalize") return wrap(c.choice(v, path, "normalization", kNormalize));
+  if (key == "head") return wrap(c.choice(v, path, "head", kHeads));
+  if (key == "hidden") return wrap(c.integer(v, path, 1, 1 << 20));
+  if (key == "optimizer") return wrap(c.choice(v, path, "optimizer", kOptimizers));
+  if (key == "lr") return wrap(c.number(v, path, 0, true, kInf, false));
+  if (key == "weight_decay") return wrap(c.number(v, path, 0, false, kInf, false));
+  if (key == "momentum") return wrap(c.number(v, path, 0, false, 1, true));
+  if (key == "batch_size") return wrap(c.integer(v, path, 1, kBig));
+  if (key == "epochs") return wrap(c.integer(v, path, 1, 1000000));
+  if (key == "standardize") return wrap(c.boolean(v, path));
+  if (key == "label_smoothing") return wrap(c.number(v, path, 0, false, 1, true));
+  if (key == "seed") return wrap(c.integer(v, path, 0, kMaxSeed));
+  if (key == "fold") {
+    auto f = c.integer(v, path, 0, kBig);
+    if (!f) return std::nullopt;
+    if (*f >= ctx.folds) {
+      c.error(v, path,
+              fmt::format("fold {} does not exist: folds are numbered 0 to {} (cv.folds = {})", *f,
+                          ctx.folds - 1, ctx.folds));
+      return std::nullopt;
+    }
+    return json(*f);
+  }
+  FERSWEEP_ASSERT(false, "unhandled grid key " + key);
+  return std::nullopt;
+}
+
+class SpecBuilder {
+ public:
+  SpecBuilder(SweepSpec& spec, Diagnostics& diag) : spec_(spec), diag_(diag), c_(diag) {}
+
+  void build(const YamlValue& root) {
+    if (root.is_null()) {
+      diag_.error({spec_.file, 1, 1}, "", "the sweep file is empty");
+      return;
+    }
+    if (!c_.expect_map(root, "")) return;
+    c_.check_keys(root, "", kTopKeys);
+    for (const auto& e : root.entries) note(e.key, e.key_loc);
+
+    json& out = spec_.canonical;
+    out = json::object();
+    // name
+    std::string name = std::filesystem::path(spec_.file).stem().string();
+    if (const auto* v = root.find("name")) {
+      if (auto s = c_.string(*v, "name")) {
+        if (valid_name(*s))
+          name = *s;
+        else
+          c_.error(*v, "name",
+                   fmt::format("'{}' may only use letters, digits, '_', '-' and '.'", *s));
+      }
+    }
+    spec_.name = name;
+    out["name"] = name;
+    out["description"] = nullptr;
+    if (const auto* v = root.find("description"))
+      if (auto s = c_.string(*v, "description")) out["description"] = *s;
+
+    dataset(root.find("dataset"), root);
+    variants(root.find("variants"));
+    weights(root.find("weights"));
+    cv(root.find("cv"));
+    train(root.find("train"));
+    grid(root.find_entry("grid"), root);
+    out["exclude"] = combos(root.find("exclude"), "exclude", false);
+    out["include"] = combos(root.find("include"), "include", true);
+    run(root.find("run"));
+    spec_.variants = ctx_.variants;
+  }
+
+ private:
+  void note(const std::string& key, const SourceLoc& loc) { spec_.locations[key] = loc.str(); }
+
+  // Reads `key` of `map` with `read` (which returns optional<T>), or stores `fallback`.
+  template <class Read, class T>
+  void field(const YamlValue* map, const std::string& path, const std::string& key, json& out,
+             T fallback, Read read) {
+    out[key] = fallback;
+    if (!map) return;
+    if (const auto* e = map->find_entry(key)) {
+      note(child(path, key), e->key_loc);
+      if (auto x = read(e->value, child(path, key))) out[key] = *x;
+    }
+  }
+
+  void dataset(const YamlValue* v, const YamlValue& root) {
+    json d = json::object();
+    const std::string p = "dataset";
+    if (!v) {
+      diag_.error(root.loc, "", "no dataset section; add `dataset: {root: PATH}`");
+      spec_.canonical["dataset"] = d;
+      return;
+    }
+    if (!c_.expect_map(*v, p)) return;
+    c_.check_keys(*v, p, kDatasetKeys);
+    d["root"] = nullptr;
+    if (const auto* e = v->find_entry("root")) {
+      note("dataset.root", e->key_loc);
+      if (auto s = c_.string(e->value, "dataset.root")) {
+        std::string r = std::filesystem::path(*s).lexically_normal().string();
+        while (r.size() > 1 && r.back() == '/') r.pop_back();
+        d["root"] = r;
+        spec_.dataset_root = spec_.resolve_path(r);
+      }
+    } else {
+      c_.error(*v, p, "no root; add `root: PATH` (relative to the sweep file's directory)");
+    }
+    d["classes"] = nullptr;
+    if (const auto* e = v->find_entry("classes")) {
+      note("dataset.classes", e->key_loc);
+      const YamlValue& list = e->value;
+      const std::string cp = "dataset.classes";
+      if (!list.is_sequence() || list.items.size() < 2) {
+        c_.error(list, cp,
+                 "expected a list of at least two class folder names, got " + list.describe());
+      } else {
+        json names = json::array();
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < list.items.size(); ++i) {
+          if (auto s = c_.string(list.items[i], index_path(cp, i))) {
+            if (!seen.insert(*s).second)
+              c_.error(list.items[i], index_path(cp, i),
+                       fmt::format("class '{}' is listed twice", *s));
+            names.push_back(*s);
+          }
+        }
+        d["classes"] = names;
+      }
+    }
+    field(v, p, "image_size", d, 224,
+          [&](auto& x, auto path) { return c_.integer(x, path, 32, 2048); });
+    field(v, p, "normalize", d, "imagenet",
+          [&](auto& x, auto path) { return c_.choice(x, path, "normalization", kNormalize); });
+    field(v, p, "skip_bad_images", d, false,
+          [&](auto& x, auto path) { return c_.boolean(x, path); });
+    spec_.canonical["dataset"] = d;
+  }
+
+  void variants(const YamlValue* v) {
+    json out = json::object();
+    if (!v) {
+      out["original"] = json::object();
+      variant_names_.push_back("original");
+      spec_.canonical["variants"] = out;
+      return;
+    }
+    if (!c_.expect_map(*v, "variants")) return;
+    if (v->entries.empty())
+      c_.error(*v, "variants", "no variants defined; add e.g. `original: {}`");
+    for (const auto& e : v->entries) {
+      const std::string p = child("variants", e.key);
+      note(p, e.key_loc);
+      if (!valid_name(e.key))
+        diag_.error(e.key_loc, p, "a variant name may only use letters, digits, '_', '-' and '.'");
+      variant_names_.push_back(e.key);
+      out[e.key] = variant(e.value, p);
+    }
+    spec_.canonical["variants"] = out;
+  }
+
+  json variant(const YamlValue& v, const std::string& p) {
+    json out = json::object();
+    if (v.is_null() || (v.is_map() && v.entries.empty())) return out;  // uncropped images
+    if (!c_.expect_map(v, p)) return out;
+    c_.check_keys(v, p, kVariantKeys);
+    std::optional<std::string> detector;
+    if (const auto* d = v.find("detector")) {
+      detector = c_.choice(*d, child(p, "detector"), "detector", kDetectors);
+    } else {
+      c_.error(v, p,
+               "no detector; add `detector: haar` (or lbp, yunet, boxes), or write `{}` for the "
+               "uncropped images");
+    }
+    out["detector"] = detector ? json(*detector) : json(nullptr);
+    field(&v, p, "margin", out, 0.2,
+          [&](auto& x, auto path) { return c_.number(x, path, 0, false, 2, false); });
+    field(&v, p, "square", out, true, [&](auto& x, auto path) { return c_.boolean(x, path); });
+    field(&v, p, "select", out, "largest",
+          [&](auto& x, auto path) { return c_.choice(x, path, "face selection", kSelect); });
+    field(&v, p, "align", out, false, [&](auto& x, auto path) { return c_.boolean(x, path); });
+    field(&v, p, "fallback", out, "keep",
+          [&](auto& x, auto path) { return c_.choice(x, path, "fallback", kFallback); });
+    field(&v, p, "min_size", out, 20,
+          [&](auto& x, auto path) { return c_.integer(x, path, 1, 100000); });
+    auto path_field = [&](const char* key) {
+      out[key] = nullptr;
+      if (const auto* x = v.find(key)) {
+        if (auto s = c_.string(*x, child(p, key))) {
+          std::string n = std::filesystem::path(*s).lexically_normal().string();
+          out[key] = n;
+        }
+      }
+    };
+    path_field("model");
+    path_field("boxes");
+    path_field("cascade");
+    // Files only some detectors use: missing ones are errors, superfluous ones too (a typo'd
+    // detector would otherwise silently ignore the file the user meant).
+    const std::string det = detector.value_or("");
+    if (detector) {
+      if (det == "yunet" && out["model"].is_null())
+        c_.error(v, p, "detector yunet needs `model: PATH` (face_detection_yunet_2022mar.onnx)");
+      if (det != "yunet" && !out["model"].is_null())
+        c_.error(*v.find("model"), child(p, "model"), "only detector yunet uses a model file");
+      const bool wants_boxes = det == "boxes" || out["fallback"] == "boxes";
+      if (wants_boxes && out["boxes"].is_null())
+        c_.error(v, p, "detector boxes and fallback boxes need `boxes: CSV`");
+      if (!wants_boxes && !out["boxes"].is_null())
+        c_.error(*v.find("boxes"), child(p, "boxes"),
+                 "a boxes file is only used with detector: boxes or fallback: boxes");
+      if (det != "haar" && det != "lbp" && !out["cascade"].is_null())
+        c_.error(*v.find("cascade"), child(p, "cascade"),
+                 "only detectors haar and lbp use a cascade file");
+    }
+    json qc = {{"min_face_px", 48}, {"blur_threshold", 50.0}, {"iou_threshold", 0.5}};
+    if (const auto* q = v.find("qc")) {
+      const std::string qp = child(p, "qc");
+      if (c_.expect_map(*q, qp)) {
+        c_.check_keys(*q, qp, kQcKeys);
+        field(q, qp, "min_face_px", qc, 48,
+              [&](auto& x, auto path) { return c_.integer(x, path, 0, 100000); });
+        field(q, qp, "blur_threshold", qc, 50.0,
+              [&](auto& x, auto path) { return c_.number(x, path, 0, false, kInf, false); });
+        field(q, qp, "iou_threshold", qc, 0.5,
+              [&](auto& x, auto path) { return c_.number(x, path, 0, false, 1, false); });
+      }
+    }
+    out["qc"] = qc;
+    return out;
+  }
+
+  void weights(const YamlValue* v) {
+    json out = json::object();
+    for (const auto& b : known_backbones()) out[b] = "auto";
+    if (v) {
+      if (v->is_map()) {
+        c_.check_keys(*v, "weights", known_backbones());
+        for (const auto& e : v->entries)
+          if (std::find(known_backbones().begin(), known_backbones().end(), e.key) !=
+              known_backbones().end())
+            if (auto w = c_.weights(e.value, child("weights", e.key))) out[e.key] = *w;
+      } else if (auto w = c_.weights(*v, "weights")) {
+        for (const auto& b : known_backbones()) out[b] = *w;
+      }
+    }
+    spec_.canonical["weights"] = out;
+  }
+
+  void cv(const YamlValue* v) {
+    json out = json::object();
+    if (v && !c_.expect_map(*v, "cv")) v = nullptr;
+    if (v) c_.check_keys(*v, "cv", kCvKeys);
+    field(v, "cv", "folds", out, 5,
+          [&](auto& x, auto path) { return c_.integer(x, path, 2, 1000); });
+    field(v, "cv", "seed", out, 0,
+          [&](auto& x, auto path) { return c_.integer(x, path, 0, kMaxSeed); });
+    field(v, "cv", "repeats", out, 1,
+          [&](auto& x, auto path) { return c_.integer(x, path, 1, 1000); });
+    ctx_.folds = out["folds"].get<int>();
+    spec_.canonical["cv"] = out;
+  }
+
+  // One scalar `key` of a train-like map through read_param.
+  std::optional<json> param(const std::string& key, const YamlValue& v, const std::string& path) {
+    return read_param(c_, key, v, path, ctx_);
+  }
+
+  // Handles the standardise alias: returns the entry for `standardize` under either spelling.
+  const YamlValue::Entry* standardize_entry(const YamlValue& map, const std::string& path) {
+    const auto* a = map.find_entry("standardize");
+    const auto* b = map.find_entry("standardise");
+    if (a && b) {
+      diag_.error(b->key_loc, child(path, "standardise"),
+                  fmt::format("standardise is another spelling of standardize (line {}); give "
+                              "only one",
+                              a->key_loc.line));
+    }
+    return a ? a : b;
+  }
+
+  void train(const YamlValue* v) {
+    json out = {{"head", "linear"},
+                {"hidden", 512},
+                {"optimizer", "adam"},
+                {"lr", 0.01},
+                {"weight_decay", 0.001},
+                {"momentum", 0.9},
+                {"batch_size", 256},
+                {"epochs", {50, 100, 200}},
+                {"standardize", false},
+                {"label_smoothing", 0.0},
+                {"seed", 0}};
+    if (v && c_.expect_map(*v, "train")) {
+      c_.check_keys(*v, "train", kTrainKeys, {{"standardise", "standardize"}});
+      for (const auto& e : v->entries) {
+        std::string key = e.key == "standardise" ? "standardize" : e.key;
+        if (std::find(kTrainKeys.begin(), kTrainKeys.end(), key) == kTrainKeys.end()) continue;
+        if (e.key == "standardise" && v->find_entry("standardize")) continue;
+        const std::string p = child("train", e.key);
+        note(child("train", key), e.key_loc);
+        if (key == "epochs") {
+          if (auto list = epochs_list(e.value, p)) out["epochs"] = *list;
+          continue;
+        }
+        if (auto x = param(key, e.value, p)) out[key] = *x;
+      }
+      standardize_entry(*v, "train");
+    }
+    spec_.canonical["train"] = out;
+  }
+
+  // epochs: N or [N, ...] → sorted unique list.
+  std::optional<json> epochs_list(const YamlValue& v, const std::string& p) {
+    std::set<long long> values;
+    bool ok = true;
+    if (v.is_sequence()) {
+      if (v.items.empty()) {
+        c_.error(v, p, "empty list; give at least one number of epochs");
+        return std::nullopt;
+      }
+      for (std::size_t i = 0; i < v.items.size(); ++i) {
+        auto x = c_.integer(v.items[i], index_path(p, i), 1, 1000000);
+        if (x)
+          values.insert(*x);
+        else
+          ok = false;
+      }
+    } else if (auto x = c_.integer(v, p, 1, 1000000)) {
+      values.insert(*x);
+    } else {
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return json(std::vector<long long>(values.begin(), values.end()));
+  }
+
+  // A map of grid keys to value lists (grid:, each include/exclude entry). Returns the canonical
+  // map {key: [values]}; `allow_all_folds` accepts `fold: all`.
+  json axis_map(const YamlValue& v, const std::string& p, bool allow_all_folds) {
+    json out = json::object();
+    if (!c_.expect_map(v, p)) return out;
+    c_.check_keys(v, p, grid_keys(), {{"standardise", "standardize"}});
+    standardize_entry(v, p);
+    for (const auto& e : v.entries) {
+      std::string key = e.key == "standardise" ? "standardize" : e.key;
+      if (std::find(grid_keys().begin(), grid_keys().end(), key) == grid_keys().end()) continue;
+      if (e.key == "standardise" && v.find_entry("standardize")) continue;
+      const std::string kp = child(p, e.key);
+      note(child(p, key), e.key_loc);
+      const YamlValue& val = e.value;
+      if (key == "fold" && val.is_scalar() && !val.quoted && val.scalar == "all") {
+        if (!allow_all_folds) {
+          c_.error(val, kp, "`fold: all` would exclude every fold; list the folds to exclude");
+          continue;
+        }
+        json all = json::array();
+        for (int f = 0; f < ctx_.folds; ++f) all.push_back(f);
+        out[key] = all;
+        continue;
+      }
+      json list = json::array();
+      if (val.is_sequence()) {
+        if (val.items.empty()) {
+          c_.error(
+              val, kp,
+              fmt::format("empty list: a grid axis needs at least one value (remove the key to "
+                          "use the default{})",
+                          key == "fold" ? " `all`" : ""));
+          continue;
+        }
+        for (std::size_t i = 0; i < val.items.size(); ++i) {
+          if (auto x = param(key, val.items[i], index_path(kp, i))) {
+            if (std::find(list.begin(), list.end(), *x) != list.end())
+              c_.error(val.items[i], index_path(kp, i),
+                       fmt::format("value {} is listed twice", x->dump()));
+            else
+              list.push_back(*x);
+          }
+        }
+      } else if (auto x = param(key, val, kp)) {
+        list.push_back(*x);
+      }
+      out[key] = list;
+    }
+    return out;
+  }
+
+  void grid(const YamlValue::Entry* e, const YamlValue& root) {
+    if (!e) {
+      diag_.error(root.loc, "",
+                  "no grid section: add `grid:` with at least `backbone: [resnet18, ...]`");
+      spec_.canonical["grid"] = json::object();
+      return;
+    }
+    if (e->value.is_null() || (e->value.is_map() && e->value.entries.empty())) {
+      diag_.error(e->key_loc, "grid",
+                  "the grid is empty: it needs at least `backbone: [resnet18, ...]`");
+      spec_.canonical["grid"] = json::object();
+      return;
+    }
+    json g = axis_map(e->value, "grid", true);
+    if (e->value.is_map() && !e->value.find("backbone"))
+      diag_.error(e->key_loc, "grid", "no backbone axis: add e.g. `backbone: [resnet50]`");
+    spec_.canonical["grid"] = g;
+  }
+
+  // exclude / include: a list of maps (a single map is accepted as a one-entry list).
+  json combos(const YamlValue* v, const std::string& p, bool include) {
+    json out = json::array();
+    if (!v || v->is_null()) return out;
+    std::vector<const YamlValue*> items;
+    if (v->is_sequence()) {
+      for (const auto& item : v->items) items.push_back(&item);
+    } else if (v->is_map()) {
+      items.push_back(v);
+    } else {
+      c_.error(
+          *v, p,
+          "expected a list of maps like `- {backbone: resnet18, lr: 0.1}`, got " + v->describe());
+      return out;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string ip = index_path(p, i);
+      spec_.locations[ip] = items[i]->loc.str();
+      if (items[i]->is_map() && items[i]->entries.empty()) {
+        c_.error(*items[i], ip,
+                 include ? "empty include entry: it would repeat the whole grid"
+                         : "empty exclude entry: it would remove every combination");
+        continue;
+      }
+      out.push_back(axis_map(*items[i], ip, include));
+    }
+    return out;
+  }
+
+  void run(const YamlValue* v) {
+    json out = json::object();
+    if (v && !c_.expect_map(*v, "run")) v = nullptr;
+    if (v) c_.check_keys(*v, "run", kRunKeys);
+    field(v, "run", "retries", out, 2,
+          [&](auto& x, auto path) { return c_.integer(x, path, 0, 100); });
+    field(v, "run", "threads", out, 0,
+          [&](auto& x, auto path) { return c_.integer(x, path, 0, 4096); });
+    field(v, "run", "device", out, "auto",
+          [&](auto& x, auto path) { return c_.choice(x, path, "device", kDevices); });
+    field(v, "run", "grace_period", out, 30.0,
+          [&](auto& x, auto path) { return c_.number(x, path, 0, false, kInf, false); });
+    spec_.canonical["run"] = out;
+  }
+
+ public:
+  ParamContext ctx_;
+  std::vector<std::string>& variant_names_ = ctx_.variants;
+
+ private:
+  SweepSpec& spec_;
+  Diagnostics& diag_;
+  Checker c_;
+};
+
+}  // namespace
+
+SweepSpec parse_sweep(const std::string& text, const std::string& file_label,
+                      const std::vector<std::string>& overrides) {
+  SweepSpec spec;
+  spec.file = file_label;
+  spec.overrides = overrides;
+  spec.base_dir = std::filesystem::absolute(std::filesystem::path(file_label)).parent_path();
+  Diagnostics diag;
+  YamlValue root = parse_yaml(text, file_label, diag);
+  // Tabs and syntax errors leave no tree to check: report them alone. Duplicate keys leave a
+  // usable tree, so the rest is still checked and reported with them.
+  if (root.is_null()) diag.throw_if_errors(file_label);
+  for (const auto& o : overrides) apply_override(root, o, diag);
+
+  SpecBuilder builder(spec, diag);
+  builder.build(root);
+  diag.throw_if_errors(file_label);
+  spec.warnings = diag.warnings();
+
+  if (overrides.empty()) {
+    spec.source_text = text;
+  } else {
+    std::string header = fmt::format("# fersweep: {} with overrides", file_label);
+    for (const auto& o : overrides) header += "\n#   --set " + o;
+    spec.source_text = header + "\n" + emit_yaml(root);
+  }
+  spec.source_hash = sha256_hex(spec.source_text);
+  return spec;
+}
+
+SweepSpec load_sweep(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw ConfigError(fmt::format("sweep file {} does not exist or is not a file", file.string()));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw IoError(fmt::format("cannot open sweep file {}", file.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw IoError(fmt::format("cannot read sweep file {}", file.string()));
+  return parse_sweep(text.str(), file.string(), overrides);
+}
+
+}  // namespace fersweep::sweep

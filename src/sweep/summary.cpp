@@ -1,0 +1,312 @@
+// Plan summaries for `fersweep plan`: one set of figures, three output formats.
+#include "sweep/summary.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace fersweep::sweep {
+
+using nlohmann::json;
+
+double backbone_gflops(const std::string& backbone, int image_size) {
+  static const std::map<std::string, double> at224 = {
+      {"resnet18", 1.81}, {"resnet34", 3.66}, {"resnet50", 4.09}};
+  const double scale = static_cast<double>(image_size) / 224.0;
+  auto it = at224.find(backbone);
+  return it == at224.end() ? 0.0 : it->second * scale * scale;
+}
+
+CostEstimate estimate_cost(const Plan& plan, const DatasetCensus& census) {
+  CostEstimate cost;
+  if (census.found && census.total() > 0) {
+    cost.images = census.total();
+    cost.counted = true;
+  }
+  const double images = static_cast<double>(cost.images);
+  for (const auto& t : plan.extracts)
+    cost.extract_gflop += images * backbone_gflops(t.backbone, t.image_size);
+  for (const auto& t : plan.trains) {
+    const auto& e = plan.extracts[t.extract_index];
+    cost.naive_gflop +=
+        images * static_cast<double>(t.epochs.back()) * backbone_gflops(e.backbone, e.image_size);
+  }
+  return cost;
+}
+
+std::string format_flops(double gflop) {
+  const char* units[] = {"GFLOP", "TFLOP", "PFLOP", "EFLOP"};
+  int u = 0;
+  while (gflop >= 1000.0 && u < 3) {
+    gflop /= 1000.0;
+    ++u;
+  }
+  return fmt::format("{:.3g} {}", gflop, units[u]);
+}
+
+namespace {
+
+// Train parameters whose values differ between train tasks (what the table needs to show).
+std::vector<std::string> varying_train_keys(const Plan& plan) {
+  static const std::set<std::string> hidden = {"extract", "cv_seed", "folds", "fold", "repeat"};
+  std::map<std::string, std::set<std::string>> values;
+  for (const auto& t : plan.trains)
+    for (const auto& [k, v] : t.params.items())
+      if (!hidden.count(k)) values[k].insert(v.dump());
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : values)
+    if (v.size() > 1) keys.push_back(k);
+  // Keys missing from some tasks (hidden, momentum) also vary.
+  for (const auto& [k, v] : values)
+    if (v.size() == 1 && std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      const auto with = std::count_if(plan.trains.begin(), plan.trains.end(),
+                                      [&](const TrainTask& t) { return t.params.contains(k); });
+      if (static_cast<std::size_t>(with) != plan.trains.size()) keys.push_back(k);
+    }
+  return keys;
+}
+
+std::string scalar_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+std::string epochs_text(const std::vector<int>& epochs, const char* sep) {
+  std::string s;
+  for (std::size_t i = 0; i < epochs.size(); ++i) s += (i ? sep : "") + std::to_string(epochs[i]);
+  return s;
+}
+
+std::set<int> all_epochs(const Plan& plan) {
+  std::set<int> e;
+  for (const auto& t : plan.trains) e.insert(t.epochs.begin(), t.epochs.end());
+  return e;
+}
+
+std::string dataset_line(const Plan& plan, const DatasetCensus& census, const CostEstimate& cost) {
+  const std::string root = plan.spec.canonical["dataset"]["root"].is_string()
+                               ? plan.spec.canonical["dataset"]["root"].get<std::string>()
+                               : "";
+  if (!census.found)
+    return fmt::format("dataset   {} ({}): not found, assuming {} images per variant", root,
+                       census.root.string(), cost.images);
+  std::size_t smallest = 0;
+  std::string smallest_class;
+  for (std::size_t i = 0; i < census.classes.size(); ++i)
+    if (smallest_class.empty() || census.images[i] < smallest) {
+      smallest = census.images[i];
+      smallest_class = census.classes[i];
+    }
+  return fmt::format("dataset   {} ({}): {} images in {} classes (smallest: {}, {})", root,
+                     census.root.string(), census.total(), census.classes.size(), smallest_class,
+                     smallest);
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+const std::vector<std::string> kCsvColumns = {
+    "stage",        "id",       "needs",      "variant",     "detector",
+    "backbone",     "weights",  "image_size", "normalize",   "fold",
+    "repeat",       "head",     "hidden",     "optimizer",   "lr",
+    "weight_decay", "momentum", "batch_size", "standardize", "label_smoothing",
+    "seed",         "epochs"};
+
+}  // namespace
+
+std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostEstimate& cost,
+                      bool tasks) {
+  const SweepSpec& spec = plan.spec;
+  std::string out;
+  auto line = [&](const std::string& s) { out += s + "\n"; };
+  line(fmt::format("sweep     {} ({}, sha256 {})", spec.name, spec.file,
+                   spec.source_hash.substr(0, 16)));
+  for (const auto& o : spec.overrides) line(fmt::format("override  --set {}", o));
+  line(dataset_line(plan, census, cost));
+
+  std::string dims;
+  for (const auto& a : plan.axes)
+    dims += fmt::format("{}{} {}", dims.empty() ? "" : " x ", a.key, a.values);
+  if (dims.empty()) dims = "a single combination";
+  line(fmt::format("grid      {} = {} combinations", dims, plan.combinations));
+  if (!spec.canonical["exclude"].empty() || !spec.canonical["include"].empty())
+    line(fmt::format("          exclude removes {} ({} entr{}), include adds {} ({} entr{})",
+                     plan.excluded, spec.canonical["exclude"].size(),
+                     spec.canonical["exclude"].size() == 1 ? "y" : "ies", plan.included,
+                     spec.canonical["include"].size(),
+                     spec.canonical["include"].size() == 1 ? "y" : "ies"));
+  line(fmt::format("cv        {} folds x {} repeat{} (cv seed{} {})", plan.folds,
+                   plan.cv_seeds.size(), plan.cv_seeds.size() == 1 ? "" : "s",
+                   plan.cv_seeds.size() == 1 ? "" : "s", fmt::join(plan.cv_seeds, ", ")));
+  const auto epochs = all_epochs(plan);
+  line(
+      fmt::format("tasks     crop {}, extract {}, train {} ({} evaluations at epochs {}; each "
+                  "train task runs once to its largest epoch)",
+                  plan.crops.size(), plan.extracts.size(), plan.trains.size(), plan.evaluations(),
+                  fmt::join(epochs, "/")));
+  line(fmt::format("features  {} feature set{} shared by {} train tasks ({:.1f} per set)",
+                   plan.extracts.size(), plan.extracts.size() == 1 ? "" : "s", plan.trains.size(),
+                   static_cast<double>(plan.trains.size()) /
+                       static_cast<double>(std::max<std::size_t>(1, plan.extracts.size()))));
+  line(
+      fmt::format("cost      backbone {} ({} images per variant, {}); a naive per-epoch forward "
+                  "pass would cost {} ({:.0f}x)",
+                  format_flops(cost.extract_gflop), cost.images,
+                  cost.counted ? "counted" : "assumed", format_flops(cost.naive_gflop),
+                  cost.extract_gflop > 0 ? cost.naive_gflop / cost.extract_gflop : 0.0));
+  for (const auto& w : plan.warnings) line("warning   " + w);
+  if (!tasks) return out;
+
+  out += "\n";
+  out += fmt::format("{:<8} {:<16} {:<16} {}\n", "STAGE", "ID", "NEEDS", "PARAMETERS");
+  for (const auto& t : plan.crops) {
+    const auto& p = t.params;
+    out += fmt::format("{:<8} {:<16} {:<16} variant={} detector={} margin={} fallback={}\n", "crop",
+                       t.id, "-", t.variant, scalar_text(p["detector"]), scalar_text(p["margin"]),
+                       scalar_text(p["fallback"]));
+  }
+  for (const auto& t : plan.extracts) {
+    std::string fold = t.fold ? fmt::format(" fold={} repeat={}", *t.fold, t.repeat) : "";
+    out += fmt::format("{:<8} {:<16} {:<16} {} variant={} weights={} size={} normalize={}{}\n",
+                       "extract", t.id, t.crop.value_or("-"), t.backbone, t.variant, t.weights,
+                       t.image_size, t.normalize, fold);
+  }
+  const auto keys = varying_train_keys(plan);
+  for (const auto& t : plan.trains) {
+    std::string params;
+    for (const auto& k : keys)
+      if (t.params.contains(k)) params += fmt::format("{}={} ", k, scalar_text(t.params[k]));
+    params += fmt::format("fold={}", t.fold);
+    if (plan.cv_seeds.size() > 1) params += fmt::format(" repeat={}", t.repeat);
+    params += " epochs=" + epochs_text(t.epochs, ",");
+    out += fmt::format("{:<8} {:<16} {:<16} {}\n", "train", t.id, t.extract, params);
+  }
+  return out;
+}
+
+json plan_json(const Plan& plan, const DatasetCensus& census, const CostEstimate& cost,
+               bool tasks) {
+  const SweepSpec& spec = plan.spec;
+  json axes = json::object();
+  for (const auto& a : plan.axes) axes[a.key] = a.values;
+  json out = {{"sweep",
+               {{"name", spec.name},
+                {"file", spec.file},
+                {"source_hash", spec.source_hash},
+                {"overrides", spec.overrides}}},
+              {"dataset",
+               {{"root", census.root.string()},
+                {"found", census.found},
+                {"classes", census.classes},
+                {"images_per_class", census.images}}},
+              {"grid",
+               {{"axes", axes},
+                {"combinations", plan.combinations},
+                {"excluded", plan.excluded},
+                {"included", plan.included}}},
+              {"cv", {{"folds", plan.folds}, {"seeds", plan.cv_seeds}}},
+              {"counts",
+               {{"crop", plan.crops.size()},
+                {"extract", plan.extracts.size()},
+                {"train", plan.trains.size()},
+                {"evaluations", plan.evaluations()}}},
+              {"cost",
+               {{"images_per_variant", cost.images},
+                {"images_counted", cost.counted},
+                {"backbone_gflop", cost.extract_gflop},
+                {"naive_gflop", cost.naive_gflop}}},
+              {"warnings", plan.warnings},
+              {"canonical", spec.canonical}};
+  if (tasks) {
+    json crops = json::array(), extracts = json::array(), trains = json::array();
+    for (const auto& t : plan.crops)
+      crops.push_back({{"id", t.id}, {"variant", t.variant}, {"params", t.params}});
+    for (const auto& t : plan.extracts)
+      extracts.push_back({{"id", t.id},
+                          {"backbone", t.backbone},
+                          {"weights", t.weights},
+                          {"variant", t.variant},
+                          {"image_size", t.image_size},
+                          {"normalize", t.normalize},
+                          {"fold", t.fold ? json(*t.fold) : json(nullptr)},
+                          {"repeat", t.repeat},
+                          {"crop", t.crop ? json(*t.crop) : json(nullptr)},
+                          {"params", t.params}});
+    for (const auto& t : plan.trains)
+      trains.push_back({{"id", t.id},
+                        {"extract", t.extract},
+                        {"epochs", t.epochs},
+                        {"fold", t.fold},
+                        {"repeat", t.repeat},
+                        {"seed", t.seed},
+                        {"params", t.params}});
+    out["tasks"] = {{"crop", crops}, {"extract", extracts}, {"train", trains}};
+  }
+  return out;
+}
+
+std::string plan_csv(const Plan& plan, const DatasetCensus& census, const CostEstimate& cost,
+                     bool tasks) {
+  std::string out;
+  if (!tasks) {
+    const json j = plan_json(plan, census, cost, false);
+    out = "key,value\n";
+    auto row = [&](const std::string& k, const std::string& v) {
+      out += csv_field(k) + "," + csv_field(v) + "\n";
+    };
+    row("name", plan.spec.name);
+    row("source_hash", plan.spec.source_hash);
+    row("combinations", std::to_string(plan.combinations));
+    row("excluded", std::to_string(plan.excluded));
+    row("included", std::to_string(plan.included));
+    for (const auto& a : plan.axes) row("axis." + a.key, std::to_string(a.values));
+    for (const auto& [k, v] : j["counts"].items()) row("tasks." + k, v.dump());
+    row("images_per_variant", std::to_string(cost.images));
+    row("images_counted", cost.counted ? "true" : "false");
+    row("backbone_gflop", fmt::format("{:.6g}", cost.extract_gflop));
+    row("naive_gflop", fmt::format("{:.6g}", cost.naive_gflop));
+    return out;
+  }
+  for (std::size_t i = 0; i < kCsvColumns.size(); ++i) out += (i ? "," : "") + kCsvColumns[i];
+  out += "\n";
+  auto emit = [&](std::map<std::string, std::string> cells) {
+    for (std::size_t i = 0; i < kCsvColumns.size(); ++i)
+      out += (i ? "," : "") + csv_field(cells[kCsvColumns[i]]);
+    out += "\n";
+  };
+  for (const auto& t : plan.crops)
+    emit({{"stage", "crop"},
+          {"id", t.id},
+          {"variant", t.variant},
+          {"detector", scalar_text(t.params["detector"])}});
+  for (const auto& t : plan.extracts)
+    emit({{"stage", "extract"},
+          {"id", t.id},
+          {"needs", t.crop.value_or("")},
+          {"variant", t.variant},
+          {"backbone", t.backbone},
+          {"weights", t.weights},
+          {"image_size", std::to_string(t.image_size)},
+          {"normalize", t.normalize},
+          {"fold", t.fold ? std::to_string(*t.fold) : ""},
+          {"repeat", t.fold ? std::to_string(t.repeat) : ""}});
+  for (const auto& t : plan.trains) {
+    std::map<std::string, std::string> cells = {{"stage", "train"},
+                                                {"id", t.id},
+                                                {"needs", t.extract},
+                                                {"epochs", epochs_text(t.epochs, ";")}};
+    for (const auto& [k, v] : t.params.items())
+      if (k != "extract") cells[k] = scalar_text(v);
+    emit(std::move(cells));
+  }
+  return out;
+}
+
+}  // namespace fersweep::sweep

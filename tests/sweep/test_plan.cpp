@@ -1,0 +1,316 @@
+// Grid expansion: counts and ids for every file in sweeps/, epoch merging, feature sharing,
+// include/exclude, ids recomputed independently by Python, the dataset census and the cost.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "core/hash.h"
+#include "sweep/census.h"
+#include "sweep/plan.h"
+#include "sweep/spec.h"
+#include "sweep/summary.h"
+#include "sweep_test_util.h"
+
+namespace fersweep::sweep {
+namespace {
+
+using testing::kMinimal;
+namespace fs = std::filesystem;
+
+Plan plan_text(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return plan_sweep(parse_sweep(text, "t.yaml", overrides));
+}
+
+Plan plan_file(const std::string& name) {
+  return plan_sweep(load_sweep(testing::sweeps_dir() + "/" + name));
+}
+
+struct Counts {
+  std::size_t crops, extracts, trains, evaluations;
+};
+
+void expect_counts(const Plan& p, Counts c) {
+  EXPECT_EQ(p.crops.size(), c.crops);
+  EXPECT_EQ(p.extracts.size(), c.extracts);
+  EXPECT_EQ(p.trains.size(), c.trains);
+  EXPECT_EQ(p.evaluations(), c.evaluations);
+}
+
+TEST(SweepFiles, PaperExpandsToTheFullTableAndTheBatchSizeStudy) {
+  const Plan p = plan_file("paper.yaml");
+  // 3 depths x 2 variants x 5 folds (epochs 50/100/200 in one run each) + batch sizes 64/128 for
+  // ResNet-50 on both variants x 5 folds.
+  expect_counts(p, {1, 6, 30 + 20, 150});
+  EXPECT_EQ(p.combinations, 3u * 2u * 3u * 5u);
+  EXPECT_EQ(p.included, 2u * 2u * 3u * 5u);
+  EXPECT_EQ(p.classes.size(), 7u);
+  std::map<int, int> by_batch;
+  for (const auto& t : p.trains) {
+    EXPECT_EQ(t.epochs, (std::vector<int>{50, 100, 200}));
+    by_batch[t.params["batch_size"].get<int>()]++;
+  }
+  EXPECT_EQ(by_batch, (std::map<int, int>{{64, 10}, {128, 10}, {256, 30}}));
+  // Table 1 (ResNet-50, original, 200 epochs, 5 folds) is in it.
+  int table1 = 0;
+  for (const auto& t : p.trains)
+    if (t.params["backbone"] == "resnet50" && t.params["variant"] == "original" &&
+        t.params["batch_size"] == 256)
+      ++table1;
+  EXPECT_EQ(table1, 5);
+}
+
+TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
+  const Plan p = plan_file("demo.yaml");
+  expect_counts(p, {1, 6, 30, 90});
+  EXPECT_EQ(p.crops[0].params["detector"], "haar");
+  EXPECT_EQ(p.spec.dataset_root,
+            (fs::path(testing::sweeps_dir()) / "../demo-data").lexically_normal());
+  // Pinned ids: a change here means every cached result of existing sweeps is invalidated.
+  EXPECT_EQ(p.crops[0].id, "d4c2ca6101c9d044");
+  EXPECT_EQ(p.extracts[0].id, "66a991edc2fd470a");
+  EXPECT_EQ(p.trains[0].id, "48b5c29227a76e5f");
+}
+
+TEST(SweepFiles, LearningRateByWeightDecayShareOneFeatureSet) {
+  expect_counts(plan_file("lr-wd-study.yaml"), {1, 1, 80, 160});
+}
+
+TEST(SweepFiles, IncludeExcludeExample) {
+  const Plan p = plan_file("include-exclude.yaml");
+  // 3 x 2 x 2 x 5 = 60 runs, minus resnet18/bs64 (10), plus one MLP setting (5 folds).
+  expect_counts(p, {1, 6, 55, 115});
+  EXPECT_EQ(p.excluded, 30u + 40u);
+  for (const auto& t : p.trains) {
+    if (t.params["backbone"] != "resnet18" && t.params["head"] == "linear") {
+      EXPECT_EQ(t.epochs, (std::vector<int>{100, 200}));
+    }
+    if (t.params["head"] == "mlp") {
+      EXPECT_EQ(t.params["hidden"], 256);
+      EXPECT_EQ(t.epochs, (std::vector<int>{200}));
+    }
+  }
+}
+
+TEST(Plan, EpochsOfOtherwiseIdenticalTasksMerge) {
+  const Plan p = plan_text(std::string(kMinimal) + "train: {epochs: [200, 50, 100]}\n");
+  ASSERT_EQ(p.trains.size(), 5u);
+  for (const auto& t : p.trains) {
+    EXPECT_EQ(t.epochs, (std::vector<int>{50, 100, 200}));
+    EXPECT_FALSE(t.params.contains("epochs"));
+    EXPECT_EQ(t.seed, std::stoull(t.id, nullptr, 16));
+  }
+  // A separate 50-epoch sweep gives the same tasks, ids and seeds: its results are the same.
+  const Plan fifty = plan_text(std::string(kMinimal) + "train: {epochs: 50}\n");
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(fifty.trains[i].id, p.trains[i].id);
+    EXPECT_EQ(fifty.trains[i].seed, p.trains[i].seed);
+  }
+}
+
+TEST(Plan, FoldsRepeatsAndSeeds) {
+  const Plan p = plan_text(std::string(kMinimal) + "cv: {folds: 3, seed: 10, repeats: 2}\n");
+  EXPECT_EQ(p.cv_seeds, (std::vector<std::uint64_t>{10, 11}));
+  ASSERT_EQ(p.trains.size(), 6u);
+  std::set<std::uint64_t> seeds;
+  for (const auto& t : p.trains) {
+    EXPECT_EQ(t.params["cv_seed"], 10 + t.repeat);
+    EXPECT_EQ(t.params["fold"], t.fold);
+    seeds.insert(t.seed);
+  }
+  EXPECT_EQ(seeds.size(), 6u);
+  EXPECT_EQ(p.extracts.size(), 1u);  // imagenet statistics: one feature set for every fold
+  const Plan some = plan_text("dataset: {root: d}\ngrid: {backbone: resnet18, fold: [1, 3]}\n");
+  ASSERT_EQ(some.trains.size(), 2u);
+  EXPECT_EQ(some.trains[1].fold, 3);
+}
+
+TEST(Plan, DatasetNormalisationMakesFeaturesPerFold) {
+  const Plan p = plan_text(
+      "dataset: {root: d, normalize: dataset}\ncv: {folds: 4, repeats: 2}\n"
+      "grid: {backbone: [resnet18, resnet34], lr: [0.1, 0.01]}\n");
+  EXPECT_EQ(p.extracts.size(), 2u * 4u * 2u);
+  EXPECT_EQ(p.trains.size(), 2u * 2u * 4u * 2u);
+  for (const auto& t : p.trains) {
+    const auto& e = p.extracts.at(t.extract_index);
+    EXPECT_EQ(e.id, t.extract);
+    ASSERT_TRUE(e.fold.has_value());
+    EXPECT_EQ(*e.fold, t.fold);
+    EXPECT_EQ(e.repeat, t.repeat);
+  }
+}
+
+TEST(Plan, ExtractionIsSharedAcrossTrainingParameters) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\nvariants: {original: {}, faces: {detector: haar}, wide: {detector: "
+      "haar, "
+      "margin: 0.5}}\ngrid: {backbone: [resnet18, resnet50], batch_size: [64, 256], lr: [0.1, "
+      "0.01], image_size: [112, 224]}\n");
+  EXPECT_EQ(p.crops.size(), 2u);
+  EXPECT_EQ(p.extracts.size(), 2u * 3u * 2u);
+  EXPECT_EQ(p.trains.size(), 2u * 3u * 2u * 2u * 2u * 5u);
+  for (const auto& t : p.trains) {
+    const auto& e = p.extracts[t.extract_index];
+    EXPECT_EQ(e.backbone, t.params["backbone"]);
+    EXPECT_EQ(e.image_size, t.params["image_size"]);
+    EXPECT_EQ(e.crop.has_value(), t.params["variant"] != "original");
+  }
+}
+
+TEST(Plan, SameCropSettingsUnderTwoNamesShareTheCropAndFeatures) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\nvariants: {a: {detector: haar}, b: {detector: haar, margin: 0.2}}\n"
+      "grid: {backbone: resnet18}\n");
+  EXPECT_EQ(p.crops.size(), 1u);
+  EXPECT_EQ(p.extracts.size(), 1u);
+  EXPECT_EQ(p.trains.size(), 10u);  // the variant name stays a training parameter (reports)
+}
+
+TEST(Plan, UnusedParametersDoNotMultiplyTasks) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\ngrid: {backbone: resnet18, head: [linear, mlp], "
+      "hidden: [128, 256], optimizer: [adam, sgd], momentum: [0.5, 0.9]}\n");
+  // linear: 1 (hidden unused) ; mlp: 2 hidden ; adam: 1 (momentum unused) ; sgd: 2 momenta.
+  EXPECT_EQ(p.trains.size(), (1u + 2u) * (1u + 2u) * 5u);
+}
+
+TEST(Plan, ExcludeMatchesPartiallyAndIncludeAddsOutsideTheGrid) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\ngrid: {backbone: [resnet18, resnet34, resnet50], batch_size: [64, 256], "
+      "fold: [0]}\nexclude:\n  - {backbone: [resnet18, resnet34], batch_size: 64}\n"
+      "  - {backbone: resnet50, epochs: [50, 200]}\n  - {lr: 0.5}\n"
+      "include:\n  - {backbone: resnet18, batch_size: 64, label_smoothing: 0.1, epochs: 10}\n");
+  std::map<std::string, std::vector<int>> got;
+  for (const auto& t : p.trains)
+    got[fmt::format("{}/{}/{}", t.params["backbone"].get<std::string>(),
+                    t.params["batch_size"].get<int>(), t.params["label_smoothing"].get<double>())] =
+        t.epochs;
+  const std::map<std::string, std::vector<int>> want = {{"resnet18/256/0", {50, 100, 200}},
+                                                        {"resnet34/256/0", {50, 100, 200}},
+                                                        {"resnet50/64/0", {100}},
+                                                        {"resnet50/256/0", {100}},
+                                                        {"resnet18/64/0.1", {10}}};
+  EXPECT_EQ(got, want);
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_EQ(p.warnings[0], "t.yaml:6:5: exclude[2]: matches no combination of the grid");
+}
+
+TEST(Plan, IncludeDuplicatingTheGridMergesEpochs) {
+  const Plan p =
+      plan_text(std::string(kMinimal) +
+                "train: {epochs: [50]}\ninclude: [{backbone: resnet18, epochs: [300]}]\n");
+  ASSERT_EQ(p.trains.size(), 5u);
+  EXPECT_EQ(p.trains[0].epochs, (std::vector<int>{50, 300}));
+}
+
+TEST(Plan, WeightsPerBackboneAndGridWeights) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\nweights: {resnet50: ckpt/r50.pth}\n"
+      "grid: {backbone: [resnet18, resnet50]}\n",
+      {});
+  ASSERT_EQ(p.extracts.size(), 2u);
+  EXPECT_EQ(p.extracts[0].weights, "auto");
+  EXPECT_EQ(p.extracts[1].params["weights"], "ckpt/r50.pth");
+  EXPECT_EQ(p.extracts[1].weights,
+            (fs::absolute(".") / "ckpt/r50.pth").lexically_normal().string());
+  const Plan g = plan_text(
+      "dataset: {root: d}\ngrid: {backbone: resnet18, weights: [auto, random:1, random:2]}\n");
+  EXPECT_EQ(g.extracts.size(), 3u);
+}
+
+TEST(Plan, IdsAreTheHashOfCanonicalParams) {
+  const Plan p = plan_text(kMinimal);
+  for (const auto& t : p.trains) {
+    EXPECT_EQ(t.id, sha256_hex(t.params.dump()).substr(0, 16));
+    EXPECT_EQ(t.params["extract"], t.extract);
+  }
+  // Known value computed with Python's
+  // hashlib over json.dumps(..., sort_keys=True, separators=(",", ":"))).
+  EXPECT_EQ(canonical_json(nlohmann::json::parse(R"({"b": [0.10, "x"], "a": 1})")),
+            R"({"a":1,"b":[0.1,"x"]})");
+  EXPECT_EQ(task_id(nlohmann::json::parse(R"({"b": [0.10, "x"], "a": 1})")), "f70a6722f07a5c22");
+}
+
+// Python recomputes every id of every sweep file from the JSON plan: an independent reference
+// for the canonical form (sorted keys, compact separators, shortest float text).
+TEST(Plan, PythonRecomputesEveryId) {
+  const fs::path dir = fs::path(FERSWEEP_TEST_TMP) / "sweep_ids";
+  fs::create_directories(dir);
+  for (const char* name : {"paper.yaml", "demo.yaml", "lr-wd-study.yaml", "include-exclude.yaml"}) {
+    const Plan p = plan_file(name);
+    const DatasetCensus census;
+    const fs::path out = dir / (std::string(name) + ".json");
+    std::ofstream(out) << plan_json(p, census, estimate_cost(p, census), true).dump();
+    const std::string cmd = std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
+                            "/sweep/check_ids.py " + out.string();
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+}
+
+TEST(Census, CountsImagesAndChecksFoldsAgainstTheSmallestClass) {
+  const fs::path root = fs::path(FERSWEEP_TEST_TMP) / "sweep_census";
+  fs::remove_all(root);
+  const std::map<std::string, int> sizes = {{"Angry", 4}, {"Happy", 6}, {"Sad", 2}};
+  for (const auto& [cls, n] : sizes) {
+    fs::create_directories(root / cls);
+    for (int i = 0; i < n; ++i) std::ofstream(root / cls / fmt::format("{}.JPG", i)) << "x";
+    std::ofstream(root / cls / "notes.txt") << "not an image";
+  }
+  const std::string text = fmt::format(
+      "dataset: {{root: {}}}\ncv: {{folds: 3}}\ngrid: {{backbone: resnet18}}\n", root.string());
+  const Plan p = plan_text(text);
+  const DatasetCensus c = census_dataset(p.spec);
+  ASSERT_TRUE(c.found);
+  EXPECT_EQ(c.classes, (std::vector<std::string>{"Angry", "Happy", "Sad"}));
+  EXPECT_EQ(c.images, (std::vector<std::size_t>{4, 6, 2}));
+  EXPECT_EQ(dataset_problems(p, c, false),
+            (std::vector<std::string>{
+                "t.yaml:2:6: cv.folds: 3 folds need at least 3 images in every class, but class "
+                "'Sad' has 2"}));
+  const Plan listed =
+      plan_text(fmt::format("dataset: {{root: {}, classes: [Angry, Fear]}}\ncv: {{folds: "
+                            "2}}\ngrid: {{backbone: resnet18}}\n",
+                            root.string()));
+  const DatasetCensus lc = census_dataset(listed.spec);
+  EXPECT_EQ(dataset_problems(listed, lc, false),
+            (std::vector<std::string>{"t.yaml:1:" + std::to_string(19 + root.string().size()) +
+                                      ": dataset.classes: class 'Fear' has no folder " +
+                                      (root / "Fear").string()}));
+  EXPECT_EQ(estimate_cost(p, c).images, 12u);
+}
+
+TEST(Census, DatasetCheckRequiresFiles) {
+  const Plan p = plan_text(
+      "dataset: {root: /nonexistent/sfew}\nweights: {resnet18: /nonexistent/r18.pth}\n"
+      "variants: {faces: {detector: haar, cascade: /nonexistent/c.xml}}\n"
+      "grid: {backbone: resnet18}\n");
+  const DatasetCensus c = census_dataset(p.spec);
+  EXPECT_FALSE(c.found);
+  EXPECT_TRUE(dataset_problems(p, c, false).empty());
+  EXPECT_EQ(dataset_problems(p, c, true),
+            (std::vector<std::string>{
+                "t.yaml:1:11: dataset.root: the dataset folder /nonexistent/sfew does not exist",
+                "t.yaml:3:12: variants.faces: cascade file /nonexistent/c.xml does not exist",
+                "t.yaml:2:1: weights: weights file /nonexistent/r18.pth (for resnet18) does not "
+                "exist"}));
+}
+
+TEST(Cost, BackboneGflopsScaleWithTheImageArea) {
+  EXPECT_DOUBLE_EQ(backbone_gflops("resnet18", 224), 1.81);
+  EXPECT_DOUBLE_EQ(backbone_gflops("resnet50", 448), 4.09 * 4);
+  const Plan p = plan_file("demo.yaml");
+  const CostEstimate c = estimate_cost(p, DatasetCensus{});
+  EXPECT_FALSE(c.counted);
+  const double s = (160.0 / 224.0) * (160.0 / 224.0);
+  EXPECT_NEAR(c.extract_gflop, 675 * 2 * (1.81 + 3.66 + 4.09) * s, 1e-6);
+  // Each of the 30 training runs would forward all images 200 times.
+  EXPECT_NEAR(c.naive_gflop, 675 * 200 * 10 * (1.81 + 3.66 + 4.09) * s, 1e-3);
+  EXPECT_EQ(format_flops(12.34), "12.3 GFLOP");
+  EXPECT_EQ(format_flops(4560.0), "4.56 TFLOP");
+}
+
+}  // namespace
+}  // namespace fersweep::sweep

@@ -1,0 +1,330 @@
+// Sweep-file validation: every error with its exact message and position, defaults, overrides,
+// duplicate keys, tabs, and canonical stability under reformatting.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/hash.h"
+#include "sweep/plan.h"
+#include "sweep/spec.h"
+#include "sweep_test_util.h"
+
+namespace fersweep::sweep {
+namespace {
+
+using testing::config_error;
+using testing::kMinimal;
+
+// One-error messages have this shape; the header counts the errors.
+std::string one(const std::string& line) {
+  return "invalid sweep file t.yaml (1 error):\n  " + line;
+}
+
+TEST(SweepSpec, MinimalFileIsFullyDefaulted) {
+  const SweepSpec s = parse_sweep(kMinimal, "dir/t.yaml");
+  const auto& c = s.canonical;
+  EXPECT_EQ(s.name, "t");
+  EXPECT_EQ(c["dataset"]["root"], "data");
+  EXPECT_EQ(c["dataset"]["image_size"], 224);
+  EXPECT_EQ(c["dataset"]["normalize"], "imagenet");
+  EXPECT_EQ(c["dataset"]["skip_bad_images"], false);
+  EXPECT_TRUE(c["dataset"]["classes"].is_null());
+  EXPECT_EQ(c["variants"], nlohmann::json::parse(R"({"original": {}})"));
+  EXPECT_EQ(c["weights"]["resnet50"], "auto");
+  EXPECT_EQ(c["cv"], nlohmann::json::parse(R"({"folds": 5, "seed": 0, "repeats": 1})"));
+  EXPECT_EQ(c["train"]["optimizer"], "adam");
+  EXPECT_DOUBLE_EQ(c["train"]["lr"].get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ(c["train"]["weight_decay"].get<double>(), 0.001);
+  EXPECT_EQ(c["train"]["batch_size"], 256);
+  EXPECT_EQ(c["train"]["epochs"], nlohmann::json::parse("[50, 100, 200]"));
+  EXPECT_EQ(c["grid"]["backbone"], nlohmann::json::parse(R"(["resnet18"])"));
+  EXPECT_EQ(c["run"]["retries"], 2);
+  EXPECT_EQ(s.dataset_root, std::filesystem::absolute("dir/data").lexically_normal());
+  EXPECT_EQ(s.source_text, kMinimal);
+  EXPECT_EQ(s.source_hash, sha256_hex(kMinimal));
+}
+
+TEST(SweepSpec, VariantSettingsAreDefaulted) {
+  const SweepSpec s =
+      parse_sweep(std::string(kMinimal) + "variants:\n  faces: {detector: haar}\n", "t.yaml");
+  const auto& f = s.canonical["variants"]["faces"];
+  EXPECT_EQ(f["detector"], "haar");
+  EXPECT_DOUBLE_EQ(f["margin"].get<double>(), 0.2);
+  EXPECT_EQ(f["square"], true);
+  EXPECT_EQ(f["select"], "largest");
+  EXPECT_EQ(f["align"], false);
+  EXPECT_EQ(f["fallback"], "keep");
+  EXPECT_TRUE(f["model"].is_null());
+  EXPECT_EQ(f["qc"]["min_face_px"], 48);
+}
+
+TEST(SweepSpec, UnknownKeysGetADidYouMean) {
+  EXPECT_EQ(config_error(std::string(kMinimal) + "train:\n  lrr: 0.1\n"),
+            one("t.yaml:4:3: train.lrr: unknown key 'lrr'; did you mean 'lr'?"));
+  EXPECT_EQ(config_error(std::string(kMinimal) + "gird: {}\n"),
+            one("t.yaml:3:1: gird: unknown key 'gird'; did you mean 'grid'?"));
+  EXPECT_EQ(config_error(std::string(kMinimal) + "cv: {zzzzzz: 1}\n"),
+            one("t.yaml:3:6: cv.zzzzzz: unknown key 'zzzzzz' (known keys: folds, seed, repeats)"));
+}
+
+TEST(SweepSpec, TypesAndRangesAreChecked) {
+  const std::string base = kMinimal;
+  EXPECT_EQ(config_error(base + "train: {lr: abc}\n"),
+            one("t.yaml:3:13: train.lr: expected a number, got 'abc'"));
+  EXPECT_EQ(config_error(base + "train: {lr: -1}\n"),
+            one("t.yaml:3:13: train.lr: must be > 0, got -1"));
+  EXPECT_EQ(config_error(base + "train: {lr: 0}\n"),
+            one("t.yaml:3:13: train.lr: must be > 0, got 0"));
+  EXPECT_EQ(config_error(base + "train: {lr: \"0.1\"}\n"),
+            one("t.yaml:3:13: train.lr: expected a number, got the string \"0.1\""));
+  EXPECT_EQ(config_error(base + "train: {batch_size: 0}\n"),
+            one("t.yaml:3:21: train.batch_size: must be >= 1, got 0"));
+  EXPECT_EQ(config_error(base + "train: {batch_size: 2.5}\n"),
+            one("t.yaml:3:21: train.batch_size: expected an integer, got '2.5'"));
+  EXPECT_EQ(config_error(base + "train: {epochs: [100, 0]}\n"),
+            one("t.yaml:3:23: train.epochs[1]: must be between 1 and 1000000, got 0"));
+  EXPECT_EQ(config_error(base + "train: {momentum: 1}\n"),
+            one("t.yaml:3:19: train.momentum: must be in [0, 1), got 1"));
+  EXPECT_EQ(config_error(base + "train: {standardize: maybe}\n"),
+            one("t.yaml:3:22: train.standardize: expected true or false, got 'maybe'"));
+  EXPECT_EQ(config_error(base + "train: {head: transformer}\n"),
+            one("t.yaml:3:15: train.head: unknown head 'transformer' (choices: linear, mlp)"));
+  EXPECT_EQ(config_error(base + "cv: {folds: 1}\n"),
+            one("t.yaml:3:13: cv.folds: must be between 2 and 1000, got 1"));
+  EXPECT_EQ(config_error(base + "train: {lr: .nan}\n"),
+            one("t.yaml:3:13: train.lr: expected a finite number, got '.nan'"));
+  EXPECT_EQ(config_error("dataset: {root: data, image_size: 16}\ngrid: {backbone: resnet18}\n"),
+            one("t.yaml:1:35: dataset.image_size: must be between 32 and 2048, got 16"));
+}
+
+TEST(SweepSpec, GridValuesAreChecked) {
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid:\n  backbone: [resnet18, resnet51]\n"),
+            one("t.yaml:3:24: grid.backbone[1]: unknown backbone 'resnet51'; did you mean "
+                "'resnet50'? (choices: resnet18, resnet34, resnet50)"));
+  EXPECT_EQ(config_error("dataset: {root: d}\nvariants: {original: {}, faces: {detector: haar}}\n"
+                         "grid:\n  backbone: resnet18\n  variant: [face]\n"),
+            one("t.yaml:5:13: grid.variant[0]: variant 'face' is not defined under variants: did "
+                "you mean 'faces'? (defined: original, faces)"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid:\n  backbone: resnet18\n  fold: [0, 5]\n"),
+            one("t.yaml:4:13: grid.fold[1]: fold 5 does not exist: folds are numbered 0 to 4 "
+                "(cv.folds = 5)"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid:\n  backbone: resnet18\n  lr: [0.1, 0.10]\n"),
+            one("t.yaml:4:13: grid.lr[1]: value 0.1 is listed twice"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid:\n  backbone: resnet18\n  lr: []\n"),
+            one("t.yaml:4:7: grid.lr: empty list: a grid axis needs at least one value (remove the "
+                "key to use the default)"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid:\n  backbone: resnet18\n  epoch: [1]\n"),
+            one("t.yaml:4:3: grid.epoch: unknown key 'epoch'; did you mean 'epochs'?"));
+}
+
+TEST(SweepSpec, EmptyOrMissingGridIsAnError) {
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid: {}\n"),
+            one("t.yaml:2:1: grid: the grid is empty: it needs at least `backbone: [resnet18, "
+                "...]`"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid:\n"),
+            one("t.yaml:2:1: grid: the grid is empty: it needs at least `backbone: [resnet18, "
+                "...]`"));
+  EXPECT_EQ(
+      config_error("dataset: {root: d}\n"),
+      one("t.yaml:1:1: no grid section: add `grid:` with at least `backbone: [resnet18, ...]`"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ngrid: {lr: [0.1]}\n"),
+            one("t.yaml:2:1: grid: no backbone axis: add e.g. `backbone: [resnet50]`"));
+}
+
+TEST(SweepSpec, ExcludeThatRemovesEverythingIsAnError) {
+  EXPECT_EQ(
+      config_error(std::string(kMinimal) + "exclude:\n  - {lr: 0.01}\n  - {backbone: resnet50}\n"),
+      one("t.yaml:3:1: exclude: the exclude entries remove all 15 combinations of the grid; "
+          "nothing is left to run"));
+  // With an include, something is left.
+  EXPECT_EQ(config_error(std::string(kMinimal) +
+                         "exclude: [{lr: 0.01}]\ninclude: [{backbone: resnet34}]\n"),
+            "");
+  EXPECT_EQ(config_error(std::string(kMinimal) + "exclude:\n  - {}\n"),
+            one("t.yaml:4:5: exclude[0]: empty exclude entry: it would remove every combination"));
+}
+
+TEST(SweepSpec, DuplicateKeysAreErrorsReportedWithTheOthers) {
+  const std::string text =
+      "dataset: {root: d}\n"
+      "train:\n"
+      "  lr: 0.1\n"
+      "  batch_size: 0\n"
+      "  lr: 0.2\n"
+      "grid: {backbone: [resnet18], backbone: [resnet50]}\n";
+  EXPECT_EQ(config_error(text),
+            "invalid sweep file t.yaml (3 errors):\n"
+            "  t.yaml:4:15: train.batch_size: must be >= 1, got 0\n"
+            "  t.yaml:5:3: train.lr: duplicate key 'lr' (first given at line 3); YAML would "
+            "silently keep only one of them, so remove or merge one\n"
+            "  t.yaml:6:30: grid.backbone: duplicate key 'backbone' (first given at line 6); YAML "
+            "would silently keep only one of them, so remove or merge one");
+}
+
+TEST(SweepSpec, TabsInIndentationAreNamed) {
+  EXPECT_EQ(config_error("dataset:\n\troot: d\ngrid: {backbone: resnet18}\n- x\n -\tb\n"),
+            "invalid sweep file t.yaml (2 errors):\n"
+            "  t.yaml:2:1: tab character in indentation; YAML indents with spaces only\n"
+            "  t.yaml:5:3: tab character in indentation; YAML indents with spaces only");
+}
+
+TEST(SweepSpec, SyntaxErrorsAndEmptyFiles) {
+  EXPECT_EQ(config_error("dataset: {root: d\n"),
+            one("t.yaml:2:1: YAML syntax error: end of map flow not found"));
+  EXPECT_EQ(config_error(""), one("t.yaml:1:1: the sweep file is empty"));
+  EXPECT_EQ(config_error("- a\n- b\n"),
+            one("t.yaml:1:1: expected a map (key: value lines), got a list"));
+}
+
+TEST(SweepSpec, AllErrorsAreCollectedInFileOrder) {
+  const std::string text =
+      "name: a b\n"
+      "dataset: {image_size: 7}\n"
+      "variants:\n"
+      "  faces: {detector: yunet, cascade: c.xml}\n"
+      "weights: {resnet05: auto}\n"
+      "cv: {folds: 3}\n"
+      "grid:\n"
+      "  backbone: [resnet18]\n"
+      "  variant: [faces]\n"
+      "  fold: [3]\n";
+  EXPECT_EQ(
+      config_error(text),
+      "invalid sweep file t.yaml (7 errors):\n"
+      "  t.yaml:1:7: name: 'a b' may only use letters, digits, '_', '-' and '.'\n"
+      "  t.yaml:2:10: dataset: no root; add `root: PATH` (relative to the sweep file's "
+      "directory)\n"
+      "  t.yaml:2:23: dataset.image_size: must be between 32 and 2048, got 7\n"
+      "  t.yaml:4:10: variants.faces: detector yunet needs `model: PATH` "
+      "(face_detection_yunet_2022mar.onnx)\n"
+      "  t.yaml:4:37: variants.faces.cascade: only detectors haar and lbp use a cascade file\n"
+      "  t.yaml:5:11: weights.resnet05: unknown key 'resnet05'; did you mean 'resnet50'?\n"
+      "  t.yaml:10:10: grid.fold[0]: fold 3 does not exist: folds are numbered 0 to 2 "
+      "(cv.folds = 3)");
+}
+
+TEST(SweepSpec, VariantRules) {
+  const std::string base = "dataset: {root: d}\ngrid: {backbone: resnet18}\nvariants:\n";
+  EXPECT_EQ(config_error(base + "  faces: {margin: 0.1}\n"),
+            one("t.yaml:4:10: variants.faces: no detector; add `detector: haar` (or lbp, yunet, "
+                "boxes), or write `{}` for the uncropped images"));
+  EXPECT_EQ(config_error(base + "  faces: {detector: har}\n"),
+            one("t.yaml:4:21: variants.faces.detector: unknown detector 'har'; did you mean "
+                "'haar'? (choices: haar, lbp, yunet, boxes)"));
+  EXPECT_EQ(
+      config_error(base + "  faces: {detector: haar, fallback: boxes}\n"),
+      one("t.yaml:4:10: variants.faces: detector boxes and fallback boxes need `boxes: CSV`"));
+  EXPECT_EQ(
+      config_error(base + "  faces: {detector: boxes, boxes: b.csv, qc: {iou_threshold: 2}}\n"),
+      one("t.yaml:4:62: variants.faces.qc.iou_threshold: must be in [0, 1], got 2"));
+  EXPECT_EQ(config_error(base + "  faces: {detector: haar}\n  original: {}\n"), "");
+}
+
+TEST(SweepSpec, WeightsForms) {
+  auto weights = [](const std::string& w) {
+    return parse_sweep(std::string(kMinimal) + "weights: " + w + "\n", "/p/t.yaml")
+        .canonical["weights"];
+  };
+  EXPECT_EQ(weights("random")["resnet34"], "random");
+  EXPECT_EQ(weights("random:007")["resnet18"], "random:7");
+  EXPECT_EQ(weights("w//r18.pth")["resnet18"], "w/r18.pth");
+  const auto per = weights("{resnet18: random:1, resnet50: /ckpt/r50.pth}");
+  EXPECT_EQ(per["resnet18"], "random:1");
+  EXPECT_EQ(per["resnet34"], "auto");
+  EXPECT_EQ(per["resnet50"], "/ckpt/r50.pth");
+  EXPECT_EQ(config_error(std::string(kMinimal) + "weights: random:x\n"),
+            one("t.yaml:3:10: weights: 'random:x': random:SEED needs a seed between 0 and 2^53, "
+                "e.g. random:1"));
+}
+
+TEST(SweepSpec, StandardiseIsAnAliasOfStandardize) {
+  const auto s = parse_sweep(std::string(kMinimal) + "train: {standardise: true}\n", "t.yaml");
+  EXPECT_EQ(s.canonical["train"]["standardize"], true);
+  const auto g = parse_sweep(
+      "dataset: {root: d}\ngrid: {backbone: resnet18, standardise: [true, false]}\n", "t.yaml");
+  EXPECT_EQ(g.canonical["grid"]["standardize"], nlohmann::json::parse("[true, false]"));
+  EXPECT_EQ(
+      config_error(std::string(kMinimal) + "train:\n  standardize: true\n  standardise: true\n"),
+      one("t.yaml:5:3: train.standardise: standardise is another spelling of standardize "
+          "(line 4); give only one"));
+}
+
+TEST(SweepSpec, OverridesReplaceValuesAndAreRecorded) {
+  const std::string text = std::string(kMinimal) + "train: {lr: 0.1}  # comment\n";
+  const auto s = parse_sweep(
+      text, "t.yaml", {"train.lr=0.001", "grid.backbone=[resnet18, resnet50]", "cv.folds=10"});
+  EXPECT_DOUBLE_EQ(s.canonical["train"]["lr"].get<double>(), 0.001);
+  EXPECT_EQ(s.canonical["grid"]["backbone"], nlohmann::json::parse(R"(["resnet18", "resnet50"])"));
+  EXPECT_EQ(s.canonical["cv"]["folds"], 10);
+  EXPECT_EQ(s.source_text.rfind("# fersweep: t.yaml with overrides\n#   --set train.lr=0.001\n", 0),
+            0u)
+      << s.source_text;
+  EXPECT_EQ(s.source_hash, sha256_hex(s.source_text));
+  EXPECT_NE(s.source_hash, parse_sweep(text, "t.yaml").source_hash);
+  // The recorded text is what ran: parsing it again gives the same sweep.
+  const auto again = parse_sweep(s.source_text, "t.yaml");
+  EXPECT_EQ(again.canonical, s.canonical);
+  EXPECT_EQ(plan_sweep(again).trains[0].id, plan_sweep(s).trains[0].id);
+}
+
+TEST(SweepSpec, OverrideErrorsNameTheOverride) {
+  EXPECT_EQ(config_error(kMinimal, {"train.lr=-3"}),
+            one("--set train.lr=-3: train.lr: must be > 0, got -3"));
+  EXPECT_EQ(config_error(kMinimal, {"train.lrr=0.1"}),
+            one("--set train.lrr=0.1: train.lrr: unknown key 'lrr'; did you mean 'lr'?"));
+  EXPECT_EQ(config_error(kMinimal, {"lr"}),
+            one("--set lr: expected KEY=VALUE, e.g. --set train.lr=0.001"));
+  EXPECT_EQ(config_error(kMinimal, {"grid.backbone=[resnet18"}),
+            one("--set grid.backbone=[resnet18: grid.backbone: the value is not valid YAML: end "
+                "of sequence flow not found"));
+  EXPECT_EQ(config_error(kMinimal, {"dataset.root.x=1"}),
+            one("--set dataset.root.x=1: dataset.root: cannot set 'x' inside 'data'"));
+  // An override that creates a new section works too.
+  EXPECT_EQ(config_error(kMinimal, {"variants.faces.detector=haar", "grid.variant=faces"}), "");
+}
+
+TEST(SweepSpec, CanonicalFormIgnoresOrderFormattingAndComments) {
+  const std::string a =
+      "name: s\n"
+      "dataset: {root: d, image_size: 224}\n"
+      "variants: {original: {}, faces: {detector: haar, margin: 0.2}}\n"
+      "train: {lr: 0.01, weight_decay: 0.001, epochs: [50, 100]}\n"
+      "grid: {backbone: [resnet18, resnet50], variant: [original, faces], lr: [0.01, 0.1]}\n";
+  const std::string b =
+      "# the same sweep, reordered and reformatted\n"
+      "grid:\n"
+      "  lr:\n"
+      "    - 1e-1\n"
+      "    - 1.0e-2   # same number\n"
+      "  variant: [faces, original]\n"
+      "  backbone: [resnet50, resnet18]\n"
+      "train:\n"
+      "  epochs: [100, 50, 100]\n"
+      "  weight_decay: 0.0010\n"
+      "  lr: 0.010\n"
+      "variants:\n"
+      "  faces:\n"
+      "    margin: 0.20\n"
+      "    detector: 'haar'\n"
+      "  original: {}\n"
+      "dataset:\n"
+      "  image_size: 224\n"
+      "  root: ./d/\n"
+      "name: s\n";
+  const Plan pa = plan_sweep(parse_sweep(a, "a.yaml"));
+  const Plan pb = plan_sweep(parse_sweep(b, "b.yaml"));
+  EXPECT_NE(pa.spec.source_hash, pb.spec.source_hash);
+  std::set<std::string> ia, ib;
+  for (const auto& t : pa.trains) ia.insert(t.id);
+  for (const auto& t : pb.trains) ib.insert(t.id);
+  EXPECT_EQ(ia.size(), 2u * 2u * 2u * 5u);
+  EXPECT_EQ(ia, ib);
+  std::set<std::string> ea, eb;
+  for (const auto& t : pa.extracts) ea.insert(t.id);
+  for (const auto& t : pb.extracts) eb.insert(t.id);
+  EXPECT_EQ(ea, eb);
+  EXPECT_EQ(pa.crops.at(0).id, pb.crops.at(0).id);
+}
+
+}  // namespace
+}  // namespace fersweep::sweep
