@@ -192,7 +192,7 @@ void write_results_h5(const std::filesystem::path& path, const json& run_info,
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& rc = rows[i].value("per_class_recall", json::array());
       for (std::size_t c = 0; c < rc.size() && c < classes; ++c)
-        recall[i * classes + c] = rc[c].get<double>();
+        if (rc[c].is_number()) recall[i * classes + c] = rc[c].get<double>();  // null: absent class
       const auto& cm = rows[i].value("confusion", json::array());
       for (std::size_t k = 0; k < cm.size() && k < classes * classes; ++k) {
         confusion[i * classes * classes + k] = cm[k].get<std::int64_t>();

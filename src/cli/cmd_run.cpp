@@ -1,0 +1,119 @@
+// `fersweep run`: runs or resumes a sweep under mpirun/srun or alone.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "comm/mpi.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "run/launch.h"
+#include "run/sweep_run.h"
+#include "sweep/plan.h"
+#include "sweep/spec.h"
+
+namespace fersweep::cli {
+namespace {
+
+constexpr const char* kDescription = R"(Run a sweep, or resume it.
+
+Under a launcher (mpirun -np N, srun), rank 0 coordinates and ranks 1..N-1 execute tasks; alone,
+the one process does both. The dataset must be readable by every rank; nothing else is assumed
+shared: features travel to workers over MPI, and only rank 0 writes the results directory.
+
+Stages: crop (face variants) -> extract (frozen backbone, once per feature set) -> train (heads on
+cached features; one run per task, evaluated at every requested epoch count).
+
+The results directory (--out) holds journal.jsonl (every finished task, checksummed and fsync'd),
+results.h5 (rewritten atomically from the journal; see docs/results-schema.md), events.jsonl,
+sweep.yaml (the exact text run), run.json, cache/ (features) and a lock file.
+
+Running the same command again skips every task already in the journal. A changed sweep or
+dataset is refused (use another --out, or --force-new). SIGINT/SIGTERM stop dispatching, let
+running tasks finish within --grace seconds, save everything and exit 3.
+
+Devices: each worker uses cuda:(local rank % GPUs) when CUDA is available, else the CPU, with
+(cores on the node / ranks on the node) torch threads unless --threads says otherwise.
+
+Examples:
+  fersweep run sweeps/demo.yaml --out runs/demo
+  mpirun -np 3 fersweep run sweeps/paper.yaml --out runs/paper --set cv.repeats=3)";
+
+struct RunCliOptions {
+  std::string file;
+  std::vector<std::string> overrides;
+  std::string out;
+  int threads = 0;
+  run::RunOptions run;
+  bool no_progress = false;
+};
+
+// Which rank this process will be, read before MPI starts (to print config errors once).
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  }
+  return 0;
+}
+
+void run_command(RunCliOptions& o) {
+  const int rank = launcher_rank();
+  // Every rank validates the sweep before MPI starts, so a bad file never starts a job; only
+  // rank 0 reports it.
+  sweep::Plan plan;
+  try {
+    plan = sweep::plan_sweep(sweep::load_sweep(o.file, o.overrides));
+  } catch (const Error&) {
+    if (rank != 0) std::exit(static_cast<int>(ExitCode::usage));
+    throw;
+  }
+  if (rank == 0) {
+    for (const auto& w : plan.warnings) log::warn("{}", w);
+  }
+  o.run.out = o.out.empty() ? "runs/" + plan.spec.name : o.out;
+  o.run.progress = !o.no_progress;
+  const int threads = o.threads;
+  const std::filesystem::path out = o.run.out;
+  run::launch_run(
+      [&plan, threads] { return run::make_sweep_setup(plan, threads > 0 ? threads : 0); }, o.run,
+      [threads](const comm::Placement& p) {
+        run::ExecutorSettings s;
+        s.threads = run::threads_for_rank(threads, p);
+        return run::make_sweep_executor(p, s);
+      },
+      threads,
+      [out](const run::RunSummary&) {
+        std::cout << "\n" << run::results_table_text(out) << "\nResults: " << (out / "results.h5").string() << "\n";
+        std::cout.flush();
+      });
+}
+
+}  // namespace
+
+void add_run(CLI::App& app) {
+  auto o = std::make_shared<RunCliOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Run or resume a sweep (under mpirun/srun or alone)");
+  cmd->description(kDescription);
+  cmd->add_option("SWEEP", o->file, "The sweep file (YAML)")->required();
+  cmd->add_option("--out", o->out, "Results directory (default: runs/<sweep name>)");
+  cmd->add_option("--set", o->overrides, "Override a sweep key: KEY.PATH=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--threads", o->threads, "Torch threads per rank (default: cores / ranks on the node)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--retries", o->run.retries, "Extra attempts for a failed task")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--grace", o->run.grace_seconds, "Seconds running tasks may take to finish after SIGTERM")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--batch", o->run.max_batch, "Training tasks sent to a worker at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_flag("--force-new", o->run.force_new, "Discard earlier results in --out instead of resuming");
+  cmd->add_flag("--no-progress", o->no_progress, "No progress bar or progress lines");
+  cmd->callback([o] { run_command(*o); });
+}
+
+}  // namespace fersweep::cli

@@ -1,0 +1,348 @@
+// Sweep tasks and their execution: crop (face variants), extract (frozen backbone features) and
+// train (heads on cached features, several folds at once).
+#include "run/sweep_run.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "data/dataset.h"
+#include "data/folds.h"
+#include "data/preprocess.h"
+#include "model/arch.h"
+#include "model/extractor.h"
+#include "model/weights.h"
+#include "train/head.h"
+
+namespace fersweep::run {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// GFLOPs of one forward pass at 224×224; scaled by (S/224)² for other sizes.
+double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
+  const double g = model::gflops_224(model::parse_arch(e.backbone));
+  return g * images * (e.image_size / 224.0) * (e.image_size / 224.0);
+}
+
+}  // namespace
+
+RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
+  const sweep::SweepSpec& spec = plan.spec;
+  const json& ds = spec.canonical["dataset"];
+  data::ScanOptions scan;
+  scan.classes = plan.classes;
+  scan.skip_bad_images = ds.value("skip_bad_images", false);
+  scan.threads = scan_threads;
+  log::info("scanning dataset '{}'", spec.dataset_root.string());
+  const data::Manifest manifest = data::scan_dataset(spec.dataset_root, scan);
+  const auto counts = manifest.class_counts();
+  std::size_t smallest = counts.empty() ? 0 : *std::min_element(counts.begin(), counts.end());
+  if (static_cast<std::size_t>(plan.folds) > smallest) {
+    throw ConfigError(fmt::format("{}: cv.folds: {} folds need at least {} images in every class, but the "
+                                  "smallest class of '{}' has {}",
+                                  spec.location("cv.folds"), plan.folds, plan.folds, spec.dataset_root.string(),
+                                  smallest));
+  }
+  if (!manifest.bad_images.empty()) {
+    log::warn("{} unreadable image(s) skipped (skip_bad_images), e.g. {}", manifest.bad_images.size(),
+              manifest.bad_images.front());
+  }
+  log::info("dataset: {} images in {} classes, fingerprint {}", manifest.images.size(), manifest.classes.size(),
+            manifest.fingerprint.substr(0, 16));
+
+  RunSetup setup;
+  setup.sweep_text = spec.source_text;
+  for (const auto& c : plan.crops) {
+    TaskSpec t;
+    t.id = c.id;
+    t.kind = TaskKind::crop;
+    t.params = c.params;
+    t.params["variant"] = c.variant;
+    t.cost = 0.01 * manifest.images.size();
+    setup.tasks.push_back(std::move(t));
+  }
+  for (const auto& e : plan.extracts) {
+    TaskSpec t;
+    t.id = e.id;
+    t.kind = TaskKind::extract;
+    t.params = e.params;
+    t.params["variant"] = e.variant;
+    t.params["weights_resolved"] = e.weights;
+    if (e.crop) t.deps.push_back(*e.crop);
+    t.cost = extract_cost(e, manifest.images.size());
+    setup.tasks.push_back(std::move(t));
+  }
+  for (const auto& tr : plan.trains) {
+    TaskSpec t;
+    t.id = tr.id;
+    t.kind = TaskKind::train;
+    t.params = tr.params;
+    t.params["epochs"] = tr.epochs;
+    t.params["train_seed"] = tr.seed;
+    t.deps = {tr.extract};
+    t.features = tr.extract;
+    t.cost = 0.001 * tr.epochs.back();
+    setup.tasks.push_back(std::move(t));
+  }
+
+  json images = json::array();
+  for (const auto& im : manifest.images) images.push_back({im.relative_path, im.label});
+  setup.identity = {{"sweep_hash", spec.source_hash}, {"dataset_fingerprint", manifest.fingerprint}};
+  setup.context = {{"dataset_root", manifest.root.string()},
+                   {"classes", manifest.classes},
+                   {"images", images},
+                   {"fingerprint", manifest.fingerprint}};
+  setup.provenance = {{"sweep_name", spec.name},
+                      {"sweep_file", spec.file},
+                      {"sweep_text", spec.source_text},
+                      {"sweep_hash", spec.source_hash},
+                      {"dataset_root", manifest.root.string()},
+                      {"dataset_fingerprint", manifest.fingerprint},
+                      {"dataset_images", manifest.images.size()},
+                      {"dataset_bad_images", manifest.bad_images.size()},
+                      {"classes", json(manifest.classes).dump()},
+                      {"fersweep_version", version()},
+                      {"libtorch_version", torch_version()}};
+  return setup;
+}
+
+namespace {
+
+class SweepExecutor : public Executor {
+ public:
+  SweepExecutor(const comm::Placement& placement, const ExecutorSettings& settings)
+      : placement_(placement), settings_(settings), device_(model::pick_device(placement.local_rank)) {}
+
+  void setup(const json& context) override {
+    manifest_.root = context.at("dataset_root").get<std::string>();
+    manifest_.classes = context.at("classes").get<std::vector<std::string>>();
+    manifest_.fingerprint = context.at("fingerprint").get<std::string>();
+    manifest_.images.clear();
+    for (const auto& im : context.at("images")) {
+      manifest_.images.push_back({im.at(0).get<std::string>(), im.at(1).get<int>()});
+    }
+  }
+
+  std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks, const TaskInputs& inputs) override {
+    if (tasks.empty()) return {};
+    if (tasks.front().kind == TaskKind::train) return train_batch(tasks, inputs);
+    std::vector<TaskOutcome> out;
+    for (const auto& t : tasks) {
+      out.push_back(guarded(t, [&](TaskOutcome& o) {
+        if (t.kind == TaskKind::extract) return extract(t, inputs, o);
+        if (t.kind == TaskKind::crop) return crop(t, o);
+        throw InternalError(fmt::format("task kind {} reached the sweep executor", to_string(t.kind)));
+      }));
+    }
+    return out;
+  }
+
+ private:
+  template <class Body>
+  TaskOutcome guarded(const TaskSpec& t, Body&& body) {
+    TaskOutcome o;
+    o.id = t.id;
+    const auto start = Clock::now();
+    try {
+      if (should_inject_failure(t)) throw Error(fmt::format("injected failure (FERSWEEP_INJECT_FAILURE)"));
+      body(o);
+      o.ok = true;
+    } catch (...) {
+      o.ok = false;
+      o.error = current_exception_message();
+      o.features.reset();
+    }
+    o.seconds = seconds_since(start);
+    return o;
+  }
+
+  void crop(const TaskSpec& t, TaskOutcome&) {
+    throw DataError(fmt::format("variant '{}': face cropping is not available in this build yet",
+                                t.params.value("variant", "")));
+  }
+
+  model::FeatureExtractor& extractor_for(model::Arch arch, const std::string& weights, json& provenance) {
+    const std::string key = model::arch_name(arch) + "|" + weights;
+    if (extractor_key_ != key) {
+      extractor_.reset();
+      const model::ResolvedWeights w = model::resolve_weights(model::parse_weights(weights), arch);
+      extractor_ = std::make_unique<model::FeatureExtractor>(arch, w.state, device_,
+                                                             model::ExtractorOptions{settings_.threads, true});
+      extractor_key_ = key;
+      weights_info_ = {{"weights_origin", w.origin}, {"weights_sha256", w.sha256}, {"random_weights", w.random}};
+      if (w.random) log::warn("{}: using RANDOM weights ({}) — results are not ImageNet transfer", key, w.origin);
+    }
+    for (const auto& [k, v] : weights_info_.items()) provenance[k] = v;
+    return *extractor_;
+  }
+
+  void extract(const TaskSpec& t, const TaskInputs& inputs, TaskOutcome& o) {
+    const json& p = t.params;
+    if (!p.at("crop").is_null()) {
+      throw DataError(fmt::format("variant '{}': face-cropped features are not available in this build yet",
+                                  p.value("variant", "")));
+    }
+    const auto arch = model::parse_arch(p.at("backbone").get<std::string>());
+    json provenance;
+    model::FeatureExtractor& fx = extractor_for(arch, p.at("weights_resolved").get<std::string>(), provenance);
+    const int size = p.at("image_size").get<int>();
+    const auto norm = data::parse_normalization(p.at("normalize").get<std::string>());
+
+    std::vector<std::size_t> indices(manifest_.images.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
+    data::ChannelStats stats = data::imagenet_stats();
+    if (norm == data::Normalization::dataset) {
+      // Statistics of this fold's training images only: the test fold never leaks into them.
+      const auto assignment = data::stratified_fold_assignment(manifest_.labels(), p.at("folds").get<int>(),
+                                                               p.at("cv_seed").get<std::uint64_t>());
+      const auto split = data::fold_split(assignment, p.at("fold").get<int>());
+      stats = data::compute_channel_stats(manifest_, split.train, size, settings_.threads);
+    }
+    auto set = std::make_shared<FeatureSet>();
+    set->n = static_cast<std::int64_t>(indices.size());
+    set->dim = fx.dim();
+    set->values.reserve(static_cast<std::size_t>(set->n * set->dim));
+    const auto start = Clock::now();
+    data::ImageBatchStream stream(manifest_, indices, size, settings_.extract_batch, settings_.threads);
+    data::ImageBatch batch;
+    while (stream.next(batch)) {
+      torch::NoGradGuard no_grad;
+      const at::Tensor x = data::normalize(batch.images, norm, stats);
+      const at::Tensor f = fx.extract(x).to(torch::kCPU).contiguous();
+      const float* v = f.data_ptr<float>();
+      set->values.insert(set->values.end(), v, v + f.numel());
+      for (std::size_t i : batch.indices) {
+        set->labels.push_back(manifest_.images[i].label);
+        set->paths.push_back(manifest_.images[i].relative_path);
+      }
+    }
+    const double secs = seconds_since(start);
+    provenance["backbone"] = model::arch_name(arch);
+    provenance["variant"] = p.value("variant", "");
+    provenance["image_size"] = size;
+    provenance["normalize"] = data::to_string(norm);
+    provenance["dataset_fingerprint"] = manifest_.fingerprint;
+    provenance["device"] = fx.device().str();
+    provenance["images_per_second"] = secs > 0 ? set->n / secs : 0.0;
+    set->attributes = provenance;
+    o.result = provenance;
+    o.features = set;
+    (void)inputs;
+  }
+
+  std::vector<TaskOutcome> train_batch(const std::vector<TaskSpec>& tasks, const TaskInputs& inputs) {
+    std::vector<TaskOutcome> out(tasks.size());
+    const auto start = Clock::now();
+    std::vector<train::HeadJob> jobs;
+    std::vector<std::size_t> job_task;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      out[i].id = tasks[i].id;
+      try {
+        if (!inputs.features) throw InternalError("training tasks arrived without features");
+        if (should_inject_failure(tasks[i])) throw Error("injected failure (FERSWEEP_INJECT_FAILURE)");
+        jobs.push_back(make_job(tasks[i], *inputs.features));
+        job_task.push_back(i);
+      } catch (...) {
+        out[i].error = current_exception_message();
+      }
+    }
+    if (!jobs.empty()) {
+      try {
+        const FeatureSet& fs = *inputs.features;
+        const at::Tensor features =
+            torch::from_blob(const_cast<float*>(fs.values.data()), {fs.n, fs.dim}, torch::kFloat32);
+        const at::Tensor labels =
+            torch::from_blob(const_cast<std::int64_t*>(fs.labels.data()), {fs.n}, torch::kInt64);
+        const auto results =
+            train::train_heads(features, labels, jobs, static_cast<int>(manifest_.classes.size()));
+        for (std::size_t j = 0; j < results.size(); ++j) {
+          TaskOutcome& o = out[job_task[j]];
+          o.result = to_json(results[j], jobs[j]);
+          o.ok = true;
+        }
+      } catch (...) {
+        const std::string message = current_exception_message();
+        for (std::size_t i : job_task) out[i].error = message;
+      }
+    }
+    const double per_task = seconds_since(start) / static_cast<double>(tasks.size());
+    for (auto& o : out) o.seconds = per_task;
+    return out;
+  }
+
+  const std::vector<int>& assignment_for(const FeatureSet& fs, int folds, std::uint64_t cv_seed) {
+    const std::string key = fmt::format("{}|{}|{}", fs.id, folds, cv_seed);
+    auto it = assignments_.find(key);
+    if (it != assignments_.end()) return it->second;
+    std::vector<int> labels(fs.labels.begin(), fs.labels.end());
+    return assignments_[key] = data::stratified_fold_assignment(labels, folds, cv_seed);
+  }
+
+  train::HeadJob make_job(const TaskSpec& t, const FeatureSet& fs) {
+    const json& p = t.params;
+    const auto& assignment = assignment_for(fs, p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
+    const auto split = data::fold_split(assignment, p.at("fold").get<int>());
+    train::HeadJob job;
+    job.train_idx = split.train;
+    job.test_idx = split.test;
+    train::HeadConfig& c = job.config;
+    c.head = p.at("head").get<std::string>();
+    c.hidden = p.value("hidden", 0);
+    c.optimizer = p.at("optimizer").get<std::string>();
+    c.lr = p.at("lr").get<double>();
+    c.weight_decay = p.at("weight_decay").get<double>();
+    c.momentum = p.value("momentum", 0.9);
+    c.batch_size = p.at("batch_size").get<int>();
+    c.eval_epochs = p.at("epochs").get<std::vector<int>>();
+    c.standardize = p.at("standardize").get<bool>();
+    c.label_smoothing = p.at("label_smoothing").get<double>();
+    c.seed = p.at("train_seed").get<std::uint64_t>();
+    train::validate(c);
+    return job;
+  }
+
+  static json to_json(const train::TrainResult& r, const train::HeadJob& job) {
+    json evals = json::array();
+    for (const auto& e : r.evals) {
+      evals.push_back({{"epoch", e.epoch},
+                       {"accuracy", e.accuracy},
+                       {"macro_f1", e.macro_f1},
+                       {"test_loss", e.test_loss},
+                       {"per_class_recall", e.per_class_recall},
+                       {"confusion", e.confusion}});
+    }
+    return {{"evals", evals},
+            {"train_loss", r.train_loss},
+            {"train_accuracy", r.train_accuracy},
+            {"n_train", job.train_idx.size()},
+            {"n_test", job.test_idx.size()}};
+  }
+
+  comm::Placement placement_;
+  ExecutorSettings settings_;
+  c10::Device device_;
+  data::Manifest manifest_;
+  std::unique_ptr<model::FeatureExtractor> extractor_;
+  std::string extractor_key_;
+  json weights_info_;
+  std::map<std::string, std::vector<int>> assignments_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement, const ExecutorSettings& settings) {
+  return std::make_unique<SweepExecutor>(placement, settings);
+}
+
+}  // namespace fersweep::run

@@ -1,0 +1,34 @@
+// The real sweep: turning a sweep plan and its dataset into orchestrator tasks, and the executor
+// that runs crop, extract and train tasks with the data, model and train modules.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+#include "comm/mpi.h"
+#include "run/coordinator.h"
+#include "sweep/plan.h"
+
+namespace fersweep::run {
+
+/// Rank 0: scans the dataset, checks the plan against it (folds vs. smallest class), and builds
+/// the run: tasks, identity (sweep hash, dataset fingerprint), worker context, provenance.
+RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads);
+
+/// Settings of the executor on one rank.
+struct ExecutorSettings {
+  int threads = 1;         ///< torch/decoder threads of this rank
+  int extract_batch = 32;  ///< images per backbone forward pass
+};
+
+/// Creates the executor for this rank (device from the local rank: CUDA when available).
+std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement, const ExecutorSettings& settings);
+
+/// The main results table as aligned text, from the journal of results directory `dir`: one row per
+/// configuration and evaluated epoch (only parameters that vary are shown), test accuracy per fold
+/// (repeats averaged), mean and sample standard deviation over folds. Printed at the end of a run.
+std::string results_table_text(const std::filesystem::path& dir);
+
+}  // namespace fersweep::run
