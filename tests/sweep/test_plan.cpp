@@ -61,6 +61,11 @@ TEST(SweepFiles, PaperExpandsToTheFullTableAndTheBatchSizeStudy) {
         t.params["batch_size"] == 256)
       ++table1;
   EXPECT_EQ(table1, 5);
+  // Pinned ids (see DemoRunsEveryDepthOnBothVariants).
+  EXPECT_EQ(p.crops[0].id, "d8b18cf2e0e36d85");
+  EXPECT_EQ(p.extracts[0].id, "d84baea265eaebbe");
+  EXPECT_EQ(p.trains.front().id, "ee2d94d760f1f00c");
+  EXPECT_EQ(p.trains.back().id, "1f90ae14b67a09c5");
 }
 
 TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
@@ -76,7 +81,11 @@ TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
 }
 
 TEST(SweepFiles, LearningRateByWeightDecayShareOneFeatureSet) {
-  expect_counts(plan_file("lr-wd-study.yaml"), {1, 1, 80, 160});
+  const Plan p = plan_file("lr-wd-study.yaml");
+  expect_counts(p, {1, 1, 80, 160});
+  EXPECT_EQ(p.extracts[0].id, "1a8d36d9a11df4e7");
+  EXPECT_EQ(p.trains.front().id, "e40314f03e6c31c7");
+  EXPECT_EQ(p.trains.back().id, "8de0f8ecc75c77ae");
 }
 
 TEST(SweepFiles, IncludeExcludeExample) {
@@ -84,6 +93,10 @@ TEST(SweepFiles, IncludeExcludeExample) {
   // 3 x 2 x 2 x 5 = 60 runs, minus resnet18/bs64 (10), plus one MLP setting (5 folds).
   expect_counts(p, {1, 6, 55, 115});
   EXPECT_EQ(p.excluded, 30u + 40u);
+  // Same dataset and crop settings as lr-wd-study.yaml: the same crop task.
+  EXPECT_EQ(p.crops[0].id, "38cb930233db2500");
+  EXPECT_EQ(p.trains.front().id, "2a51f2fe19bf9b10");
+  EXPECT_EQ(p.trains.back().id, "4a22f82e9f4d365d");
   for (const auto& t : p.trains) {
     if (t.params["backbone"] != "resnet18" && t.params["head"] == "linear") {
       EXPECT_EQ(t.epochs, (std::vector<int>{100, 200}));
