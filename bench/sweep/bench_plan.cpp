@@ -90,11 +90,14 @@ int main() {
   const double t_hash = seconds_since(t0);
   t0 = Clock::now();
   std::size_t copied = 0;
+  double params_mib = 0;
   {
+    const double before = current_rss_mib();
     std::vector<nlohmann::json> copies;
     copies.reserve(plan.trains.size());
     for (const auto& t : plan.trains) copies.push_back(t.params);
     copied = copies.size();
+    params_mib = current_rss_mib() - before;
   }
   const double t_copy = seconds_since(t0);
 
@@ -109,6 +112,10 @@ int main() {
              t_plan / t_copy, copied);
   fmt::print("memory held by plan  {:.0f} MiB (RSS {:.0f} -> {:.0f} MiB)\n", rss_after - rss_before,
              rss_before, rss_after);
+  fmt::print(
+      "of which params       ~{:.0f} MiB (RSS growth of one more copy of every params "
+      "object)\n",
+      params_mib);
   fmt::print("peak RSS growth      {:.0f} MiB (high-water {:.0f} -> {:.0f} MiB; goal < 200 MB)\n",
              hwm_after - hwm_before, hwm_before, hwm_after);
   std::fprintf(stderr, "%zu\n", check % 2);  // keeps the peer loop from being optimised away

@@ -372,10 +372,18 @@ Plan plan_sweep(const SweepSpec& spec) {
   Expander expander(spec, plan);
   const Axes main = Expander::overlay(expander.defaults(), c["grid"]);
   plan.combinations = 1;
+  double size = 1;  // in floating point: a runaway grid must not overflow before it is refused
   for (std::size_t k = 0; k < kKeyCount; ++k) {
     plan.combinations *= main[k].size();
+    size *= static_cast<double>(main[k].size());
     if (main[k].size() > 1) plan.axes.push_back({grid_keys()[k], main[k].size()});
   }
+  size *= static_cast<double>(plan.cv_seeds.size());
+  if (size > static_cast<double>(kMaxGridSize))
+    throw ConfigError(fmt::format(
+        "invalid sweep file {} (1 error):\n  {}: grid: {:.3g} combinations (with epochs and "
+        "repeats) is more than fersweep plans ({}); split the sweep or shrink an axis",
+        spec.file, spec.location("grid"), size, kMaxGridSize));
 
   std::vector<Exclusion> exclusions;
   for (const auto& entry : c["exclude"]) {

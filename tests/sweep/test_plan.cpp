@@ -211,6 +211,26 @@ TEST(Plan, ExcludeMatchesPartiallyAndIncludeAddsOutsideTheGrid) {
   EXPECT_EQ(p.warnings[0], "t.yaml:6:5: exclude[2]: matches no combination of the grid");
 }
 
+TEST(Plan, RunawayGridsAreRefusedBeforeExpansion) {
+  EXPECT_EQ(
+      testing::config_error(
+          "dataset: {root: d}\ncv: {folds: 1000, repeats: 1000}\n"
+          "grid: {backbone: [resnet18, resnet34, resnet50], seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "
+          "11, 12, 13, 14, 15, 16, 17]}\n"),
+      "invalid sweep file t.yaml (1 error):\n  t.yaml:3:1: grid: 1.53e+08 combinations (with "
+      "epochs and repeats) is more than fersweep plans (50000000); split the sweep or shrink "
+      "an axis");
+}
+
+TEST(Plan, AlignWithoutLandmarksIsAWarning) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\nvariants: {faces: {detector: haar, align: true}}\n"
+      "grid: {backbone: resnet18}\n");
+  EXPECT_EQ(p.warnings, (std::vector<std::string>{
+                            "t.yaml:2:36: variants.faces.align: alignment needs eye landmarks, "
+                            "which only detector yunet gives"}));
+}
+
 TEST(Plan, IncludeDuplicatingTheGridMergesEpochs) {
   const Plan p =
       plan_text(std::string(kMinimal) +
