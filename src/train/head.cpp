@@ -135,46 +135,31 @@ std::vector<std::int64_t> gather_labels(const Inputs& in, const std::vector<std:
   return y;
 }
 
-// One optimiser's update of a parameter buffer, step counted from 1, following torch 1.13's
-// torch.optim.{Adam, AdamW, SGD} operation by operation (float32 tensors, double scalars).
-void optimizer_update(const HeadConfig& cfg, long step, float* p, const float* g, float* m,
-                      float* v, std::size_t n) {
-  const auto wd = static_cast<float>(cfg.weight_decay);
+// The constants of one optimiser step (counted from 1), as torch 1.13's torch.optim.{Adam, AdamW,
+// SGD} compute them: double arithmetic on Python floats, rounded to float when applied to tensors.
+kernels::UpdateStep update_step(const HeadConfig& cfg, long step) {
+  kernels::UpdateStep st;
+  st.weight_decay = static_cast<float>(cfg.weight_decay);
   if (cfg.optimizer == "sgd") {
-    const auto mom = static_cast<float>(cfg.momentum);
-    const auto neg_lr = static_cast<float>(-cfg.lr);
-    for (std::size_t j = 0; j < n; ++j) {
-      float d = g[j] + wd * p[j];
-      if (cfg.momentum != 0) {
-        m[j] = step == 1 ? d : m[j] * mom + d;
-        d = m[j];
-      }
-      p[j] = p[j] + neg_lr * d;
-    }
-    return;
+    st.kind = kernels::UpdateStep::sgd;
+    st.momentum = static_cast<float>(cfg.momentum);
+    st.first_step = step == 1;
+    st.neg_lr = static_cast<float>(-cfg.lr);
+    return st;
   }
   constexpr double beta1 = 0.9, beta2 = 0.999;
-  const bool decoupled = cfg.optimizer == "adamw";
-  const auto b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
-  const auto one_b1 = static_cast<float>(1 - beta1), one_b2 = static_cast<float>(1 - beta2);
+  st.kind = cfg.optimizer == "adamw" ? kernels::UpdateStep::adamw : kernels::UpdateStep::adam;
+  st.beta1 = static_cast<float>(beta1);
+  st.beta2 = static_cast<float>(beta2);
+  st.one_minus_beta1 = static_cast<float>(1 - beta1);
+  st.one_minus_beta2 = static_cast<float>(1 - beta2);
   const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
-  const auto neg_step = static_cast<float>(-(cfg.lr / bc1));
-  const auto bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  const float eps = 1e-8f;
-  const auto shrink = static_cast<float>(1 - cfg.lr * cfg.weight_decay);
-  for (std::size_t j = 0; j < n; ++j) {
-    float gj = g[j];
-    if (decoupled) {
-      p[j] = p[j] * shrink;
-    } else {
-      gj = gj + wd * p[j];
-    }
-    m[j] = m[j] * b1 + one_b1 * gj;
-    v[j] = v[j] * b2 + one_b2 * gj * gj;
-    const float denom = std::sqrt(v[j]) / bc2_sqrt + eps;
-    p[j] = p[j] + neg_step * (m[j] / denom);
-  }
+  st.neg_step_size = static_cast<float>(-(cfg.lr / bc1));
+  st.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
+  st.eps = 1e-8f;
+  st.shrink = static_cast<float>(1 - cfg.lr * cfg.weight_decay);
+  return st;
 }
 
 // A trainable tensor: value, gradient and two optimiser state buffers of the same padded size.
@@ -187,8 +172,8 @@ struct Param {
     v.assign(n, 0.0f);
   }
   void update(const HeadConfig& cfg, long step, std::size_t offset, std::size_t n) {
-    optimizer_update(cfg, step, value.data() + offset, grad.data() + offset, m.data() + offset,
-                     v.data() + offset, n);
+    kernels::update(update_step(cfg, step), value.data() + offset, grad.data() + offset,
+                    m.data() + offset, v.data() + offset, n);
   }
 };
 
@@ -196,22 +181,32 @@ struct Param {
 // writes d(loss)/d(logits) * scale into dz (when given) and the arg-max into *pred.
 double softmax_xent(const float* z, int c, std::int64_t target, double smoothing, float scale,
                     float* dz, int* pred) {
+  constexpr int kMaxStack = 64;
+  float e_stack[kMaxStack];
+  std::vector<float> e_heap;
+  float* e = e_stack;
+  if (c > kMaxStack) {
+    e_heap.resize(static_cast<std::size_t>(c));
+    e = e_heap.data();
+  }
   int best = 0;
   for (int k = 1; k < c; ++k)
     if (z[k] > z[best]) best = k;
   *pred = best;
-  const double mx = z[best];
+  const float mx = z[best];
   double sum = 0, zsum = 0;
   for (int k = 0; k < c; ++k) {
-    sum += std::exp(z[k] - mx);
+    e[k] = std::exp(z[k] - mx);  // float exp: in (0, 1], one per logit
+    sum += e[k];
     zsum += z[k];
   }
   const double lse = std::log(sum) + mx;
   const double loss = -((1 - smoothing) * (z[target] - lse) + smoothing / c * (zsum - c * lse));
   if (dz) {
+    const double inv_sum = 1.0 / sum;
     for (int k = 0; k < c; ++k) {
       const double q = (k == target ? 1 - smoothing : 0.0) + smoothing / c;
-      dz[k] = static_cast<float>((std::exp(z[k] - mx) / sum - q) * scale);
+      dz[k] = static_cast<float>((e[k] * inv_sum - q) * scale);
     }
   }
   return loss;
