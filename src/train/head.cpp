@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "train/detmath.h"
 #include "train/kernels.h"
 #include "train/rng.h"
 
@@ -153,8 +154,8 @@ kernels::UpdateStep update_step(const HeadConfig& cfg, long step) {
   st.beta2 = static_cast<float>(beta2);
   st.one_minus_beta1 = static_cast<float>(1 - beta1);
   st.one_minus_beta2 = static_cast<float>(1 - beta2);
-  const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
-  const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
+  const double bc1 = 1 - detmath::pow(beta1, step);
+  const double bc2 = 1 - detmath::pow(beta2, step);
   st.neg_step_size = static_cast<float>(-(cfg.lr / bc1));
   st.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
   st.eps = 1e-8f;
@@ -177,53 +178,58 @@ struct Param {
   }
 };
 
-// Softmax cross-entropy of one sample's logits (torch's label smoothing): returns the loss,
-// writes d(loss)/d(logits) * scale into dz (when given) and the arg-max into *pred.
-double softmax_xent(const float* z, int c, std::int64_t target, double smoothing, float scale,
-                    float* dz, int* pred) {
-  constexpr int kMaxStack = 64;
-  float e_stack[kMaxStack];
-  std::vector<float> e_heap;
-  float* e = e_stack;
-  if (c > kMaxStack) {
-    e_heap.resize(static_cast<std::size_t>(c));
-    e = e_heap.data();
+// Softmax cross-entropy (torch's label smoothing) of n samples: logits row i at z + i * ldz,
+// target targets[i]. Returns the summed loss, writes d(loss)/d(logits) * scale to dz rows (when
+// given) and the arg-max (first maximum) to preds[i]. exp is kernels::exp_clamped (vectorised),
+// log is detmath's, so the loss and its gradient are the same on every machine.
+double softmax_xent_rows(const float* z, std::ptrdiff_t ldz, int n, int c,
+                         const std::int64_t* targets, double smoothing, float scale, float* dz,
+                         std::ptrdiff_t lddz, int* preds, std::vector<double>& work) {
+  work.resize(static_cast<std::size_t>(n) * c);
+  std::vector<double> maxima(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const float* zi = z + i * ldz;
+    int best = 0;
+    for (int k = 1; k < c; ++k)
+      if (zi[k] > zi[best]) best = k;
+    preds[i] = best;
+    maxima[i] = zi[best];
+    for (int k = 0; k < c; ++k) work[static_cast<std::size_t>(i) * c + k] = zi[k] - maxima[i];
   }
-  int best = 0;
-  for (int k = 1; k < c; ++k)
-    if (z[k] > z[best]) best = k;
-  *pred = best;
-  const float mx = z[best];
-  double sum = 0, zsum = 0;
-  for (int k = 0; k < c; ++k) {
-    e[k] = std::exp(z[k] - mx);  // float exp: in (0, 1], one per logit
-    sum += e[k];
-    zsum += z[k];
-  }
-  const double lse = std::log(sum) + mx;
-  const double loss = -((1 - smoothing) * (z[target] - lse) + smoothing / c * (zsum - c * lse));
-  if (dz) {
-    const double inv_sum = 1.0 / sum;
+  kernels::exp_clamped(work.data(), work.size());
+  double total = 0;
+  for (int i = 0; i < n; ++i) {
+    const float* zi = z + i * ldz;
+    const double* e = work.data() + static_cast<std::size_t>(i) * c;
+    double sum = 0, zsum = 0;
     for (int k = 0; k < c; ++k) {
-      const double q = (k == target ? 1 - smoothing : 0.0) + smoothing / c;
-      dz[k] = static_cast<float>((e[k] * inv_sum - q) * scale);
+      sum += e[k];
+      zsum += zi[k];
+    }
+    const double lse = detmath::log(sum) + maxima[i];
+    const std::int64_t t = targets[i];
+    total += -((1 - smoothing) * (zi[t] - lse) + smoothing / c * (zsum - c * lse));
+    if (dz) {
+      const double inv_sum = 1.0 / sum;
+      float* dzi = dz + i * lddz;
+      for (int k = 0; k < c; ++k) {
+        const double q = (k == t ? 1 - smoothing : 0.0) + smoothing / c;
+        dzi[k] = static_cast<float>((e[k] * inv_sum - q) * scale);
+      }
     }
   }
-  return loss;
+  return total;
 }
 
 // Evaluation from the logits [n, c] of a test fold.
 EvalMetrics metrics_from_logits(const std::vector<float>& logits,
                                 const std::vector<std::int64_t>& y, int c, int epoch) {
-  std::vector<std::int64_t> pred(y.size());
-  double loss = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    int p = 0;
-    loss += softmax_xent(logits.data() + i * static_cast<std::size_t>(c), c, y[i], 0.0, 0.0f,
-                         nullptr, &p);
-    pred[i] = p;
-  }
-  EvalMetrics m = evaluate(pred, y, c);
+  const int n = static_cast<int>(y.size());
+  std::vector<int> pred(y.size());
+  std::vector<double> work;
+  const double loss =
+      softmax_xent_rows(logits.data(), c, n, c, y.data(), 0.0, 0.0f, nullptr, 0, pred.data(), work);
+  EvalMetrics m = evaluate(std::vector<std::int64_t>(pred.begin(), pred.end()), y, c);
   m.epoch = epoch;
   m.test_loss = y.empty() ? 0.0 : loss / static_cast<double>(y.size());
   return m;
@@ -335,6 +341,9 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), wrows;
   std::vector<float> z(static_cast<std::size_t>(bs) * hc), dz(z.size());
+  std::vector<std::int64_t> targets(static_cast<std::size_t>(bs));
+  std::vector<int> preds(static_cast<std::size_t>(bs));
+  std::vector<double> work;
   std::vector<double> loss_sum(static_cast<std::size_t>(heads));
   std::vector<std::int64_t> correct(static_cast<std::size_t>(heads));
   std::vector<std::size_t> next_eval(static_cast<std::size_t>(heads), 0);
@@ -356,17 +365,17 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
       for (int i = 0; i < b; ++i) rows[i] = xtr.row(static_cast<int>(order[start + i]));
       kernels::dot_rows(rows.data(), b, wrows.data(), ac, dp, z.data(), hc);
       const float scale = 1.0f / static_cast<float>(b);
+      for (int i = 0; i < b; ++i) targets[i] = ytr[order[start + i]];
       for (int s = 0; s < active; ++s) {
         const HeadConfig& cfg = jobs[rank[s]]->config;
         for (int i = 0; i < b; ++i) {
           float* zi = z.data() + static_cast<std::size_t>(i) * hc + s * c;
           for (int k = 0; k < c; ++k) zi[k] += bias.value[s * c + k];
-          int pred = 0;
-          const std::int64_t t = ytr[order[start + i]];
-          loss_sum[s] += softmax_xent(zi, c, t, cfg.label_smoothing, scale,
-                                      dz.data() + static_cast<std::size_t>(i) * hc + s * c, &pred);
-          correct[s] += pred == t;
         }
+        loss_sum[s] +=
+            softmax_xent_rows(z.data() + s * c, hc, b, c, targets.data(), cfg.label_smoothing,
+                              scale, dz.data() + s * c, hc, preds.data(), work);
+        for (int i = 0; i < b; ++i) correct[s] += preds[i] == targets[i];
       }
       kernels::combine_rows(dz.data(), 1, hc, b, rows.data(), ac, dp, weight.grad.data(), dp);
       for (int m = 0; m < ac; ++m) {
@@ -466,6 +475,9 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), test_rows;
   std::vector<float> dz(static_cast<std::size_t>(bs) * c);
+  std::vector<std::int64_t> targets(static_cast<std::size_t>(bs));
+  std::vector<int> preds(static_cast<std::size_t>(bs));
+  std::vector<double> work;
   Matrix dh;
   std::size_t next_eval = 0;
   long step = 0;
@@ -478,14 +490,10 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
       for (int i = 0; i < b; ++i) rows[i] = xtr.row(static_cast<int>(order[start + i]));
       forward(rows.data(), b);
       const float scale = 1.0f / static_cast<float>(b);
-      for (int i = 0; i < b; ++i) {
-        int pred = 0;
-        const std::int64_t t = ytr[order[start + i]];
-        loss_sum +=
-            softmax_xent(z.data() + static_cast<std::size_t>(i) * c, c, t, cfg.label_smoothing,
-                         scale, dz.data() + static_cast<std::size_t>(i) * c, &pred);
-        correct += pred == t;
-      }
+      for (int i = 0; i < b; ++i) targets[i] = ytr[order[start + i]];
+      loss_sum += softmax_xent_rows(z.data(), c, b, c, targets.data(), cfg.label_smoothing, scale,
+                                    dz.data(), c, preds.data(), work);
+      for (int i = 0; i < b; ++i) correct += preds[i] == targets[i];
       kernels::combine_rows(dz.data(), 1, c, b, hrows.data(), c, hp, w2.grad.data(), hp);
       for (int k = 0; k < c; ++k) {
         float acc = 0.0f;

@@ -16,6 +16,7 @@ namespace fersweep::train::kernels {
                     const float* const* src, int nr, int width, float* out, std::ptrdiff_t ldo); \
   void update(const UpdateStep& step, float* p, const float* g, float* m, float* v,              \
               std::size_t n);                                                                    \
+  void exp_clamped(double* v, std::size_t n);                                                    \
   }
 FERSWEEP_DECLARE_KERNELS(generic)
 #if defined(__x86_64__)
@@ -116,6 +117,19 @@ void update(const UpdateStep& step, float* p, const float* g, float* m, float* v
 #endif
     default:
       return generic::update(step, p, g, m, v, n);
+  }
+}
+
+void exp_clamped(double* v, std::size_t n) {
+  switch (current().load(std::memory_order_relaxed)) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return avx512::exp_clamped(v, n);
+    case Isa::avx2:
+      return avx2::exp_clamped(v, n);
+#endif
+    default:
+      return generic::exp_clamped(v, n);
   }
 }
 

@@ -41,6 +41,10 @@ struct UpdateStep {
 /// rounding, so vectorised and scalar code agree bit for bit.
 void update(const UpdateStep& step, float* p, const float* g, float* m, float* v, std::size_t n);
 
+/// `v[j] = exp(max(v[j], -700))` in place, bit-identical to detmath::exp of the clamped value
+/// (softmax only needs x <= 0, where e^-700 and anything smaller vanish against the e^0 term).
+void exp_clamped(double* v, std::size_t n);
+
 /// The instruction set in use: "avx512", "avx2" or "generic".
 std::string isa();
 /// Forces an instruction set ("avx512", "avx2", "generic" or "auto"); ConfigError if unknown or
