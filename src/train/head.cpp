@@ -62,6 +62,9 @@ Inputs prepare_inputs(const at::Tensor& features, const at::Tensor& labels, int 
     throw DataError("train: labels must be a 1-D tensor with one label per feature row (" +
                     std::to_string(features.size(0)) + ")");
   if (features.size(1) < 1) throw DataError("train: features have no columns");
+  if (labels.is_floating_point() || labels.is_complex())
+    throw DataError("train: labels must be an integer tensor (class indices), got " +
+                    std::string(labels.dtype().name()));
   Inputs in;
   with_context<DataError>("train: converting features and labels", [&] {
     in.features = features.to(at::kCPU, at::kFloat).contiguous();
@@ -72,6 +75,12 @@ Inputs prepare_inputs(const at::Tensor& features, const at::Tensor& labels, int 
   in.n = features.size(0);
   in.d = static_cast<int>(features.size(1));
   in.num_classes = num_classes;
+  // A NaN or infinite feature would silently turn every weight into NaN: name it instead.
+  const std::int64_t count = in.n * in.d;
+  for (std::int64_t k = 0; k < count; ++k)
+    if (!std::isfinite(in.x[k]))
+      throw DataError("train: feature row " + std::to_string(k / in.d) + " column " +
+                      std::to_string(k % in.d) + " is not finite");
   return in;
 }
 
