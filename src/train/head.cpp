@@ -189,33 +189,47 @@ struct Param {
 
 // Softmax cross-entropy (torch's label smoothing) of n samples: logits row i at z + i * ldz,
 // target targets[i]. Returns the summed loss, writes d(loss)/d(logits) * scale to dz rows (when
-// given) and the arg-max (first maximum) to preds[i]. exp is kernels::exp_clamped (vectorised),
-// log is detmath's, so the loss and its gradient are the same on every machine.
+// given) and the arg-max (first maximum) to preds[i]. exp and log are the vectorised kernels
+// (detmath's functions), so the loss and its gradient are the same on every machine.
+struct SoftmaxWork {
+  std::vector<double> e, maxima, lse;
+};
+
 double softmax_xent_rows(const float* z, std::ptrdiff_t ldz, int n, int c,
                          const std::int64_t* targets, double smoothing, float scale, float* dz,
-                         std::ptrdiff_t lddz, int* preds, std::vector<double>& work) {
-  work.resize(static_cast<std::size_t>(n) * c);
-  std::vector<double> maxima(static_cast<std::size_t>(n));
+                         std::ptrdiff_t lddz, int* preds, SoftmaxWork& work) {
+  const auto nn = static_cast<std::size_t>(n);
+  work.e.resize(nn * c);
+  work.maxima.resize(nn);
+  work.lse.resize(nn);
   for (int i = 0; i < n; ++i) {
     const float* zi = z + i * ldz;
     int best = 0;
     for (int k = 1; k < c; ++k)
       if (zi[k] > zi[best]) best = k;
     preds[i] = best;
-    maxima[i] = zi[best];
-    for (int k = 0; k < c; ++k) work[static_cast<std::size_t>(i) * c + k] = zi[k] - maxima[i];
+    work.maxima[i] = zi[best];
+    for (int k = 0; k < c; ++k)
+      work.e[static_cast<std::size_t>(i) * c + k] = zi[k] - work.maxima[i];
   }
-  kernels::exp_clamped(work.data(), work.size());
+  kernels::exp_clamped(work.e.data(), work.e.size());
+  for (int i = 0; i < n; ++i) {
+    const double* e = work.e.data() + static_cast<std::size_t>(i) * c;
+    double sum = 0;
+    for (int k = 0; k < c; ++k) sum += e[k];
+    work.lse[i] = sum;  // >= 1: the maximum contributes e^0
+  }
+  kernels::log_normal(work.lse.data(), nn);
   double total = 0;
   for (int i = 0; i < n; ++i) {
     const float* zi = z + i * ldz;
-    const double* e = work.data() + static_cast<std::size_t>(i) * c;
+    const double* e = work.e.data() + static_cast<std::size_t>(i) * c;
     double sum = 0, zsum = 0;
     for (int k = 0; k < c; ++k) {
       sum += e[k];
       zsum += zi[k];
     }
-    const double lse = detmath::log(sum) + maxima[i];
+    const double lse = work.lse[i] + work.maxima[i];
     const std::int64_t t = targets[i];
     total += -((1 - smoothing) * (zi[t] - lse) + smoothing / c * (zsum - c * lse));
     if (dz) {
@@ -235,7 +249,7 @@ EvalMetrics metrics_from_logits(const std::vector<float>& logits,
                                 const std::vector<std::int64_t>& y, int c, int epoch) {
   const int n = static_cast<int>(y.size());
   std::vector<int> pred(y.size());
-  std::vector<double> work;
+  SoftmaxWork work;
   const double loss =
       softmax_xent_rows(logits.data(), c, n, c, y.data(), 0.0, 0.0f, nullptr, 0, pred.data(), work);
   EvalMetrics m = evaluate(std::vector<std::int64_t>(pred.begin(), pred.end()), y, c);
@@ -352,7 +366,7 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   std::vector<float> z(static_cast<std::size_t>(bs) * hc), dz(z.size());
   std::vector<std::int64_t> targets(static_cast<std::size_t>(bs));
   std::vector<int> preds(static_cast<std::size_t>(bs));
-  std::vector<double> work;
+  SoftmaxWork work;
   std::vector<double> loss_sum(static_cast<std::size_t>(heads));
   std::vector<std::int64_t> correct(static_cast<std::size_t>(heads));
   std::vector<std::size_t> next_eval(static_cast<std::size_t>(heads), 0);
@@ -486,7 +500,7 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   std::vector<float> dz(static_cast<std::size_t>(bs) * c);
   std::vector<std::int64_t> targets(static_cast<std::size_t>(bs));
   std::vector<int> preds(static_cast<std::size_t>(bs));
-  std::vector<double> work;
+  SoftmaxWork work;
   Matrix dh;
   std::size_t next_eval = 0;
   long step = 0;

@@ -17,6 +17,7 @@ namespace fersweep::train::kernels {
   void update(const UpdateStep& step, float* p, const float* g, float* m, float* v,              \
               std::size_t n);                                                                    \
   void exp_clamped(double* v, std::size_t n);                                                    \
+  void log_normal(double* v, std::size_t n);                                                     \
   }
 FERSWEEP_DECLARE_KERNELS(generic)
 #if defined(__x86_64__)
@@ -130,6 +131,19 @@ void exp_clamped(double* v, std::size_t n) {
 #endif
     default:
       return generic::exp_clamped(v, n);
+  }
+}
+
+void log_normal(double* v, std::size_t n) {
+  switch (current().load(std::memory_order_relaxed)) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return avx512::log_normal(v, n);
+    case Isa::avx2:
+      return avx2::log_normal(v, n);
+#endif
+    default:
+      return generic::log_normal(v, n);
   }
 }
 

@@ -45,6 +45,10 @@ void update(const UpdateStep& step, float* p, const float* g, float* m, float* v
 /// (softmax only needs x <= 0, where e^-700 and anything smaller vanish against the e^0 term).
 void exp_clamped(double* v, std::size_t n);
 
+/// `v[j] = log(v[j])` in place for positive normal finite values (the softmax sums, >= 1),
+/// bit-identical to detmath::log.
+void log_normal(double* v, std::size_t n);
+
 /// The instruction set in use: "avx512", "avx2" or "generic".
 std::string isa();
 /// Forces an instruction set ("avx512", "avx2", "generic" or "auto"); ConfigError if unknown or

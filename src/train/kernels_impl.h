@@ -235,4 +235,38 @@ void exp_clamped(double* __restrict v, std::size_t n) {
   }
 }
 
+void log_normal(double* __restrict v, std::size_t n) {
+  // detmath::log with frexp replaced by bit operations: x = m1 2^e1 with m1 in [1, 2), then
+  // m in [sqrt(1/2), sqrt(2)) exactly as detmath picks it.
+  constexpr double ln2_hi = 6.93147180369123816490e-01;
+  constexpr double ln2_lo = 1.90821492927058770002e-10;
+  constexpr double sqrt2 = 2 * 0.70710678118654752440;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double x = v[j];
+    long long bits;
+    __builtin_memcpy(&bits, &x, sizeof bits);
+    const int e1 = static_cast<int>(bits >> 52) - 1023;
+    const long long mbits = (bits & 0x000FFFFFFFFFFFFFLL) | 0x3FF0000000000000LL;
+    double m1;
+    __builtin_memcpy(&m1, &mbits, sizeof m1);
+    const bool high = m1 >= sqrt2;
+    const double m = high ? m1 * 0.5 : m1;
+    const double e = static_cast<double>(high ? e1 + 1 : e1);
+    const double s = (m - 1) / (m + 1);
+    const double s2 = s * s;
+    double series = 1.0 / 21;
+    series = series * s2 + 1.0 / 19;
+    series = series * s2 + 1.0 / 17;
+    series = series * s2 + 1.0 / 15;
+    series = series * s2 + 1.0 / 13;
+    series = series * s2 + 1.0 / 11;
+    series = series * s2 + 1.0 / 9;
+    series = series * s2 + 1.0 / 7;
+    series = series * s2 + 1.0 / 5;
+    series = series * s2 + 1.0 / 3;
+    series = series * s2 + 1.0 / 1;
+    v[j] = e * ln2_hi + (e * ln2_lo + 2 * s * series);
+  }
+}
+
 }  // namespace fersweep::train::kernels::FERSWEEP_KERNEL_NS

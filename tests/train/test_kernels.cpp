@@ -129,6 +129,23 @@ TEST(Kernels, ExpClampedEqualsDetmathExpOnEveryIsa) {
   kernels::set_isa("auto");
 }
 
+TEST(Kernels, LogNormalEqualsDetmathLogOnEveryIsa) {
+  std::vector<double> x;
+  for (double v = 1e-300; v < 1e300; v *= 1.913) x.push_back(v);
+  for (double v = 1; v < 20; v += 0.0137) x.push_back(v);
+  x.push_back(0.70710678118654752440);
+  x.push_back(1.4142135623730951);
+  x.push_back(std::nextafter(1.4142135623730951, 0.0));
+  for (const std::string& isa : supported_isas()) {
+    kernels::set_isa(isa);
+    std::vector<double> y = x;
+    kernels::log_normal(y.data(), y.size());
+    for (std::size_t j = 0; j < x.size(); ++j)
+      EXPECT_EQ(y[j], detmath::log(x[j])) << isa << " x=" << x[j];
+  }
+  kernels::set_isa("auto");
+}
+
 TEST(Kernels, UnknownIsaIsAConfigError) {
   try {
     kernels::set_isa("sse9");
