@@ -9,4 +9,5 @@ cd "${PBS_O_WORKDIR:-.}"
 sweep=${SWEEP:-sweeps/paper.yaml}
 out=${OUT:-runs/paper}
 # Open MPI reads the node list from PBS ($PBS_NODEFILE). 10 slots: 1 coordinator + 8 workers used.
+# Before the walltime, send SIGUSR1 to mpirun (e.g. `qsig -s USR1 JOBID`) for a graceful stop.
 exec mpirun -np 9 --bind-to none fersweep run "$sweep" --out "$out" --threads 4

@@ -277,6 +277,8 @@ class Coordinator {
     if (!stop_seen_) {
       stop_seen_ = true;
       stop_time_ = now;
+      // Make everything finished so far durable at once: a launcher may kill us any moment now.
+      results_.flush_all();
       log::warn(
           "signal {} received: no new tasks; waiting up to {:.0f} s for {} running task(s) "
           "(signal again to stop at once)",
