@@ -1,6 +1,6 @@
 // `fersweep run`: runs or resumes a sweep under mpirun/srun or alone.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -85,7 +85,9 @@ void run_command(RunCliOptions& o) {
       },
       threads,
       [out](const run::RunSummary&) {
-        std::cout << "\n" << run::results_table_text(out) << "\nResults: " << (out / "results.h5").string() << "\n";
+        std::cout << "\n"
+                  << run::results_table_text(out) << "\nResults: " << (out / "results.h5").string()
+                  << "\n";
         std::cout.flush();
       });
 }
@@ -100,18 +102,21 @@ void add_run(CLI::App& app) {
   cmd->add_option("--out", o->out, "Results directory (default: runs/<sweep name>)");
   cmd->add_option("--set", o->overrides, "Override a sweep key: KEY.PATH=VALUE (repeatable)")
       ->allow_extra_args(false);
-  cmd->add_option("--threads", o->threads, "Torch threads per rank (default: cores / ranks on the node)")
+  cmd->add_option("--threads", o->threads,
+                  "Torch threads per rank (default: cores / ranks on the node)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--retries", o->run.retries, "Extra attempts for a failed task")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  cmd->add_option("--grace", o->run.grace_seconds, "Seconds running tasks may take to finish after SIGTERM")
+  cmd->add_option("--grace", o->run.grace_seconds,
+                  "Seconds running tasks may take to finish after SIGTERM")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   cmd->add_option("--batch", o->run.max_batch, "Training tasks sent to a worker at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  cmd->add_flag("--force-new", o->run.force_new, "Discard earlier results in --out instead of resuming");
+  cmd->add_flag("--force-new", o->run.force_new,
+                "Discard earlier results in --out instead of resuming");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar or progress lines");
   cmd->callback([o] { run_command(*o); });
 }

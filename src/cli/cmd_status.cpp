@@ -1,9 +1,9 @@
 // `fersweep status DIR`: progress of a running or finished sweep, from its journal.
-#include <CLI/CLI.hpp>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
-#include <fcntl.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <iostream>
@@ -32,9 +32,11 @@ bool lock_held(const fs::path& lock) {
 }
 
 void show_status(const fs::path& dir, bool list_failures) {
-  if (!fs::is_directory(dir)) throw UsageError(fmt::format("'{}' is not a results directory", dir.string()));
+  if (!fs::is_directory(dir))
+    throw UsageError(fmt::format("'{}' is not a results directory", dir.string()));
   if (!fs::exists(dir / "run.json")) {
-    throw UsageError(fmt::format("'{}' has no run.json: not a fersweep results directory", dir.string()));
+    throw UsageError(
+        fmt::format("'{}' has no run.json: not a fersweep results directory", dir.string()));
   }
   const auto contents = store::read_journal(dir / "journal.jsonl");
   std::map<std::string, json> last;  // id → last record (done wins)
@@ -43,7 +45,9 @@ void show_status(const fs::path& dir, bool list_failures) {
     const std::string id = r.value("id", "");
     if (r.value("status", "") == "failed") ++attempts_failed;
     auto it = last.find(id);
-    if (it == last.end() || r.value("status", "") == "done" || it->second.value("status", "") != "done") last[id] = r;
+    if (it == last.end() || r.value("status", "") == "done" ||
+        it->second.value("status", "") != "done")
+      last[id] = r;
   }
   std::map<std::string, std::pair<std::size_t, std::size_t>> per_kind;  // done, failed for good
   std::vector<json> failed;
@@ -64,17 +68,21 @@ void show_status(const fs::path& dir, bool list_failures) {
   std::cout << fmt::format("results directory: {}\n", dir.string());
   std::cout << fmt::format("sweep:             {} ({})\n", prov.value("sweep_name", "?"),
                            prov.value("sweep_hash", "").substr(0, 16));
-  std::cout << fmt::format("state:             {}\n", lock_held(dir / ".lock") ? "RUNNING (a coordinator holds the lock)"
-                                                                                 : "not running");
-  std::cout << fmt::format("started / updated: {} / {}\n", run.value("created", "?"), run.value("updated", "?"));
+  std::cout << fmt::format("state:             {}\n", lock_held(dir / ".lock")
+                                                          ? "RUNNING (a coordinator holds the lock)"
+                                                          : "not running");
+  std::cout << fmt::format("started / updated: {} / {}\n", run.value("created", "?"),
+                           run.value("updated", "?"));
   for (const auto& [kind, c] : per_kind) {
     std::cout << fmt::format("  {:<10} {:>7} done  {:>5} failed\n", kind, c.first, c.second);
   }
   std::cout << fmt::format("failed attempts:   {} (retried or final)\n", attempts_failed);
-  if (contents.torn_tail) std::cout << "journal:           incomplete last record (will be dropped on resume)\n";
+  if (contents.torn_tail)
+    std::cout << "journal:           incomplete last record (will be dropped on resume)\n";
   if (!contents.corrupt_lines.empty()) {
-    std::cout << fmt::format("journal:           {} damaged record(s); those tasks run again on resume\n",
-                             contents.corrupt_lines.size());
+    std::cout << fmt::format(
+        "journal:           {} damaged record(s); those tasks run again on resume\n",
+        contents.corrupt_lines.size());
   }
   if (!failed.empty()) {
     std::cout << fmt::format("tasks failed for good: {}\n", failed.size());
@@ -84,8 +92,9 @@ void show_status(const fs::path& dir, bool list_failures) {
         std::cout << "  ... (--failures lists all)\n";
         break;
       }
-      std::cout << fmt::format("  {} {} (rank {}, attempt {}): {}\n", r.value("id", ""), r.value("kind", ""),
-                               r.value("rank", 0), r.value("attempt", 0), r.value("error", ""));
+      std::cout << fmt::format("  {} {} (rank {}, attempt {}): {}\n", r.value("id", ""),
+                               r.value("kind", ""), r.value("rank", 0), r.value("attempt", 0),
+                               r.value("error", ""));
     }
   }
 }
@@ -111,7 +120,8 @@ void add_status(CLI::App& app) {
   cmd->callback([o] {
     if (o->rewrite) {
       if (lock_held(fs::path(o->dir) / ".lock")) {
-        throw UsageError(fmt::format("'{}' is in use by a running coordinator; it rewrites results.h5 itself", o->dir));
+        throw UsageError(fmt::format(
+            "'{}' is in use by a running coordinator; it rewrites results.h5 itself", o->dir));
       }
       run::rewrite_results(o->dir);
     }

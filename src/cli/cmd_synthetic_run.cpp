@@ -1,7 +1,7 @@
 // `fersweep synthetic-run` (hidden): runs no-op or sleeping tasks through the real coordinator,
 // journal and results store. Used by the orchestration benchmarks and fault-injection tests.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "core/hash.h"
@@ -19,38 +19,48 @@ void add_synthetic_run(CLI::App& app) {
     std::string out;
   };
   auto opts = std::make_shared<Options>();
-  auto* sub = app.add_subcommand("synthetic-run", "Run synthetic tasks through the orchestrator (benchmarks, tests)");
+  auto* sub = app.add_subcommand(
+      "synthetic-run", "Run synthetic tasks through the orchestrator (benchmarks, tests)");
   sub->group("");  // hidden from --help: a developer tool
   sub->add_option("--out", opts->out, "Results directory")->required();
   sub->add_option("--tasks", opts->tasks, "Number of tasks")->capture_default_str();
-  sub->add_option("--sleep-ms", opts->sleep_ms, "Each task sleeps this long")->capture_default_str();
+  sub->add_option("--sleep-ms", opts->sleep_ms, "Each task sleeps this long")
+      ->capture_default_str();
   sub->add_option("--fail-every", opts->fail_every, "Every Nth task always fails (0: none)");
   sub->add_option("--retries", opts->run.retries, "Retries per failed task")->capture_default_str();
   sub->add_option("--batch", opts->run.max_batch, "Tasks per message")->capture_default_str();
-  sub->add_option("--grace", opts->run.grace_seconds, "Grace period after SIGTERM (s)")->capture_default_str();
+  sub->add_option("--grace", opts->run.grace_seconds, "Grace period after SIGTERM (s)")
+      ->capture_default_str();
   sub->add_flag("--force-new", opts->run.force_new, "Discard earlier results");
-  sub->add_flag("--no-progress", [opts](std::int64_t) { opts->run.progress = false; }, "No progress output");
+  sub->add_flag(
+      "--no-progress", [opts](std::int64_t) { opts->run.progress = false; }, "No progress output");
   sub->callback([opts] {
     opts->run.out = opts->out;
     const auto make_setup = [opts] {
       run::RunSetup setup;
-      setup.sweep_text = fmt::format("# synthetic: {} tasks, {} ms each\n", opts->tasks, opts->sleep_ms);
-      setup.identity = {{"synthetic_tasks", opts->tasks}, {"sleep_ms", opts->sleep_ms}, {"fail_every", opts->fail_every}};
+      setup.sweep_text =
+          fmt::format("# synthetic: {} tasks, {} ms each\n", opts->tasks, opts->sleep_ms);
+      setup.identity = {{"synthetic_tasks", opts->tasks},
+                        {"sleep_ms", opts->sleep_ms},
+                        {"fail_every", opts->fail_every}};
       setup.provenance = {{"sweep_name", "synthetic"}, {"sweep_text", setup.sweep_text}};
       setup.tasks.reserve(opts->tasks);
       for (std::size_t i = 0; i < opts->tasks; ++i) {
         run::TaskSpec t;
         t.id = sha256_hex(fmt::format("synthetic:{}", i)).substr(0, 16);
         t.kind = run::TaskKind::synthetic;
-        t.params = {{"index", i}, {"sleep_ms", opts->sleep_ms}, {"value", static_cast<std::int64_t>(i * i)}};
+        t.params = {{"index", i},
+                    {"sleep_ms", opts->sleep_ms},
+                    {"value", static_cast<std::int64_t>(i * i)}};
         if (opts->fail_every > 0 && (i + 1) % opts->fail_every == 0) t.params["fail"] = true;
         setup.tasks.push_back(std::move(t));
       }
       return setup;
     };
-    run::launch_run(make_setup, opts->run,
-                    [](const comm::Placement&) { return std::make_unique<run::SyntheticExecutor>(); },
-                    opts->threads);
+    run::launch_run(
+        make_setup, opts->run,
+        [](const comm::Placement&) { return std::make_unique<run::SyntheticExecutor>(); },
+        opts->threads);
   });
 }
 

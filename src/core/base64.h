@@ -1,4 +1,5 @@
-// Base64 (RFC 4648) for binary artifacts carried inside JSON (task results, embedded report images).
+// Base64 (RFC 4648) for binary artifacts carried inside JSON (task results, embedded report
+// images).
 #pragma once
 
 #include <string>

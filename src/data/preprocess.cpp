@@ -53,8 +53,11 @@ cv::Mat resize_square(const cv::Mat& rgb, int size) {
 namespace {
 
 // Decodes manifest image `index` into `dst` ([3, S, S] float32, contiguous) as RGB in [0, 1].
-void decode_into(const Manifest& manifest, std::size_t index, int size, float* dst) {
-  const cv::Mat rgb = resize_square(read_rgb(manifest.path(index)), size);
+void decode_into(const Manifest& manifest, std::size_t index, int size,
+                 const ImageTransform& transform, float* dst) {
+  cv::Mat decoded = read_rgb(manifest.path(index));
+  if (transform) decoded = transform(index, decoded);
+  const cv::Mat rgb = resize_square(decoded, size);
   cv::Mat scaled;
   rgb.convertTo(scaled, CV_32FC3, 1.0 / 255.0);
   const std::size_t plane = static_cast<std::size_t>(size) * static_cast<std::size_t>(size);
@@ -64,7 +67,7 @@ void decode_into(const Manifest& manifest, std::size_t index, int size, float* d
 }
 
 ImageBatch decode_batch(const Manifest& manifest, std::vector<std::size_t> indices, int size,
-                        int threads) {
+                        int threads, const ImageTransform& transform) {
   ImageBatch batch;
   batch.images = torch::empty({static_cast<long>(indices.size()), 3, size, size}, torch::kFloat32);
   batch.indices = std::move(indices);
@@ -76,7 +79,7 @@ ImageBatch decode_batch(const Manifest& manifest, std::vector<std::size_t> indic
   auto worker = [&] {
     for (std::size_t i = next++; i < batch.indices.size(); i = next++) {
       try {
-        decode_into(manifest, batch.indices[i], size, base + i * per_image);
+        decode_into(manifest, batch.indices[i], size, transform, base + i * per_image);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
@@ -97,13 +100,15 @@ ImageBatch decode_batch(const Manifest& manifest, std::vector<std::size_t> indic
 }  // namespace
 
 ImageBatchStream::ImageBatchStream(const Manifest& manifest, std::vector<std::size_t> indices,
-                                   int image_size, int batch_size, int threads)
+                                   int image_size, int batch_size, int threads,
+                                   ImageTransform transform)
     : manifest_(manifest),
       indices_(std::move(indices)),
       image_size_(image_size),
       batch_size_(batch_size),
       threads_(threads > 0 ? threads
-                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
+                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      transform_(std::move(transform)) {
   if (image_size <= 0)
     throw ConfigError(fmt::format("image size must be positive, got {}", image_size));
   if (batch_size <= 0)
@@ -128,7 +133,7 @@ void ImageBatchStream::start(std::size_t batch) {
   std::vector<std::size_t> slice(indices_.begin() + static_cast<std::ptrdiff_t>(begin),
                                  indices_.begin() + static_cast<std::ptrdiff_t>(end));
   pending_ = std::async(std::launch::async, [this, slice = std::move(slice)]() mutable {
-    return decode_batch(manifest_, std::move(slice), image_size_, threads_);
+    return decode_batch(manifest_, std::move(slice), image_size_, threads_, transform_);
   });
 }
 
@@ -144,9 +149,9 @@ bool ImageBatchStream::next(ImageBatch& out) {
 
 ChannelStats compute_channel_stats(const Manifest& manifest,
                                    const std::vector<std::size_t>& indices, int image_size,
-                                   int threads) {
+                                   int threads, const ImageTransform& transform) {
   if (indices.empty()) throw DataError("cannot compute channel statistics of an empty image set");
-  ImageBatchStream stream(manifest, indices, image_size, 32, threads);
+  ImageBatchStream stream(manifest, indices, image_size, 32, threads, transform);
   ImageBatch batch;
   at::Tensor sum = torch::zeros({3}, torch::kFloat64), sum_sq = torch::zeros({3}, torch::kFloat64);
   while (stream.next(batch)) {

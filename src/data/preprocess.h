@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -16,6 +17,11 @@
 #include "data/dataset.h"
 
 namespace fersweep::data {
+
+/// Applied to each decoded RGB image (by manifest index) before resizing, e.g. a face crop.
+/// Called from decoder threads: it must be thread-safe.
+using ImageTransform = std::function<cv::Mat(std::size_t index, const cv::Mat& rgb)>;
+
 
 /// How images are normalised before the backbone.
 enum class Normalization {
@@ -47,7 +53,7 @@ cv::Mat resize_square(const cv::Mat& rgb, int size);
 /// images are read: pass the training fold's indices so the test fold never leaks into them.
 ChannelStats compute_channel_stats(const Manifest& manifest,
                                    const std::vector<std::size_t>& indices, int image_size,
-                                   int threads);
+                                   int threads, const ImageTransform& transform = {});
 
 /// One batch of decoded images.
 struct ImageBatch {
@@ -61,7 +67,7 @@ struct ImageBatch {
 class ImageBatchStream {
  public:
   ImageBatchStream(const Manifest& manifest, std::vector<std::size_t> indices, int image_size,
-                   int batch_size, int threads);
+                   int batch_size, int threads, ImageTransform transform = {});
   ~ImageBatchStream();
   ImageBatchStream(const ImageBatchStream&) = delete;
   ImageBatchStream& operator=(const ImageBatchStream&) = delete;
@@ -77,6 +83,7 @@ class ImageBatchStream {
   const Manifest& manifest_;
   std::vector<std::size_t> indices_;
   int image_size_, batch_size_, threads_;
+  ImageTransform transform_;
   std::size_t next_batch_ = 0;
   std::future<ImageBatch> pending_;
 };

@@ -352,13 +352,15 @@ class Coordinator {
       features_[o.id] = o.features;
     }
     if (o.ok && result.contains("artifacts")) {
-      // Files a task produced (QC reports, contact sheets) arrive base64-encoded; only rank 0 writes.
+      // Files a task produced (QC reports, contact sheets) arrive base64-encoded; only rank 0
+      // writes.
       json written = json::array();
       const fs::path dir = results_.dir() / "cache" / to_string(spec.kind) / o.id;
       fs::create_directories(dir);
       for (const auto& [name, data] : result["artifacts"].items()) {
         if (name.find('/') != std::string::npos || name.empty() || name[0] == '.') {
-          throw CommError(fmt::format("task {} sent an artifact with an unsafe name '{}'", o.id, name));
+          throw CommError(
+              fmt::format("task {} sent an artifact with an unsafe name '{}'", o.id, name));
         }
         write_text_atomically(dir / name, base64_decode(data.get<std::string>()));
         written.push_back(fs::relative(dir / name, results_.dir()).string());

@@ -21,17 +21,18 @@ int threads_for_rank(int requested, const comm::Placement& placement) {
   return std::max(1, cores / working_ranks);
 }
 
-void launch_run(const std::function<RunSetup()>& make_setup, const RunOptions& options,
-                const std::function<std::unique_ptr<Executor>(const comm::Placement&)>& make_executor,
-                int threads, const std::function<void(const RunSummary&)>& on_finished) {
+void launch_run(
+    const std::function<RunSetup()>& make_setup, const RunOptions& options,
+    const std::function<std::unique_ptr<Executor>(const comm::Placement&)>& make_executor,
+    int threads, const std::function<void(const RunSummary&)>& on_finished) {
   install_stop_handlers();  // before anything slow, so an early signal is not fatal
   comm::MpiSession session;
   const comm::Placement& placement = session.placement();
   log::set_rank(placement.rank, placement.size);
   const int n_threads = threads_for_rank(threads, placement);
   at::set_num_threads(n_threads);
-  log::debug("rank {} of {} on {} (local {} of {}), {} torch threads", placement.rank, placement.size, placement.host,
-             placement.local_rank, placement.local_size, n_threads);
+  log::debug("rank {} of {} on {} (local {} of {}), {} torch threads", placement.rank,
+             placement.size, placement.host, placement.local_rank, placement.local_size, n_threads);
 
   // A rank that fails outside a task cannot tell the others; with several ranks the only clean
   // way out is to end the job (everything acknowledged is already in the journal).
@@ -69,12 +70,12 @@ void launch_run(const std::function<RunSetup()>& make_setup, const RunOptions& o
     fatal(std::current_exception());
   }
   if (on_finished) on_finished(summary);
-  log::info("{} of {} tasks done ({} from earlier runs), {} failed, in {:.1f} s", summary.done, summary.total,
-            summary.resumed, summary.failed, summary.seconds);
+  log::info("{} of {} tasks done ({} from earlier runs), {} failed, in {:.1f} s", summary.done,
+            summary.total, summary.resumed, summary.failed, summary.seconds);
   if (summary.interrupted) {
     const std::string msg = fmt::format(
-        "interrupted: {} of {} tasks done and saved in '{}'; run the same command again to resume", summary.done,
-        summary.total, options.out.string());
+        "interrupted: {} of {} tasks done and saved in '{}'; run the same command again to resume",
+        summary.done, summary.total, options.out.string());
     if (placement.size > 1) {
       // Workers may still be inside long tasks: everything is saved, so end the job now.
       log::error("{}", msg);
@@ -83,8 +84,9 @@ void launch_run(const std::function<RunSetup()>& make_setup, const RunOptions& o
     throw InterruptedError(msg);
   }
   if (summary.failed > 0) {
-    throw TasksFailedError(fmt::format("{} of {} tasks failed after all retries; see `fersweep status {}`",
-                                       summary.failed, summary.total, options.out.string()));
+    throw TasksFailedError(
+        fmt::format("{} of {} tasks failed after all retries; see `fersweep status {}`",
+                    summary.failed, summary.total, options.out.string()));
   }
 }
 

@@ -12,9 +12,12 @@ namespace {
 using nlohmann::json;
 
 // Parameters that identify the fold, not the configuration.
-const std::set<std::string> kFoldKeys = {"fold", "repeat", "cv_seed", "extract", "train_seed", "epochs", "folds"};
+const std::set<std::string> kFoldKeys = {"fold",       "repeat", "cv_seed", "extract",
+                                         "train_seed", "epochs", "folds"};
 
-std::string cell(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string cell(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 }  // namespace
 
 std::string results_table_text(const std::filesystem::path& dir) {
@@ -92,7 +95,8 @@ std::string results_table_text(const std::filesystem::path& dir) {
   for (std::size_t r = 0; r < table.size(); ++r) {
     for (std::size_t c = 0; c < table[r].size(); ++c) {
       const bool numeric = c >= shown.size();
-      out += numeric ? fmt::format("{:>{}}", table[r][c], width[c]) : fmt::format("{:<{}}", table[r][c], width[c]);
+      out += numeric ? fmt::format("{:>{}}", table[r][c], width[c])
+                     : fmt::format("{:<{}}", table[r][c], width[c]);
       out += c + 1 < table[r].size() ? "  " : "\n";
     }
     if (r == 0) {

@@ -94,7 +94,8 @@ std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std:
     take_from_ready(i);
     out.push_back(&tasks_[i].spec);
     // Synthetic tasks are tiny: batch them like training tasks so dispatch cost is amortised.
-    while (tasks_[i].spec.kind == TaskKind::synthetic && out.size() < max_batch && !heavy_ready_.empty()) {
+    while (tasks_[i].spec.kind == TaskKind::synthetic && out.size() < max_batch &&
+           !heavy_ready_.empty()) {
       const std::size_t j = heavy_ready_.begin()->second;
       if (tasks_[j].spec.kind != TaskKind::synthetic) break;
       take_from_ready(j);

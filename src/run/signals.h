@@ -1,6 +1,6 @@
-// SIGINT/SIGTERM/SIGUSR1 handling for runs: the first signal asks for a graceful stop (stop dispatching,
-// finish running tasks within the grace period, flush, exit 3); a second one during the grace
-// period makes the stop immediate (still flushing what is done).
+// SIGINT/SIGTERM/SIGUSR1 handling for runs: the first signal asks for a graceful stop (stop
+// dispatching, finish running tasks within the grace period, flush, exit 3); a second one during
+// the grace period makes the stop immediate (still flushing what is done).
 #pragma once
 
 namespace fersweep::run {

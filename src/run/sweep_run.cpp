@@ -27,7 +27,9 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 // GFLOPs of one forward pass at 224×224; scaled by (S/224)² for other sizes.
 double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
@@ -49,17 +51,17 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
   const auto counts = manifest.class_counts();
   std::size_t smallest = counts.empty() ? 0 : *std::min_element(counts.begin(), counts.end());
   if (static_cast<std::size_t>(plan.folds) > smallest) {
-    throw ConfigError(fmt::format("{}: cv.folds: {} folds need at least {} images in every class, but the "
-                                  "smallest class of '{}' has {}",
-                                  spec.location("cv.folds"), plan.folds, plan.folds, spec.dataset_root.string(),
-                                  smallest));
+    throw ConfigError(fmt::format(
+        "{}: cv.folds: {} folds need at least {} images in every class, but the "
+        "smallest class of '{}' has {}",
+        spec.location("cv.folds"), plan.folds, plan.folds, spec.dataset_root.string(), smallest));
   }
   if (!manifest.bad_images.empty()) {
-    log::warn("{} unreadable image(s) skipped (skip_bad_images), e.g. {}", manifest.bad_images.size(),
-              manifest.bad_images.front());
+    log::warn("{} unreadable image(s) skipped (skip_bad_images), e.g. {}",
+              manifest.bad_images.size(), manifest.bad_images.front());
   }
-  log::info("dataset: {} images in {} classes, fingerprint {}", manifest.images.size(), manifest.classes.size(),
-            manifest.fingerprint.substr(0, 16));
+  log::info("dataset: {} images in {} classes, fingerprint {}", manifest.images.size(),
+            manifest.classes.size(), manifest.fingerprint.substr(0, 16));
 
   RunSetup setup;
   setup.sweep_text = spec.source_text;
@@ -98,7 +100,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
 
   json images = json::array();
   for (const auto& im : manifest.images) images.push_back({im.relative_path, im.label});
-  setup.identity = {{"sweep_hash", spec.source_hash}, {"dataset_fingerprint", manifest.fingerprint}};
+  setup.identity = {{"sweep_hash", spec.source_hash},
+                    {"dataset_fingerprint", manifest.fingerprint}};
   setup.context = {{"dataset_root", manifest.root.string()},
                    {"classes", manifest.classes},
                    {"images", images},
@@ -122,7 +125,9 @@ namespace {
 class SweepExecutor : public Executor {
  public:
   SweepExecutor(const comm::Placement& placement, const ExecutorSettings& settings)
-      : placement_(placement), settings_(settings), device_(model::pick_device(placement.local_rank)) {}
+      : placement_(placement),
+        settings_(settings),
+        device_(model::pick_device(placement.local_rank)) {}
 
   void setup(const json& context) override {
     manifest_.root = context.at("dataset_root").get<std::string>();
@@ -134,7 +139,8 @@ class SweepExecutor : public Executor {
     }
   }
 
-  std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks, const TaskInputs& inputs) override {
+  std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
+                                   const TaskInputs& inputs) override {
     if (tasks.empty()) return {};
     if (tasks.front().kind == TaskKind::train) return train_batch(tasks, inputs);
     std::vector<TaskOutcome> out;
@@ -142,7 +148,8 @@ class SweepExecutor : public Executor {
       out.push_back(guarded(t, [&](TaskOutcome& o) {
         if (t.kind == TaskKind::extract) return extract(t, inputs, o);
         if (t.kind == TaskKind::crop) return crop(t, o);
-        throw InternalError(fmt::format("task kind {} reached the sweep executor", to_string(t.kind)));
+        throw InternalError(
+            fmt::format("task kind {} reached the sweep executor", to_string(t.kind)));
       }));
     }
     return out;
@@ -155,7 +162,8 @@ class SweepExecutor : public Executor {
     o.id = t.id;
     const auto start = Clock::now();
     try {
-      if (should_inject_failure(t)) throw Error(fmt::format("injected failure (FERSWEEP_INJECT_FAILURE)"));
+      if (should_inject_failure(t))
+        throw Error(fmt::format("injected failure (FERSWEEP_INJECT_FAILURE)"));
       body(o);
       o.ok = true;
     } catch (...) {
@@ -172,15 +180,17 @@ class SweepExecutor : public Executor {
                                 t.params.value("variant", "")));
   }
 
-  model::FeatureExtractor& extractor_for(model::Arch arch, const std::string& weights, json& provenance) {
+  model::FeatureExtractor& extractor_for(model::Arch arch, const std::string& weights,
+                                         json& provenance) {
     const std::string key = model::arch_name(arch) + "|" + weights;
     if (extractor_key_ != key) {
       extractor_.reset();
       const model::ResolvedWeights w = model::resolve_weights(model::parse_weights(weights), arch);
-      extractor_ = std::make_unique<model::FeatureExtractor>(arch, w.state, device_,
-                                                             model::ExtractorOptions{settings_.threads, true});
+      extractor_ = std::make_unique<model::FeatureExtractor>(
+          arch, w.state, device_, model::ExtractorOptions{settings_.threads, true});
       extractor_key_ = key;
-      weights_info_ = {{"weights_origin", w.origin}, {"weights_sha256", w.sha256}, {"random_weights", w.random}};
+      weights_info_ = {
+          {"weights_origin", w.origin}, {"weights_sha256", w.sha256}, {"random_weights", w.random}};
     }
     for (const auto& [k, v] : weights_info_.items()) provenance[k] = v;
     return *extractor_;
@@ -189,12 +199,14 @@ class SweepExecutor : public Executor {
   void extract(const TaskSpec& t, const TaskInputs& inputs, TaskOutcome& o) {
     const json& p = t.params;
     if (!p.at("crop").is_null()) {
-      throw DataError(fmt::format("variant '{}': face-cropped features are not available in this build yet",
-                                  p.value("variant", "")));
+      throw DataError(
+          fmt::format("variant '{}': face-cropped features are not available in this build yet",
+                      p.value("variant", "")));
     }
     const auto arch = model::parse_arch(p.at("backbone").get<std::string>());
     json provenance;
-    model::FeatureExtractor& fx = extractor_for(arch, p.at("weights_resolved").get<std::string>(), provenance);
+    model::FeatureExtractor& fx =
+        extractor_for(arch, p.at("weights_resolved").get<std::string>(), provenance);
     const int size = p.at("image_size").get<int>();
     const auto norm = data::parse_normalization(p.at("normalize").get<std::string>());
 
@@ -203,8 +215,8 @@ class SweepExecutor : public Executor {
     data::ChannelStats stats = data::imagenet_stats();
     if (norm == data::Normalization::dataset) {
       // Statistics of this fold's training images only: the test fold never leaks into them.
-      const auto assignment = data::stratified_fold_assignment(manifest_.labels(), p.at("folds").get<int>(),
-                                                               p.at("cv_seed").get<std::uint64_t>());
+      const auto assignment = data::stratified_fold_assignment(
+          manifest_.labels(), p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
       const auto split = data::fold_split(assignment, p.at("fold").get<int>());
       stats = data::compute_channel_stats(manifest_, split.train, size, settings_.threads);
     }
@@ -213,7 +225,8 @@ class SweepExecutor : public Executor {
     set->dim = fx.dim();
     set->values.reserve(static_cast<std::size_t>(set->n * set->dim));
     const auto start = Clock::now();
-    data::ImageBatchStream stream(manifest_, indices, size, settings_.extract_batch, settings_.threads);
+    data::ImageBatchStream stream(manifest_, indices, size, settings_.extract_batch,
+                                  settings_.threads);
     data::ImageBatch batch;
     while (stream.next(batch)) {
       torch::NoGradGuard no_grad;
@@ -240,7 +253,8 @@ class SweepExecutor : public Executor {
     (void)inputs;
   }
 
-  std::vector<TaskOutcome> train_batch(const std::vector<TaskSpec>& tasks, const TaskInputs& inputs) {
+  std::vector<TaskOutcome> train_batch(const std::vector<TaskSpec>& tasks,
+                                       const TaskInputs& inputs) {
     std::vector<TaskOutcome> out(tasks.size());
     const auto start = Clock::now();
     std::vector<train::HeadJob> jobs;
@@ -249,7 +263,8 @@ class SweepExecutor : public Executor {
       out[i].id = tasks[i].id;
       try {
         if (!inputs.features) throw InternalError("training tasks arrived without features");
-        if (should_inject_failure(tasks[i])) throw Error("injected failure (FERSWEEP_INJECT_FAILURE)");
+        if (should_inject_failure(tasks[i]))
+          throw Error("injected failure (FERSWEEP_INJECT_FAILURE)");
         jobs.push_back(make_job(tasks[i], *inputs.features));
         job_task.push_back(i);
       } catch (...) {
@@ -290,7 +305,8 @@ class SweepExecutor : public Executor {
 
   train::HeadJob make_job(const TaskSpec& t, const FeatureSet& fs) {
     const json& p = t.params;
-    const auto& assignment = assignment_for(fs, p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
+    const auto& assignment =
+        assignment_for(fs, p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
     const auto split = data::fold_split(assignment, p.at("fold").get<int>());
     train::HeadJob job;
     job.train_idx = split.train;
@@ -340,7 +356,8 @@ class SweepExecutor : public Executor {
 
 }  // namespace
 
-std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement, const ExecutorSettings& settings) {
+std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement,
+                                              const ExecutorSettings& settings) {
   return std::make_unique<SweepExecutor>(placement, settings);
 }
 

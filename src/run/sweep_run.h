@@ -24,7 +24,8 @@ struct ExecutorSettings {
 };
 
 /// Creates the executor for this rank (device from the local rank: CUDA when available).
-std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement, const ExecutorSettings& settings);
+std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement,
+                                              const ExecutorSettings& settings);
 
 /// The main results table as aligned text, from the journal of results directory `dir`: one row per
 /// configuration and evaluated epoch (only parameters that vary are shown), test accuracy per fold

@@ -68,13 +68,15 @@ TEST(Wire, TruncatedAndForeignMessagesAreRefusedByName) {
     cut.u64();
     FAIL();
   } catch (const CommError& e) {
-    EXPECT_NE(std::string(e.what()).find("truncated message from rank 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated message from rank 3"), std::string::npos)
+        << e.what();
   }
   try {
     WireReader junk("GET / HTTP/1.1", 2);
     FAIL();
   } catch (const CommError& e) {
-    EXPECT_NE(std::string(e.what()).find("malformed message from rank 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("malformed message from rank 2"), std::string::npos)
+        << e.what();
   }
   std::string other_version = full;
   other_version[4] = 9;  // the version field follows the 4-byte magic
@@ -82,7 +84,8 @@ TEST(Wire, TruncatedAndForeignMessagesAreRefusedByName) {
     WireReader r(other_version, 1);
     FAIL();
   } catch (const CommError& e) {
-    EXPECT_NE(std::string(e.what()).find("run the same fersweep build on every rank"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("run the same fersweep build on every rank"),
+              std::string::npos);
   }
 }
 

@@ -195,3 +195,39 @@ TEST(Stream, ReportsTheFileThatFailsAndHandlesEmptyAndSubsets) {
 
 }  // namespace
 }  // namespace fersweep::data
+
+namespace fersweep::data {
+namespace {
+
+TEST(Stream, TransformIsAppliedBeforeResizingAndMatchesCroppingByHand) {
+  const fs::path dir = scratch_dir("_transform");
+  const Manifest m = make_mixed_dataset(dir / "ds");
+  const auto idx = all_indices(m);
+  // Crop the central half of every image (a stand-in for a face crop).
+  const ImageTransform half = [](std::size_t, const cv::Mat& rgb) {
+    return rgb(cv::Rect(rgb.cols / 4, rgb.rows / 4, rgb.cols / 2, rgb.rows / 2)).clone();
+  };
+  ImageBatchStream stream(m, idx, 16, 4, 2, half);
+  ImageBatch batch;
+  std::size_t seen = 0;
+  while (stream.next(batch)) {
+    for (std::size_t b = 0; b < batch.indices.size(); ++b) {
+      const cv::Mat rgb = read_rgb(m.path(batch.indices[b]));
+      const cv::Mat expected = resize_square(half(batch.indices[b], rgb), 16);
+      for (int c = 0; c < 3; ++c) {
+        for (int y = 0; y < 16; ++y) {
+          for (int x = 0; x < 16; ++x) {
+            const float want = expected.at<cv::Vec3b>(y, x)[c] / 255.0f;
+            ASSERT_NEAR(batch.images[b][c][y][x].item<float>(), want, 1e-6)
+                << m.path(batch.indices[b]);
+          }
+        }
+      }
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, idx.size());
+}
+
+}  // namespace
+}  // namespace fersweep::data
