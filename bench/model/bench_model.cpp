@@ -87,15 +87,25 @@ struct Options {
 
 /// Extracts `images` synthetic images with ResNet-50 in batches and prints the peak RSS.
 int rss_child(const Options& o, c10::Device device) {
-  const auto w = fm::resolve_weights(fm::parse_weights("random:1"), fm::Arch::resnet50);
-  fm::FeatureExtractor fx(fm::Arch::resnet50, w.state, device, {o.threads, true});
+  const double at_start = peak_rss_mb();
+  double with_weights = 0;
+  // As an extraction task does it: the state dict is dropped once the extractor is built.
+  fm::FeatureExtractor fx = [&] {
+    const auto w = fm::resolve_weights(fm::parse_weights("random:1"), fm::Arch::resnet50);
+    with_weights = peak_rss_mb();
+    return fm::FeatureExtractor(fm::Arch::resnet50, w.state, device, {o.threads, true});
+  }();
+  const double built = peak_rss_mb();
   torch::manual_seed(0);
   std::int64_t rows = 0;
   for (int done = 0; done < o.rss_images; done += o.batch) {
     const int n = std::min(o.batch, o.rss_images - done);
     rows += fx.extract(torch::randn({n, 3, o.size, o.size})).size(0);
   }
-  fmt::print("{{\"images\": {}, \"peak_rss_mb\": {:.1f}}}\n", rows, peak_rss_mb());
+  fmt::print(
+      "{{\"images\": {}, \"peak_rss_mb\": {:.1f}, \"start_mb\": {:.1f}, "
+      "\"weights_mb\": {:.1f}, \"built_mb\": {:.1f}}}\n",
+      rows, peak_rss_mb(), at_start, with_weights, built);
   return 0;
 }
 
@@ -161,6 +171,7 @@ int main(int argc, char** argv) {
       fm::FeatureExtractor fx(arch, w.state, device, {o.threads, true});
       torch::manual_seed(0);
       const at::Tensor x = torch::randn({o.batch, 3, o.size, o.size});
+      fmt::print("  ({}: {})\n", name, fx.summary());
       fx.extract(x);  // warm-up (twice: TorchScript profiles its first calls)
       fx.extract(x);
       std::vector<double> times;
@@ -198,8 +209,11 @@ int main(int argc, char** argv) {
       const auto ours = last_json(run_capture(fmt::format(
           "{} --rss-child --rss-images {} --batch {} --size {} --threads {} --device {}", self,
           o.rss_images, o.batch, o.size, o.threads, device.str())));
-      fmt::print("peak RSS, {} images through ResNet-50 in batches of {}: fersweep {:.0f} MB",
-                 o.rss_images, o.batch, ours.value("peak_rss_mb", 0.0));
+      fmt::print(
+          "peak RSS, {} images through ResNet-50 in batches of {}: fersweep {:.0f} MB "
+          "(process start {:.0f}, with weights {:.0f}, extractor built {:.0f})",
+          o.rss_images, o.batch, ours.value("peak_rss_mb", 0.0), ours.value("start_mb", 0.0),
+          ours.value("weights_mb", 0.0), ours.value("built_mb", 0.0));
       if (o.python_rss) {
         const auto py = last_json(run_capture(
             fmt::format("{} {}/torchvision_peer.py resnet50 --rss {} --batch {} --threads {}",
