@@ -35,7 +35,9 @@ TEST(Extractor, FrozenEvalModeFeaturesIndependentOfBatchAndRepeatable) {
   // when the module is not recognised as unfrozen and in eval mode).
   int nodes = 0, onednn = 0;
   ASSERT_EQ(std::sscanf(fx.summary().c_str(), "%d graph nodes, %d oneDNN", &nodes, &onednn), 2);
-  if (at::hasMKLDNN()) EXPECT_GE(onednn, 20) << fx.summary();  // one per convolution
+  if (at::hasMKLDNN()) {
+    EXPECT_GE(onednn, 20) << fx.summary();  // one per convolution
+  }
   EXPECT_EQ(fx.dim(), 512);
   EXPECT_TRUE(fx.device().is_cpu());
   torch::manual_seed(1);
