@@ -40,15 +40,18 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-/// fp32 matmul rate of this machine with the current thread count (best of `reps`).
-double matmul_gflops(int n, int reps) {
-  const at::Tensor a = torch::randn({n, n});
-  const at::Tensor b = torch::randn({n, n});
+/// fp32 matmul rate of `device` with the current thread count (best of `reps`); reading one
+/// element back waits for a GPU to finish.
+double matmul_gflops(int n, int reps, c10::Device device) {
+  const at::Tensor a = torch::randn({n, n}).to(device);
+  const at::Tensor b = torch::randn({n, n}).to(device);
   at::Tensor c = torch::mm(a, b);
+  c[0][0].item<float>();
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = Clock::now();
     c = torch::mm(a, b);
+    c[0][0].item<float>();
     best = std::min(best, seconds_since(t0));
   }
   return 2.0 * n * static_cast<double>(n) * n / best / 1e9;
@@ -87,15 +90,25 @@ struct Options {
 
 /// Extracts `images` synthetic images with ResNet-50 in batches and prints the peak RSS.
 int rss_child(const Options& o, c10::Device device) {
-  const auto w = fm::resolve_weights(fm::parse_weights("random:1"), fm::Arch::resnet50);
-  fm::FeatureExtractor fx(fm::Arch::resnet50, w.state, device, {o.threads, true});
+  const double at_start = peak_rss_mb();
+  double with_weights = 0;
+  // As an extraction task does it: the state dict is dropped once the extractor is built.
+  fm::FeatureExtractor fx = [&] {
+    const auto w = fm::resolve_weights(fm::parse_weights("random:1"), fm::Arch::resnet50);
+    with_weights = peak_rss_mb();
+    return fm::FeatureExtractor(fm::Arch::resnet50, w.state, device, {o.threads, true});
+  }();
+  const double built = peak_rss_mb();
   torch::manual_seed(0);
   std::int64_t rows = 0;
   for (int done = 0; done < o.rss_images; done += o.batch) {
     const int n = std::min(o.batch, o.rss_images - done);
     rows += fx.extract(torch::randn({n, 3, o.size, o.size})).size(0);
   }
-  fmt::print("{{\"images\": {}, \"peak_rss_mb\": {:.1f}}}\n", rows, peak_rss_mb());
+  fmt::print(
+      "{{\"images\": {}, \"peak_rss_mb\": {:.1f}, \"start_mb\": {:.1f}, "
+      "\"weights_mb\": {:.1f}, \"built_mb\": {:.1f}}}\n",
+      rows, peak_rss_mb(), at_start, with_weights, built);
   return 0;
 }
 
@@ -146,9 +159,12 @@ int main(int argc, char** argv) {
     if (o.rss_child) return rss_child(o, device);
     if (o.compare_devices) return compare_devices(o);
 
-    const double peak = matmul_gflops(2048, 5);
-    fmt::print("machine: fp32 matmul 2048x2048 with {} threads: {:.1f} GFLOP/s\n",
-               at::get_num_threads(), peak);
+    const int mm_n = device.is_cpu() ? 2048 : 8192;
+    const double peak = matmul_gflops(mm_n, 5, device);
+    fmt::print(
+        "machine: fp32 matmul {}x{} on {} ({} threads): {:.1f} GFLOP/s (\"of peak\" uses "
+        "the higher of this and a re-measurement after each row)\n",
+        mm_n, mm_n, device.str(), at::get_num_threads(), peak);
     fmt::print(
         "config: batch {}, {}x{}, {} threads, {} timed batches after two warm-ups, device {}\n",
         o.batch, o.size, o.size, o.threads, o.reps, device.str());
@@ -161,6 +177,7 @@ int main(int argc, char** argv) {
       fm::FeatureExtractor fx(arch, w.state, device, {o.threads, true});
       torch::manual_seed(0);
       const at::Tensor x = torch::randn({o.batch, 3, o.size, o.size});
+      fmt::print("  ({}: {})\n", name, fx.summary());
       fx.extract(x);  // warm-up (twice: TorchScript profiles its first calls)
       fx.extract(x);
       std::vector<double> times;
@@ -170,6 +187,8 @@ int main(int argc, char** argv) {
         times.push_back(seconds_since(t0));
       }
       const double ours = o.batch / median(times);
+      // The matmul rate again, right after: on a shared machine the load changes between rows.
+      const double row_peak = std::max(peak, matmul_gflops(mm_n, 3, device));
       double eager = 0, opt = 0;
       if (o.python) {
         const auto j = last_json(run_capture(fmt::format(
@@ -188,7 +207,8 @@ int main(int argc, char** argv) {
       };
       auto rate = [](double v) { return v > 0 ? fmt::format("{:.1f}", v) : "-"; };
       fmt::print("{:<9} {:>14.1f} {:>14} {:>14} {:>9} {:>9} {:>10.1f} {:>8.0f}%\n", name, ours,
-                 rate(eager), rate(opt), ratio(eager), ratio(opt), gflops, 100.0 * gflops / peak);
+                 rate(eager), rate(opt), ratio(eager), ratio(opt), gflops,
+                 100.0 * gflops / row_peak);
       std::fflush(stdout);
     }
 
@@ -198,8 +218,11 @@ int main(int argc, char** argv) {
       const auto ours = last_json(run_capture(fmt::format(
           "{} --rss-child --rss-images {} --batch {} --size {} --threads {} --device {}", self,
           o.rss_images, o.batch, o.size, o.threads, device.str())));
-      fmt::print("peak RSS, {} images through ResNet-50 in batches of {}: fersweep {:.0f} MB",
-                 o.rss_images, o.batch, ours.value("peak_rss_mb", 0.0));
+      fmt::print(
+          "peak RSS, {} images through ResNet-50 in batches of {}: fersweep {:.0f} MB "
+          "(process start {:.0f}, with weights {:.0f}, extractor built {:.0f})",
+          o.rss_images, o.batch, ours.value("peak_rss_mb", 0.0), ours.value("start_mb", 0.0),
+          ours.value("weights_mb", 0.0), ours.value("built_mb", 0.0));
       if (o.python_rss) {
         const auto py = last_json(run_capture(
             fmt::format("{} {}/torchvision_peer.py resnet50 --rss {} --batch {} --threads {}",

@@ -5,6 +5,7 @@
 
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
@@ -32,6 +33,9 @@ class NetworkBuilder {
       : state_(state), device_(device), module_("__torch__.fersweep.ResNetFeatures") {}
 
   torch::jit::Module build(Arch arch) {
+    // Without a "training" attribute, eval() silently does nothing and optimize_for_inference
+    // takes the module for frozen already: it then skips freezing and the oneDNN conversion.
+    module_.register_attribute("training", c10::BoolType::get(), false);
     src_ = "def forward(self, x: Tensor) -> Tensor:\n";
     conv("x", "x", "conv1", "bn1", 2, 3, true);
     line("x = torch.max_pool2d(x, [3, 3], [2, 2], [1, 1])");
@@ -103,6 +107,21 @@ struct FeatureExtractor::Impl {
   bool optimized = false;
 };
 
+namespace {
+/// "N nodes, M oneDNN/prepacked ops": shows whether optimize_for_inference converted the graph.
+std::string summarise_graph(torch::jit::Module& m) {
+  const auto graph = m.get_method("forward").graph();
+  int nodes = 0, mkldnn = 0;
+  for (const torch::jit::Node* n : graph->nodes()) {
+    ++nodes;
+    const std::string kind = n->kind().toQualString();
+    if (kind.find("mkldnn") != std::string::npos || kind.find("prepacked") != std::string::npos)
+      ++mkldnn;
+  }
+  return fmt::format("{} graph nodes, {} oneDNN", nodes, mkldnn);
+}
+}  // namespace
+
 FeatureExtractor::FeatureExtractor(Arch arch, const StateDict& state, c10::Device device,
                                    ExtractorOptions options) {
   check_state_dict(state, arch, "weights");
@@ -122,8 +141,9 @@ FeatureExtractor::FeatureExtractor(Arch arch, const StateDict& state, c10::Devic
         }
         impl_->optimized = true;
       });
-  log::debug("{} feature extractor on {} ({}; {} threads)", arch_name(arch), device.str(),
-             impl_->optimized ? "optimised graph" : "plain graph", at::get_num_threads());
+  log::debug("{} feature extractor on {} ({}: {}; {} threads)", arch_name(arch), device.str(),
+             impl_->optimized ? "optimised graph" : "plain graph", summary(),
+             at::get_num_threads());
 }
 
 FeatureExtractor::~FeatureExtractor() = default;
@@ -162,6 +182,9 @@ c10::Device FeatureExtractor::device() const {
 }
 bool FeatureExtractor::optimized() const {
   return impl_->optimized;
+}
+std::string FeatureExtractor::summary() const {
+  return summarise_graph(impl_->module);
 }
 
 c10::Device pick_device(int local_rank) {

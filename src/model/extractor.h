@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <string>
 
 #include "model/arch.h"
 #include "model/checkpoint.h"
@@ -38,6 +39,8 @@ class FeatureExtractor {
   c10::Device device() const;
   /// True when the oneDNN-optimised graph is in use.
   bool optimized() const;
+  /// A one-line description of the compiled graph (node count, oneDNN ops), for logs.
+  std::string summary() const;
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 #include "model/state_pickle.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <map>
 #include <memory>

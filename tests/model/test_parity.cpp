@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "model/extractor.h"
 #include "model/weights.h"
@@ -29,6 +31,13 @@ TEST(Extractor, FrozenEvalModeFeaturesIndependentOfBatchAndRepeatable) {
   const ResolvedWeights w = resolve_weights(parse_weights("random:3"), Arch::resnet18);
   FeatureExtractor fx(Arch::resnet18, w.state, c10::Device(c10::kCPU), {2, true});
   EXPECT_EQ(at::get_num_threads(), 2);
+  // The optimised CPU graph must really run oneDNN prepacked convolutions (it silently does not
+  // when the module is not recognised as unfrozen and in eval mode).
+  int nodes = 0, onednn = 0;
+  ASSERT_EQ(std::sscanf(fx.summary().c_str(), "%d graph nodes, %d oneDNN", &nodes, &onednn), 2);
+  if (at::hasMKLDNN()) {
+    EXPECT_GE(onednn, 20) << fx.summary();  // one per convolution
+  }
   EXPECT_EQ(fx.dim(), 512);
   EXPECT_TRUE(fx.device().is_cpu());
   torch::manual_seed(1);
@@ -73,10 +82,11 @@ TEST(Extractor, RefusesWeightsOfAnotherArchitecture) {
 
 TEST(Extractor, PickDeviceFallsBackToCpu) {
   const c10::Device d = pick_device(3);
-  if (torch::cuda::is_available())
+  if (torch::cuda::is_available()) {
     EXPECT_EQ(d.index(), 3 % static_cast<int>(torch::cuda::device_count()));
-  else
+  } else {
     EXPECT_TRUE(d.is_cpu());
+  }
 }
 
 }  // namespace
