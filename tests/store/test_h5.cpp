@@ -65,6 +65,30 @@ TEST(H5File, RoundTripAndH5pyAgree) {
   EXPECT_EQ(out, "[0.25, 0.5, 0.75] 8 (300, 512) 0.5 Ünïcode name name: demo\n 3\n");
 }
 
+TEST(H5File, DatasetClassTellsIntegersFloatsAndStrings) {
+  const std::string path = tmp("classes.h5");
+  write_h5_atomically(path, [](H5File& f) {
+    f.write("/i", std::vector<std::int64_t>{1, 2});
+    f.write("/b", std::vector<std::uint8_t>{1});
+    f.write("/d", std::vector<double>{0.5});
+    f.write("/s", std::vector<float>{0.5f});
+    f.write_strings("/t", {"a"});
+  });
+  // Fixed-length strings, as other writers may produce them.
+  run_python(
+      "import h5py, numpy as np\n"
+      "with h5py.File('" +
+      path + "', 'a') as f: f['fixed'] = np.array([b'ab', b'cd'])\n");
+  H5File f(path, H5File::Mode::read);
+  EXPECT_EQ(f.dataset_class("/i"), H5Class::integer);
+  EXPECT_EQ(f.dataset_class("/b"), H5Class::integer);
+  EXPECT_EQ(f.dataset_class("/d"), H5Class::floating);
+  EXPECT_EQ(f.dataset_class("/s"), H5Class::floating);
+  EXPECT_EQ(f.dataset_class("/t"), H5Class::string);
+  EXPECT_EQ(f.dataset_class("/fixed"), H5Class::string);
+  EXPECT_THROW(f.dataset_class("/none"), IoError);
+}
+
 TEST(H5File, MissingFileNamesThePath) {
   try {
     H5File f(tmp("nope.h5"), H5File::Mode::read);
