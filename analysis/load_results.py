@@ -58,7 +58,8 @@ def main():
     if a.csv:
         table.to_csv(a.csv, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(table.round(1).to_string(index=False))
+        metric_cols = [c for c in table.columns if c.startswith("fold ") or c in ("mean", "std")]
+        print(table.round({c: 1 for c in metric_cols}).to_string(index=False))
 
 
 if __name__ == "__main__":
