@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -31,16 +32,21 @@ inline std::pair<int, std::string> run_command(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-/// Writes (once per test binary) a results.h5 fixture: mode full|empty|failed, plus extra flags.
+/// Writes (once per test process) a results.h5 fixture: mode full|empty|failed, plus extra flags.
+/// ctest runs test cases as parallel processes, so each writes under its own name and renames the
+/// result into place: readers never see a half-written file.
 inline std::filesystem::path fixture(const std::string& name, const std::string& mode,
                                      const std::string& flags = "") {
   const auto path = tmp_dir() / (name + ".h5");
   static std::map<std::string, bool> made;
   if (!made[name]) {
+    const auto temp = tmp_dir() / (name + "." + std::to_string(::getpid()) + ".h5");
     const auto [rc, out] =
         run_command(std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
-                    "/report/make_fixture.py " + path.string() + " " + mode + " " + flags);
+                    "/report/make_fixture.py " + temp.string() + " " + mode + " " + flags);
     EXPECT_EQ(rc, 0) << out;
+    std::filesystem::rename(temp.string() + ".json", path.string() + ".json");
+    std::filesystem::rename(temp, path);
     made[name] = true;
   }
   return path;

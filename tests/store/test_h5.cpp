@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -74,11 +75,12 @@ TEST(H5File, DatasetClassTellsIntegersFloatsAndStrings) {
     f.write("/s", std::vector<float>{0.5f});
     f.write_strings("/t", {"a"});
   });
-  // Fixed-length strings, as other writers may produce them.
-  run_python(
-      "import h5py, numpy as np\n"
-      "with h5py.File('" +
-      path + "', 'a') as f: f['fixed'] = np.array([b'ab', b'cd'])\n");
+  // Fixed-length strings, as other writers may produce them. (Not through run_python: its script
+  // file is shared with the other tests, which ctest may run at the same time.)
+  const std::string add_fixed = std::string(FERSWEEP_PYTHON) +
+                                " -c \"import h5py, numpy as np; f = h5py.File('" + path +
+                                "', 'a'); f['fixed'] = np.array([b'ab', b'cd']); f.close()\"";
+  ASSERT_EQ(std::system(add_fixed.c_str()), 0);
   H5File f(path, H5File::Mode::read);
   EXPECT_EQ(f.dataset_class("/i"), H5Class::integer);
   EXPECT_EQ(f.dataset_class("/b"), H5Class::integer);
