@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
   add_make_demo_data(app);
   add_plan(app);
   add_run(app);
+  add_report(app);
   add_status(app);
   add_synthetic_run(app);
 

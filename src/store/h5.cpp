@@ -335,6 +335,23 @@ std::vector<hsize_t> H5File::dims(const std::string& dataset) const {
   return d;
 }
 
+H5Class H5File::dataset_class(const std::string& dataset) const {
+  H5Handle ds(H5Dopen2(file_.get(), dataset.c_str(), H5P_DEFAULT));
+  if (ds.get() < 0) fail("opening dataset", dataset);
+  H5Handle type(H5Dget_type(ds.get()));
+  if (type.get() < 0) fail("reading type", dataset);
+  switch (H5Tget_class(type.get())) {
+    case H5T_INTEGER:
+      return H5Class::integer;
+    case H5T_FLOAT:
+      return H5Class::floating;
+    case H5T_STRING:
+      return H5Class::string;
+    default:
+      return H5Class::other;
+  }
+}
+
 template <class T>
 H5Array<T> H5File::read_numeric(const std::string& dataset, hid_t mem_type) const {
   H5Array<T> out;

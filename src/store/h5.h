@@ -37,6 +37,9 @@ class H5Handle {
 /// Element types the wrapper stores.
 enum class H5Type { f32, f64, i32, i64, u8 };
 
+/// The kind of values a dataset holds, as readers need to know it to pick a read function.
+enum class H5Class { integer, floating, string, other };
+
 /// Shape and contents of a numeric dataset read back.
 template <class T>
 struct H5Array {
@@ -86,6 +89,9 @@ class H5File {
   H5Array<std::int64_t> read_i64(const std::string& dataset) const;
   std::vector<std::string> read_strings(const std::string& dataset) const;
   std::vector<hsize_t> dims(const std::string& dataset) const;
+  /// Whether a dataset holds integers, floating-point numbers or strings (fixed or variable
+  /// length).
+  H5Class dataset_class(const std::string& dataset) const;
 
  private:
   template <class T>

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -63,6 +64,31 @@ TEST(H5File, RoundTripAndH5pyAgree) {
       "      float(f['features'][1, 466]), f['runs/backbone'].asstr()[2], f.attrs['sweep_text'],\n"
       "      f['runs'].attrs['count'])\n");
   EXPECT_EQ(out, "[0.25, 0.5, 0.75] 8 (300, 512) 0.5 Ünïcode name name: demo\n 3\n");
+}
+
+TEST(H5File, DatasetClassTellsIntegersFloatsAndStrings) {
+  const std::string path = tmp("classes.h5");
+  write_h5_atomically(path, [](H5File& f) {
+    f.write("/i", std::vector<std::int64_t>{1, 2});
+    f.write("/b", std::vector<std::uint8_t>{1});
+    f.write("/d", std::vector<double>{0.5});
+    f.write("/s", std::vector<float>{0.5f});
+    f.write_strings("/t", {"a"});
+  });
+  // Fixed-length strings, as other writers may produce them. (Not through run_python: its script
+  // file is shared with the other tests, which ctest may run at the same time.)
+  const std::string add_fixed = std::string(FERSWEEP_PYTHON) +
+                                " -c \"import h5py, numpy as np; f = h5py.File('" + path +
+                                "', 'a'); f['fixed'] = np.array([b'ab', b'cd']); f.close()\"";
+  ASSERT_EQ(std::system(add_fixed.c_str()), 0);
+  H5File f(path, H5File::Mode::read);
+  EXPECT_EQ(f.dataset_class("/i"), H5Class::integer);
+  EXPECT_EQ(f.dataset_class("/b"), H5Class::integer);
+  EXPECT_EQ(f.dataset_class("/d"), H5Class::floating);
+  EXPECT_EQ(f.dataset_class("/s"), H5Class::floating);
+  EXPECT_EQ(f.dataset_class("/t"), H5Class::string);
+  EXPECT_EQ(f.dataset_class("/fixed"), H5Class::string);
+  EXPECT_THROW(f.dataset_class("/none"), IoError);
 }
 
 TEST(H5File, MissingFileNamesThePath) {

@@ -1,0 +1,378 @@
+// Report tables from results. Means over folds first average any rows sharing a fold (e.g.
+// repeats), so every fold weighs the same, as in the paper's tables.
+#include "report/analysis.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+
+namespace fersweep::report {
+namespace {
+
+std::string pct(double v) {
+  return std::isnan(v) ? "-" : fmt::format("{:.1f}", 100 * v);
+}
+Cell pct_cell(double v) {
+  return std::isnan(v) ? Cell("-") : Cell(pct(v), 100 * v);
+}
+
+std::string column_label(const std::string& key, const ParamValue& v) {
+  if (key == "fold" && v.number)
+    return fmt::format("fold {}", static_cast<long long>(*v.number) + 1);
+  return key + "=" + v.text;
+}
+
+void check_known(const ResultsTable& t, const std::vector<std::string>& keys, const char* option) {
+  const auto names = t.parameter_names();
+  for (const auto& k : keys) {
+    if (std::find(names.begin(), names.end(), k) == names.end()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw ConfigError(
+          fmt::format("{} {}: no such parameter in the results (known: {})", option, k, known));
+    }
+  }
+}
+
+std::vector<std::string> row_header(const std::vector<std::string>& keys) {
+  return keys;
+}
+
+}  // namespace
+
+Metric parse_metric(const std::string& name) {
+  if (name == "accuracy") return Metric::accuracy;
+  if (name == "macro_f1" || name == "macro-f1" || name == "f1") return Metric::macro_f1;
+  throw ConfigError(fmt::format("--metric {}: expected accuracy or macro_f1", name));
+}
+
+std::string metric_label(Metric m) {
+  return m == Metric::accuracy ? "accuracy" : "macro-F1";
+}
+
+double metric_of(const ResultRow& row, Metric m) {
+  return m == Metric::accuracy ? row.accuracy : row.macro_f1;
+}
+
+std::vector<std::int64_t> ConfigGroup::folds() const {
+  std::set<std::int64_t> f;
+  for (const auto* r : rows)
+    f.insert(static_cast<std::int64_t>(r->param("fold").number.value_or(0)));
+  return {f.begin(), f.end()};
+}
+
+std::vector<double> ConfigGroup::fold_values(Metric metric) const {
+  std::map<std::int64_t, std::pair<double, int>> acc;
+  for (const auto* r : rows) {
+    auto& [sum, n] = acc[static_cast<std::int64_t>(r->param("fold").number.value_or(0))];
+    sum += metric_of(*r, metric);
+    ++n;
+  }
+  std::vector<double> out;
+  for (const auto& [fold, s] : acc) out.push_back(s.first / s.second);
+  return out;
+}
+
+std::vector<std::string> resolve_rows(const ResultsTable& t, const PivotOptions& o) {
+  if (!o.rows.empty()) {
+    check_known(t, o.rows, "--rows");
+    return o.rows;
+  }
+  const auto cols = resolve_cols(t, o);
+  std::vector<std::string> rows;
+  for (const auto& k : t.varying_parameters()) {
+    if (is_fold_parameter(k) || k == "epoch") continue;
+    if (std::find(cols.begin(), cols.end(), k) != cols.end()) continue;
+    rows.push_back(k);
+  }
+  if (std::find(cols.begin(), cols.end(), "epoch") == cols.end()) rows.push_back("epoch");
+  return rows;
+}
+
+std::vector<std::string> resolve_cols(const ResultsTable& t, const PivotOptions& o) {
+  if (!o.cols.empty()) {
+    check_known(t, o.cols, "--cols");
+    return o.cols;
+  }
+  return {"fold"};
+}
+
+std::vector<ConfigGroup> group_rows(const ResultsTable& t, const std::vector<std::string>& keys) {
+  std::map<std::vector<ParamValue>, ConfigGroup> groups;
+  for (const auto& r : t.rows) {
+    std::vector<ParamValue> key;
+    for (const auto& k : keys) key.push_back(r.param(k));
+    auto& g = groups[key];
+    g.key = key;
+    g.rows.push_back(&r);
+  }
+  std::vector<ConfigGroup> out;
+  for (auto& [k, g] : groups) out.push_back(std::move(g));
+  return out;
+}
+
+std::string describe(const std::vector<std::string>& keys, const std::vector<ParamValue>& values) {
+  std::string s;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    s += (i ? ", " : "") + keys[i] + "=" + values[i].text;
+  return s.empty() ? "all" : s;
+}
+
+Table main_table(const ResultsTable& t, const PivotOptions& o) {
+  Table table;
+  table.id = "main";
+  const auto rows = resolve_rows(t, o);
+  const auto cols = resolve_cols(t, o);
+  table.title = fmt::format("Test {} (%) per {}, with mean, std and 95% interval over folds",
+                            metric_label(o.metric), fmt::join(cols, " × "));
+  table.header = row_header(rows);
+  table.label_columns = rows.size();
+  const auto col_groups = group_rows(t, cols);
+  for (const auto& cg : col_groups) {
+    std::string label;
+    for (std::size_t i = 0; i < cols.size(); ++i)
+      label += (i ? ", " : "") + column_label(cols[i], cg.key[i]);
+    table.header.push_back(label);
+  }
+  for (const char* h : {"n", "mean", "std", "95% CI"}) table.header.push_back(h);
+  for (const auto& g : group_rows(t, rows)) {
+    std::vector<Cell> line;
+    for (const auto& v : g.key) line.emplace_back(v.text);
+    for (const auto& cg : col_groups) {
+      double sum = 0;
+      int n = 0;
+      for (const auto* r : g.rows) {
+        bool match = true;
+        for (std::size_t i = 0; i < cols.size() && match; ++i)
+          match = r->param(cols[i]) == cg.key[i];
+        if (match) {
+          sum += metric_of(*r, o.metric);
+          ++n;
+        }
+      }
+      line.push_back(pct_cell(n ? sum / n : std::nan("")));
+    }
+    const Summary s = summarize(g.fold_values(o.metric));
+    line.emplace_back(std::to_string(s.n), static_cast<double>(s.n));
+    line.push_back(pct_cell(s.mean));
+    line.push_back(pct_cell(s.sd));
+    if (std::isnan(s.ci_low)) {
+      line.emplace_back("-");
+    } else {
+      line.emplace_back(fmt::format("[{}, {}]", pct(s.ci_low), pct(s.ci_high)));
+    }
+    table.rows.push_back(std::move(line));
+  }
+  table.notes.push_back(
+      "std: sample standard deviation over folds; 95% CI: mean ± t(0.975, n−1)·std/√n "
+      "(Student t, n = folds).");
+  if (!t.random_weight_backbones.empty()) {
+    table.notes.push_back(
+        fmt::format("RANDOM WEIGHTS: features of {} come from randomly "
+                    "initialised, not ImageNet-pretrained, backbones.",
+                    fmt::join(t.random_weight_backbones, ", ")));
+  }
+  return table;
+}
+
+std::string main_table_text(const ResultsTable& t, const PivotOptions& o) {
+  if (t.rows.empty()) {
+    const auto failed = t.unrecovered_failures();
+    if (failed > 0)
+      return fmt::format(
+          "No finished training results: all {} recorded attempts failed ({} not "
+          "recovered).\n",
+          t.failures.size(), failed);
+    return "No finished training results yet.\n";
+  }
+  return render_text(main_table(t, o));
+}
+
+Table best_table(const ResultsTable& t, const PivotOptions& o) {
+  Table table;
+  table.id = "best";
+  table.title = fmt::format("Best configuration per variant (highest mean test {} over folds)",
+                            metric_label(o.metric));
+  table.header = {"variant", "configuration", "n", "mean", "std", "95% CI"};
+  table.label_columns = 2;
+  auto rows = resolve_rows(t, o);
+  const bool has_variant = !t.rows.empty() && t.rows.front().params.count("variant");
+  rows.erase(std::remove(rows.begin(), rows.end(), "variant"), rows.end());
+  std::vector<ParamValue> variants =
+      has_variant ? t.values_of("variant") : std::vector<ParamValue>{ParamValue{"all", {}}};
+  for (const auto& variant : variants) {
+    const ConfigGroup* best = nullptr;
+    Summary best_s;
+    const auto groups = group_rows(t, rows);
+    for (const auto& g : groups) {
+      ConfigGroup sub;
+      sub.key = g.key;
+      for (const auto* r : g.rows)
+        if (!has_variant || r->param("variant") == variant) sub.rows.push_back(r);
+      if (sub.rows.empty()) continue;
+      const Summary s = summarize(sub.fold_values(o.metric));
+      if (!best || s.mean > best_s.mean) {
+        best = &g;
+        best_s = s;
+      }
+    }
+    if (!best) continue;
+    table.rows.push_back(
+        {Cell(variant.text), Cell(describe(rows, best->key)),
+         Cell(std::to_string(best_s.n), double(best_s.n)), pct_cell(best_s.mean),
+         pct_cell(best_s.sd),
+         std::isnan(best_s.ci_low)
+             ? Cell("-")
+             : Cell(fmt::format("[{}, {}]", pct(best_s.ci_low), pct(best_s.ci_high)))});
+  }
+  return table;
+}
+
+Table paired_table(const ResultsTable& t, const PivotOptions& o, const std::string& key,
+                   const std::string& a, const std::string& b) {
+  check_known(t, {key}, "--compare");
+  Table table;
+  table.id = "paired";
+  table.title = fmt::format("Paired comparison across folds: {}={} vs {}={} (test {}, %)", key, a,
+                            key, b, metric_label(o.metric));
+  auto rows = resolve_rows(t, o);
+  rows.erase(std::remove(rows.begin(), rows.end(), key), rows.end());
+  table.header = rows;
+  table.label_columns = rows.size();
+  for (const std::string& h :
+       std::vector<std::string>{"folds", "mean " + a, "mean " + b, "diff (A−B)", "t", "p"})
+    table.header.push_back(h);
+  for (const auto& g : group_rows(t, rows)) {
+    // Per fold, the mean of A's rows and B's rows; only folds with both count.
+    std::map<std::int64_t, std::array<std::pair<double, int>, 2>> per_fold;
+    for (const auto* r : g.rows) {
+      const std::string& v = r->param(key).text;
+      if (v != a && v != b) continue;
+      auto& slot =
+          per_fold[static_cast<std::int64_t>(r->param("fold").number.value_or(0))][v == a ? 0 : 1];
+      slot.first += metric_of(*r, o.metric);
+      ++slot.second;
+    }
+    std::vector<double> xa, xb;
+    for (const auto& [fold, s] : per_fold) {
+      if (s[0].second == 0 || s[1].second == 0) continue;
+      xa.push_back(s[0].first / s[0].second);
+      xb.push_back(s[1].first / s[1].second);
+    }
+    if (xa.empty()) continue;
+    const PairedTest test = paired_t_test(xa, xb);
+    std::vector<Cell> line;
+    for (const auto& v : g.key) line.emplace_back(v.text);
+    line.emplace_back(std::to_string(test.n), double(test.n));
+    line.push_back(pct_cell(summarize(xa).mean));
+    line.push_back(pct_cell(summarize(xb).mean));
+    line.push_back(pct_cell(test.mean_diff));
+    line.push_back(std::isnan(test.t) ? Cell("-") : Cell(fmt::format("{:.2f}", test.t), test.t));
+    line.push_back(std::isnan(test.p) ? Cell("-") : Cell(fmt::format("{:.3g}", test.p), test.p));
+    table.rows.push_back(std::move(line));
+  }
+  table.notes.push_back(
+      "Two-sided paired t-test on the fold-wise differences (n−1 degrees of freedom); folds are "
+      "not independent samples, so read p as a guide, not a guarantee.");
+  return table;
+}
+
+Table reference_table(const ResultsTable& t, const PivotOptions& o,
+                      const std::filesystem::path& references) {
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(references.string());
+  } catch (const YAML::BadFile&) {
+    throw IoError(fmt::format("cannot read reference results '{}'", references.string()));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: {}", references.string(), e.mark.line + 1,
+                                  e.mark.column + 1, e.msg));
+  }
+  Table table;
+  table.id = "references";
+  const std::string dataset = doc["dataset"] ? doc["dataset"].as<std::string>() : "";
+  table.title = fmt::format("Comparison with results reported elsewhere{} (test {}, %)",
+                            dataset.empty() ? "" : " on " + dataset, metric_label(o.metric));
+  table.header = {"method", "split", "source", "result"};
+  table.label_columns = 3;
+  const YAML::Node entries = doc["results"];
+  if (!entries || !entries.IsSequence()) {
+    throw ConfigError(fmt::format("{}: expected a 'results' list", references.string()));
+  }
+  for (const auto& e : entries) {
+    auto need = [&](const char* k) {
+      if (!e[k]) {
+        throw ConfigError(fmt::format("{}:{}: a reference result needs '{}'", references.string(),
+                                      e.Mark().line + 1, k));
+      }
+      return e[k];
+    };
+    const std::string method = need("method").as<std::string>();
+    double value = 0;
+    try {
+      value = need("value").as<double>();
+    } catch (const YAML::Exception&) {
+      throw ConfigError(fmt::format("{}:{}: 'value' must be a number (percent)",
+                                    references.string(), e.Mark().line + 1));
+    }
+    table.rows.push_back(
+        {Cell(method + " †"), Cell(e["split"] ? e["split"].as<std::string>() : std::string("")),
+         Cell(fmt::format("{:.2f}", value), value), Cell(need("source").as<std::string>())});
+  }
+  const Table best = best_table(t, o);
+  for (const auto& row : best.rows) {
+    table.rows.push_back({Cell("this run: " + row[0].text + " (" + row[1].text + ")"),
+                          Cell(fmt::format("CV mean over {} folds", row[2].text)),
+                          Cell("results.h5"), row[3]});
+  }
+  table.notes.push_back(
+      "† reported elsewhere (numbers copied from the cited source, not recomputed here); their "
+      "protocols and splits differ from this run's cross-validation.");
+  if (doc["note"]) table.notes.push_back(doc["note"].as<std::string>());
+  return table;
+}
+
+Table failures_table(const ResultsTable& t) {
+  Table table;
+  table.id = "failures";
+  table.title = "Failed task attempts";
+  table.header = {"task", "kind", "attempt", "final", "recovered", "rank", "host", "message"};
+  table.label_columns = table.header.size();  // mostly text: left-aligned throughout
+  for (const auto& f : t.failures) {
+    table.rows.push_back(
+        {Cell(f.task_id), Cell(f.kind), Cell(std::to_string(f.attempt), double(f.attempt)),
+         Cell(f.final ? "yes" : "no"), Cell(f.recovered ? "yes" : "no"),
+         Cell(std::to_string(f.rank), double(f.rank)), Cell(f.host), Cell(f.message)});
+  }
+  return table;
+}
+
+std::int64_t representative_fold(const ConfigGroup& g, Metric metric) {
+  const auto folds = g.folds();
+  const auto values = g.fold_values(metric);
+  const double mean = summarize(values).mean;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < values.size(); ++i)
+    if (std::abs(values[i] - mean) < std::abs(values[best] - mean)) best = i;
+  return folds.empty() ? 0 : folds[best];
+}
+
+std::vector<std::int64_t> confusion_of(const ConfigGroup& g, std::size_t classes,
+                                       std::optional<std::int64_t> fold) {
+  std::vector<std::int64_t> sum(classes * classes, 0);
+  for (const auto* r : g.rows) {
+    if (fold && r->param("fold").number.value_or(0) != static_cast<double>(*fold)) continue;
+    if (r->confusion.size() != sum.size()) continue;
+    for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += r->confusion[k];
+  }
+  return sum;
+}
+
+}  // namespace fersweep::report

@@ -1,0 +1,85 @@
+// The tables of a report computed from results: the paper-style pivot (configurations × folds
+// with mean, std and 95% interval), best configuration per variant, paired comparisons,
+// the comparison against reference results, and failures.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "report/results.h"
+#include "report/stats.h"
+#include "report/table.h"
+
+namespace fersweep::report {
+
+/// Which metric tables show (in percent).
+enum class Metric { accuracy, macro_f1 };
+Metric parse_metric(const std::string& name);  ///< ConfigError for anything else
+std::string metric_label(Metric metric);       ///< "accuracy" / "macro-F1"
+double metric_of(const ResultRow& row, Metric metric);
+
+/// How a table pivots: parameters forming the rows and the columns.
+struct PivotOptions {
+  std::vector<std::string> rows;  ///< empty: every varying non-fold parameter, then "epoch"
+  std::vector<std::string> cols;  ///< empty: {"fold"}
+  Metric metric = Metric::accuracy;
+};
+
+/// A configuration: values of the row parameters, and the result rows that belong to it.
+struct ConfigGroup {
+  std::vector<ParamValue> key;
+  std::vector<const ResultRow*> rows;
+  /// Metric per fold (mean over any other rows in the same fold), in fold order.
+  std::vector<double> fold_values(Metric metric) const;
+  std::vector<std::int64_t> folds() const;
+};
+
+/// The row parameters a pivot uses (resolving the default); ConfigError for unknown names.
+std::vector<std::string> resolve_rows(const ResultsTable& t, const PivotOptions& options);
+std::vector<std::string> resolve_cols(const ResultsTable& t, const PivotOptions& options);
+
+/// Groups the rows by the values of `keys`, in sorted key order.
+std::vector<ConfigGroup> group_rows(const ResultsTable& t, const std::vector<std::string>& keys);
+
+/// "backbone=resnet18, variant=faces, epoch=100".
+std::string describe(const std::vector<std::string>& keys, const std::vector<ParamValue>& values);
+
+/// The paper-style table: one row per configuration, one column per value of the column
+/// parameters (cell = mean of the metric over the matching rows), then n, mean, std and the 95%
+/// interval over folds (mean ± t(0.975, n−1)·sd/√n). Percent with one decimal.
+Table main_table(const ResultsTable& t, const PivotOptions& options);
+
+/// The main table as aligned text (what `fersweep run` and `fersweep report` print), or a
+/// one-line explanation when there is nothing to show.
+std::string main_table_text(const ResultsTable& t, const PivotOptions& options = {});
+
+/// For each value of `variant` (or one row when there is no such parameter), the configuration
+/// with the highest mean over folds.
+Table best_table(const ResultsTable& t, const PivotOptions& options);
+
+/// Paired comparison of two values of one parameter across folds: for every combination of the
+/// other row parameters, the fold-wise means of A and B, their mean difference (A − B) and a
+/// two-sided paired t-test p-value. Empty table when no pair is found.
+Table paired_table(const ResultsTable& t, const PivotOptions& options, const std::string& key,
+                   const std::string& a, const std::string& b);
+
+/// The comparison with results reported elsewhere (a YAML file, see analysis/references/) next to
+/// this run's best mean per variant. ConfigError naming the file and key when it is malformed.
+Table reference_table(const ResultsTable& t, const PivotOptions& options,
+                      const std::filesystem::path& references);
+
+/// Every failed attempt, with whether a later attempt recovered it.
+Table failures_table(const ResultsTable& t);
+
+/// The fold whose metric is closest to the mean of the configuration (the paper's choice for
+/// its confusion matrices); ties go to the lower fold.
+std::int64_t representative_fold(const ConfigGroup& group, Metric metric);
+
+/// Confusion matrix of a configuration: summed over its rows, or the rows of one fold.
+std::vector<std::int64_t> confusion_of(const ConfigGroup& group, std::size_t classes,
+                                       std::optional<std::int64_t> fold = std::nullopt);
+
+}  // namespace fersweep::report
