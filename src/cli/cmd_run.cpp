@@ -9,6 +9,8 @@
 #include "comm/mpi.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "report/analysis.h"
+#include "report/results.h"
 #include "run/launch.h"
 #include "run/sweep_run.h"
 #include "sweep/plan.h"
@@ -86,8 +88,8 @@ void run_command(RunCliOptions& o) {
       threads,
       [out](const run::RunSummary&) {
         std::cout << "\n"
-                  << run::results_table_text(out) << "\nResults: " << (out / "results.h5").string()
-                  << "\n";
+                  << report::main_table_text(report::load_results(out))
+                  << "\nResults: " << (out / "results.h5").string() << "\n";
         std::cout.flush();
       });
 }

@@ -22,7 +22,6 @@ namespace fersweep::data {
 /// Called from decoder threads: it must be thread-safe.
 using ImageTransform = std::function<cv::Mat(std::size_t index, const cv::Mat& rgb)>;
 
-
 /// How images are normalised before the backbone.
 enum class Normalization {
   imagenet,  ///< ImageNet mean/std (what torchvision's pretrained weights expect); the default

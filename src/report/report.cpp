@@ -423,10 +423,17 @@ std::vector<std::string> parse_formats(const std::string& list) {
 }
 
 std::filesystem::path default_references() {
-  const std::filesystem::path p =
-      std::filesystem::path(FERSWEEP_SOURCE_DIR) / "analysis/references/sfew.yaml";
+  // The source tree (a build used in place), then the installed copy beside the executable.
+  std::vector<std::filesystem::path> candidates = {std::filesystem::path(FERSWEEP_SOURCE_DIR) /
+                                                   "analysis/references/sfew.yaml"};
   std::error_code ec;
-  return std::filesystem::exists(p, ec) ? p : std::filesystem::path();
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    candidates.push_back(exe.parent_path().parent_path() / "share/fersweep/references/sfew.yaml");
+  for (const auto& p : candidates) {
+    if (std::filesystem::exists(p, ec)) return p;
+  }
+  return {};
 }
 
 void select_rows(ResultsTable& t, const ReportOptions& o) {

@@ -27,9 +27,4 @@ struct ExecutorSettings {
 std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement,
                                               const ExecutorSettings& settings);
 
-/// The main results table as aligned text, from the journal of results directory `dir`: one row per
-/// configuration and evaluated epoch (only parameters that vary are shown), test accuracy per fold
-/// (repeats averaged), mean and sample standard deviation over folds. Printed at the end of a run.
-std::string results_table_text(const std::filesystem::path& dir);
-
 }  // namespace fersweep::run
