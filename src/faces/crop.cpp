@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -171,6 +172,7 @@ std::string cropped_relative_path(const std::string& source) {
 CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config, int threads) {
   const auto start = std::chrono::steady_clock::now();
   const std::size_t n = manifest.images.size();
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   std::optional<BoxTable> boxes;
   if (!config.boxes.empty()) boxes = read_box_table(config.boxes, manifest);
