@@ -50,6 +50,7 @@ int run(int argc, char** argv) {
   add_crop_faces(app);
   add_plan(app);
   add_run(app);
+  add_status(app);
   add_synthetic_run(app);
 
   try {

@@ -12,9 +12,7 @@
 namespace fersweep::cli {
 namespace {
 
-constexpr const char* kDescription =
-    R"(Write the demo dataset: a synthetic, SFEW-shaped stand-in for a real FER dataset.
-
+constexpr const char* kManual = R"(
 DIR gets one folder per class (Angry Disgust Fear Happy Neutral Sad Surprise) holding
 100 JPEG frames each (75 for Disgust, as in SFEW's course split): 384x288 cluttered
 "movie scenes", each with one main face whose drawn expression (brows, eyes, mouth) is
@@ -42,10 +40,19 @@ struct Options {
 
 void add_make_demo_data(CLI::App& app) {
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("make-demo-data", "Write the embedded SFEW-shaped demo dataset");
-  cmd->description(kDescription);
+  auto* cmd = app.add_subcommand(
+      "make-demo-data", "Write the demo dataset: a synthetic, SFEW-shaped stand-in for a real one");
+  cmd->footer(kManual);
   cmd->add_option("DIR", opts->dir, "Directory to write the dataset into")->required();
-  cmd->add_option("--seed", opts->seed, "Seed of the generator (default 0)");
+  // CLI11 would wrap "-1" around to 2^64-1: refuse a sign before conversion.
+  const CLI::Validator unsigned_integer(
+      [](std::string& value) {
+        return value.empty() || value[0] == '-' ? std::string("must be an integer from 0 to 2^64-1")
+                                                : std::string();
+      },
+      "UINT");
+  cmd->add_option("--seed", opts->seed, "Seed of the generator, 0 to 2^64-1 (default 0)")
+      ->check(unsigned_integer);
   cmd->add_option("--threads", opts->threads, "Worker threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([opts] {

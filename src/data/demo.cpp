@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -158,7 +159,8 @@ FacePatch draw_face(Expression expression, Rng& rng) {
   FacePatch p;
   p.bgr = cv::Mat(kPatchH, kPatchW, CV_8UC3, cv::Scalar(0, 0, 0));
   cv::Mat mask8(kPatchH, kPatchW, CV_8U, cv::Scalar(0));
-  const cv::Scalar skin = scale(kSkins[rng.below(std::size(kSkins))], rng.uniform(0.92, 1.05));
+  const cv::Scalar base_skin = kSkins[rng.below(std::size(kSkins))];
+  const cv::Scalar skin = scale(base_skin, rng.uniform(0.92, 1.05));
   const cv::Scalar hair = kHairs[rng.below(std::size(kHairs))];
   const FaceShape s = expression_shape(expression, rng);
   const double cx = kFaceCx, cy = kFaceCy;
@@ -337,35 +339,39 @@ void draw_clutter(cv::Mat& frame, Rng& rng) {
   }
   const int shapes = rng.between(12, 24);
   for (int i = 0; i < shapes; ++i) {
+    // Every random number is drawn in its own statement: the order in which function arguments
+    // are evaluated is unspecified in C++, and the pictures must not depend on the compiler.
     const cv::Scalar color = random_color(rng);
     const double x = rng.uniform(0, kFrameWidth), y = rng.uniform(0, kFrameHeight);
-    switch (rng.below(5)) {
+    const auto kind = rng.below(5);
+    const double u = rng.uniform(), v = rng.uniform(), w = rng.uniform();
+    const int thickness = rng.between(1, 6);
+    switch (kind) {
       case 0:  // window, door, shelf
-        cv::rectangle(frame, to_fixed(x, y),
-                      to_fixed(x + rng.uniform(20, 140), y + rng.uniform(20, 140)), color,
+        cv::rectangle(frame, to_fixed(x, y), to_fixed(x + 20 + 120 * u, y + 20 + 120 * v), color,
                       cv::FILLED, cv::LINE_AA, 4);
         break;
       case 1:  // lamp, plate
-        fill_ellipse(frame, x, y, rng.uniform(6, 40), rng.uniform(6, 40), rng.uniform(0, 180),
-                     color);
+        fill_ellipse(frame, x, y, 6 + 34 * u, 6 + 34 * v, 180 * w, color);
         break;
       case 2:  // cable, edge
-        cv::line(frame, to_fixed(x, y),
-                 to_fixed(rng.uniform(0, kFrameWidth), rng.uniform(0, kFrameHeight)), color,
-                 rng.between(1, 5), cv::LINE_AA, 4);
+        cv::line(frame, to_fixed(x, y), to_fixed(u * kFrameWidth, v * kFrameHeight), color,
+                 thickness, cv::LINE_AA, 4);
         break;
       case 3: {  // irregular object
         std::vector<cv::Point> poly;
-        const int n = rng.between(3, 6);
-        for (int k = 0; k < n; ++k)
-          poly.push_back(to_fixed(x + rng.uniform(-45, 45), y + rng.uniform(-45, 45)));
+        const int n = 3 + static_cast<int>(4 * u);
+        for (int k = 0; k < n; ++k) {
+          const double px = x + rng.uniform(-45, 45);
+          const double py = y + rng.uniform(-45, 45);
+          poly.push_back(to_fixed(px, py));
+        }
         fill(frame, poly, color);
         break;
       }
       default:  // frame of a picture
-        cv::rectangle(frame, to_fixed(x, y),
-                      to_fixed(x + rng.uniform(20, 90), y + rng.uniform(20, 90)), color,
-                      rng.between(2, 6), cv::LINE_AA, 4);
+        cv::rectangle(frame, to_fixed(x, y), to_fixed(x + 20 + 70 * u, y + 20 + 70 * v), color,
+                      1 + thickness, cv::LINE_AA, 4);
     }
   }
 }
@@ -434,7 +440,7 @@ DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index
   const FacePatch face = draw_face(static_cast<Expression>(class_index), rng);
   const cv::Mat m = blend_face(out.bgr, face, cx, cy, width, angle);
 
-  // Lighting falloff, camera blur and sensor noise.
+  // Camera blur and sensor noise.
   cv::GaussianBlur(out.bgr, out.bgr, cv::Size(3, 3), 0.8);
   add_noise(out.bgr, rng, rng.uniform(2, 6));
 

@@ -57,6 +57,7 @@ struct ImageBatch {
 
 /// Streams images in batches: `threads` decoder threads fill each batch, and the next batch is
 /// decoded while the caller works on the current one, so at most two batches are in memory.
+/// The manifest must outlive the stream.
 class ImageBatchStream {
  public:
   ImageBatchStream(const Manifest& manifest, std::vector<std::size_t> indices, int image_size,

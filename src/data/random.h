@@ -60,11 +60,6 @@ class Rng {
   }
   /// True with probability p.
   bool chance(double p) { return uniform() < p; }
-  /// Approximately normal(0, 1): sum of 4 uniforms, rescaled (cheap and portable).
-  double gaussish() {
-    const double s = uniform() + uniform() + uniform() + uniform();
-    return (s - 2.0) * 1.7320508075688772;  // variance of the sum is 4/12
-  }
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "comm/wire.h"
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "run/progress.h"
@@ -276,6 +277,8 @@ class Coordinator {
     if (!stop_seen_) {
       stop_seen_ = true;
       stop_time_ = now;
+      // Make everything finished so far durable at once: a launcher may kill us any moment now.
+      results_.flush_all();
       log::warn(
           "signal {} received: no new tasks; waiting up to {:.0f} s for {} running task(s) "
           "(signal again to stop at once)",
@@ -347,6 +350,20 @@ class Coordinator {
       result["n"] = o.features->n;
       result["dim"] = o.features->dim;
       features_[o.id] = o.features;
+    }
+    if (o.ok && result.contains("artifacts")) {
+      // Files a task produced (QC reports, contact sheets) arrive base64-encoded; only rank 0 writes.
+      json written = json::array();
+      const fs::path dir = results_.dir() / "cache" / to_string(spec.kind) / o.id;
+      fs::create_directories(dir);
+      for (const auto& [name, data] : result["artifacts"].items()) {
+        if (name.find('/') != std::string::npos || name.empty() || name[0] == '.') {
+          throw CommError(fmt::format("task {} sent an artifact with an unsafe name '{}'", o.id, name));
+        }
+        write_text_atomically(dir / name, base64_decode(data.get<std::string>()));
+        written.push_back(fs::relative(dir / name, results_.dir()).string());
+      }
+      result["artifacts"] = written;
     }
     const bool retry = scheduler_.complete(o.id, o.ok, worker);
     json rec = {{"v", 1},

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "run/signals.h"
 
 namespace fersweep::run {
 
@@ -23,6 +24,7 @@ int threads_for_rank(int requested, const comm::Placement& placement) {
 void launch_run(const std::function<RunSetup()>& make_setup, const RunOptions& options,
                 const std::function<std::unique_ptr<Executor>(const comm::Placement&)>& make_executor,
                 int threads, const std::function<void(const RunSummary&)>& on_finished) {
+  install_stop_handlers();  // before anything slow, so an early signal is not fatal
   comm::MpiSession session;
   const comm::Placement& placement = session.placement();
   log::set_rank(placement.rank, placement.size);

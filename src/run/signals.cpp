@@ -23,6 +23,9 @@ void install_stop_handlers() {
   sa.sa_flags = 0;  // no SA_RESTART: blocking calls return so loops notice promptly
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // mpirun kills the whole job within a second of its own SIGTERM, but forwards SIGUSR1 to every
+  // rank: job scripts that launch with mpirun ask for SIGUSR1 before the time limit.
+  sigaction(SIGUSR1, &sa, nullptr);
 }
 
 int stop_requests() {

@@ -1,11 +1,11 @@
-// SIGINT/SIGTERM handling for runs: the first signal asks for a graceful stop (stop dispatching,
+// SIGINT/SIGTERM/SIGUSR1 handling for runs: the first signal asks for a graceful stop (stop dispatching,
 // finish running tasks within the grace period, flush, exit 3); a second one during the grace
 // period makes the stop immediate (still flushing what is done).
 #pragma once
 
 namespace fersweep::run {
 
-/// Installs handlers for SIGINT and SIGTERM that only set flags (async-signal-safe).
+/// Installs handlers for SIGINT, SIGTERM and SIGUSR1 that only set flags (async-signal-safe).
 void install_stop_handlers();
 /// Number of stop signals received so far.
 int stop_requests();

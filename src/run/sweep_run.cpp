@@ -181,7 +181,6 @@ class SweepExecutor : public Executor {
                                                              model::ExtractorOptions{settings_.threads, true});
       extractor_key_ = key;
       weights_info_ = {{"weights_origin", w.origin}, {"weights_sha256", w.sha256}, {"random_weights", w.random}};
-      if (w.random) log::warn("{}: using RANDOM weights ({}) — results are not ImageNet transfer", key, w.origin);
     }
     for (const auto& [k, v] : weights_info_.items()) provenance[k] = v;
     return *extractor_;

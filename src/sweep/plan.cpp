@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -59,6 +60,12 @@ enum Key : std::size_t {
 
 using Axes = std::vector<std::vector<json>>;  // indexed by Key
 
+// One combination: a pointer to each key's value and to its canonical text.
+struct Row {
+  std::array<const json*, kKeyCount> value{};
+  std::array<const std::string*, kKeyCount> text{};
+};
+
 struct Exclusion {
   std::vector<std::pair<std::size_t, std::vector<json>>> match;  // keys other than epochs
   std::vector<int> epochs;                                       // empty: every epoch
@@ -83,6 +90,8 @@ class Expander {
                 {"classes", c_["dataset"]["classes"]},
                 {"skip_bad_images", c_["dataset"]["skip_bad_images"]}};
     for (const auto& v : spec.variants) crop_of_variant_[v] = crop_for(v);
+    for (const auto& [backbone, w] : c_["weights"].items())
+      weights_text_[backbone] = canonical_json(w);
   }
 
   Axes defaults() const {
@@ -114,18 +123,29 @@ class Expander {
     std::vector<std::size_t> at(kKeyCount, 0);
     for (std::size_t k = 0; k < kEpochs; ++k)
       if (axes[k].empty()) return;
-    std::vector<const json*> row(kKeyCount, nullptr);
+    // Canonical text of every axis value, computed once: the train ids are built from these
+    // pieces instead of serialising each task's params (the planner's hot loop).
+    std::vector<std::vector<std::string>> texts(kKeyCount);
+    for (std::size_t k = 0; k < kEpochs; ++k)
+      for (const auto& v : axes[k]) texts[k].push_back(canonical_json(v));
+    Row row;
     std::vector<int> epochs;
     while (true) {
-      for (std::size_t k = 0; k < kEpochs; ++k) row[k] = &axes[k][at[k]];
-      const json* weights = row[kWeights];
-      if (weights->is_null()) row[kWeights] = &c_["weights"][row[kBackbone]->get<std::string>()];
+      for (std::size_t k = 0; k < kEpochs; ++k) {
+        row.value[k] = &axes[k][at[k]];
+        row.text[k] = &texts[k][at[k]];
+      }
+      if (row.value[kWeights]->is_null()) {
+        const std::string& backbone = row.value[kBackbone]->get_ref<const std::string&>();
+        row.value[kWeights] = &c_["weights"][backbone];
+        row.text[kWeights] = &weights_text_.at(backbone);
+      }
       epochs.clear();
       for (const auto& e : axes[kEpochs]) epochs.push_back(e.get<int>());
       produced += epochs.size();
       if (exclusions) {
         const std::size_t before = epochs.size();
-        for (auto& ex : *exclusions) apply(ex, row, epochs);
+        for (auto& ex : *exclusions) apply(ex, row.value, epochs);
         removed += before - epochs.size();
       }
       if (!epochs.empty())
@@ -149,7 +169,8 @@ class Expander {
   }
 
  private:
-  static void apply(Exclusion& ex, const std::vector<const json*>& row, std::vector<int>& epochs) {
+  static void apply(Exclusion& ex, const std::array<const json*, kKeyCount>& row,
+                    std::vector<int>& epochs) {
     for (const auto& [k, values] : ex.match)
       if (std::find(values.begin(), values.end(), *row[k]) == values.end()) return;
     const std::size_t before = epochs.size();
@@ -179,7 +200,7 @@ class Expander {
     return plan_.crops.size() - 1;
   }
 
-  std::size_t extract_for(const std::vector<const json*>& row, int repeat) {
+  std::size_t extract_for(const std::array<const json*, kKeyCount>& row, int repeat) {
     const bool per_fold = *row[kNormalize] == "dataset";
     const int fold = per_fold ? row[kFold]->get<int>() : -1;
     const int rep = per_fold ? repeat : -1;
@@ -234,33 +255,46 @@ class Expander {
     return index;
   }
 
-  void add_train(const std::vector<const json*>& row, const std::vector<int>& epochs, int repeat) {
-    const std::size_t extract = extract_for(row, repeat);
-    const int fold = row[kFold]->get<int>();
-    json p = json::object();
-    p["backbone"] = *row[kBackbone];
-    p["weights"] = *row[kWeights];
-    p["variant"] = *row[kVariant];
-    p["image_size"] = *row[kImageSize];
-    p["normalize"] = *row[kNormalize];
-    p["head"] = *row[kHead];
-    // Parameters a configuration does not use are left out, so that e.g. `hidden` in the grid
-    // does not multiply linear-head runs.
-    if (*row[kHead] == "mlp") p["hidden"] = *row[kHidden];
-    p["optimizer"] = *row[kOptimizer];
-    p["lr"] = *row[kLr];
-    p["weight_decay"] = *row[kWeightDecay];
-    if (*row[kOptimizer] == "sgd") p["momentum"] = *row[kMomentum];
-    p["batch_size"] = *row[kBatchSize];
-    p["standardize"] = *row[kStandardize];
-    p["label_smoothing"] = *row[kLabelSmoothing];
-    p["seed"] = *row[kSeed];
-    p["fold"] = fold;
-    p["repeat"] = repeat;
-    p["folds"] = folds_;
-    p["cv_seed"] = cv_seed_ + static_cast<std::uint64_t>(repeat);
-    p["extract"] = plan_.extracts[extract].id;
-    TaskId id = task_id(p);
+  // The train task of one combination and repeat. Its id is hashed from text assembled out of
+  // the pre-serialised values, in sorted key order, exactly as canonical_json(params) would
+  // print it (the tests check this against Python); params is built only for new tasks.
+  void add_train(const Row& row, const std::vector<int>& epochs, int repeat) {
+    const std::size_t extract = extract_for(row.value, repeat);
+    const auto& v = row.value;
+    const auto& t = row.text;
+    const int fold = v[kFold]->get<int>();
+    const bool mlp = *v[kHead] == "mlp";
+    const bool sgd = *v[kOptimizer] == "sgd";
+    const std::uint64_t cv_seed = cv_seed_ + static_cast<std::uint64_t>(repeat);
+    const TaskId& extract_id = plan_.extracts[extract].id;
+    std::string& text = scratch_;
+    text.clear();
+    auto put = [&text](const char* key, const std::string& value) {
+      text += key;
+      text += value;
+    };
+    put("{\"backbone\":", *t[kBackbone]);
+    put(",\"batch_size\":", *t[kBatchSize]);
+    put(",\"cv_seed\":", std::to_string(cv_seed));
+    put(",\"extract\":", "\"" + extract_id + "\"");
+    put(",\"fold\":", std::to_string(fold));
+    put(",\"folds\":", std::to_string(folds_));
+    put(",\"head\":", *t[kHead]);
+    if (mlp) put(",\"hidden\":", *t[kHidden]);
+    put(",\"image_size\":", *t[kImageSize]);
+    put(",\"label_smoothing\":", *t[kLabelSmoothing]);
+    put(",\"lr\":", *t[kLr]);
+    if (sgd) put(",\"momentum\":", *t[kMomentum]);
+    put(",\"normalize\":", *t[kNormalize]);
+    put(",\"optimizer\":", *t[kOptimizer]);
+    put(",\"repeat\":", std::to_string(repeat));
+    put(",\"seed\":", *t[kSeed]);
+    put(",\"standardize\":", *t[kStandardize]);
+    put(",\"variant\":", *t[kVariant]);
+    put(",\"weight_decay\":", *t[kWeightDecay]);
+    put(",\"weights\":", *t[kWeights]);
+    text += "}";
+    TaskId id = sha256_hex(text).substr(0, 16);
     const std::uint64_t seed = seed_from_id(id);
     auto [it, fresh] = train_by_seed_.emplace(seed, plan_.trains.size());
     if (!fresh) {
@@ -268,16 +302,39 @@ class Expander {
       existing.insert(existing.end(), epochs.begin(), epochs.end());
       return;
     }
-    TrainTask t;
-    t.id = std::move(id);
-    t.extract = plan_.extracts[extract].id;
-    t.params = std::move(p);
-    t.epochs = epochs;
-    t.fold = fold;
-    t.repeat = repeat;
-    t.seed = seed;
-    t.extract_index = extract;
-    plan_.trains.push_back(std::move(t));
+    json p = json::object();
+    p["backbone"] = *v[kBackbone];
+    p["weights"] = *v[kWeights];
+    p["variant"] = *v[kVariant];
+    p["image_size"] = *v[kImageSize];
+    p["normalize"] = *v[kNormalize];
+    p["head"] = *v[kHead];
+    // Parameters a configuration does not use are left out, so that e.g. `hidden` in the grid
+    // does not multiply linear-head runs.
+    if (mlp) p["hidden"] = *v[kHidden];
+    p["optimizer"] = *v[kOptimizer];
+    p["lr"] = *v[kLr];
+    p["weight_decay"] = *v[kWeightDecay];
+    if (sgd) p["momentum"] = *v[kMomentum];
+    p["batch_size"] = *v[kBatchSize];
+    p["standardize"] = *v[kStandardize];
+    p["label_smoothing"] = *v[kLabelSmoothing];
+    p["seed"] = *v[kSeed];
+    p["fold"] = fold;
+    p["repeat"] = repeat;
+    p["folds"] = folds_;
+    p["cv_seed"] = cv_seed;
+    p["extract"] = extract_id;
+    TrainTask task;
+    task.id = std::move(id);
+    task.extract = extract_id;
+    task.params = std::move(p);
+    task.epochs = epochs;
+    task.fold = fold;
+    task.repeat = repeat;
+    task.seed = seed;
+    task.extract_index = extract;
+    plan_.trains.push_back(std::move(task));
   }
 
  public:
@@ -295,6 +352,8 @@ class Expander {
   std::unordered_map<std::string, std::size_t> extract_by_key_;
   std::unordered_map<TaskId, std::size_t> extract_by_id_;
   std::unordered_map<std::uint64_t, std::size_t> train_by_seed_;
+  std::unordered_map<std::string, std::string> weights_text_;
+  std::string scratch_;
 };
 
 }  // namespace
@@ -313,10 +372,18 @@ Plan plan_sweep(const SweepSpec& spec) {
   Expander expander(spec, plan);
   const Axes main = Expander::overlay(expander.defaults(), c["grid"]);
   plan.combinations = 1;
+  double size = 1;  // in floating point: a runaway grid must not overflow before it is refused
   for (std::size_t k = 0; k < kKeyCount; ++k) {
     plan.combinations *= main[k].size();
+    size *= static_cast<double>(main[k].size());
     if (main[k].size() > 1) plan.axes.push_back({grid_keys()[k], main[k].size()});
   }
+  size *= static_cast<double>(plan.cv_seeds.size());
+  if (size > static_cast<double>(kMaxGridSize))
+    throw ConfigError(fmt::format(
+        "invalid sweep file {} (1 error):\n  {}: grid: {:.3g} combinations (with epochs and "
+        "repeats) is more than fersweep plans ({}); split the sweep or shrink an axis",
+        spec.file, spec.location("grid"), size, kMaxGridSize));
 
   std::vector<Exclusion> exclusions;
   for (const auto& entry : c["exclude"]) {
@@ -330,6 +397,9 @@ Plan plan_sweep(const SweepSpec& spec) {
     exclusions.push_back(std::move(ex));
   }
 
+  // Room for the main grid's train tasks up front: no reallocation copies of a large vector.
+  const std::size_t epoch_values = std::max<std::size_t>(1, main[kEpochs].size());
+  plan.trains.reserve(plan.combinations / epoch_values * plan.cv_seeds.size());
   std::size_t produced = 0;
   expander.expand(main, &exclusions, produced, plan.excluded);
   for (std::size_t i = 0; i < exclusions.size(); ++i)

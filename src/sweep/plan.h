@@ -85,6 +85,10 @@ struct Plan {
   std::size_t evaluations() const;
 };
 
+/// The largest grid plan_sweep expands (combinations x epochs x repeats), far above any real
+/// sweep; beyond it the grid is almost certainly a mistake and would exhaust memory.
+inline constexpr std::size_t kMaxGridSize = 50'000'000;
+
 /// Expands the grid, applies exclude and include, merges epochs, builds the crop/extract/train
 /// DAG. Throws ConfigError (naming the exclude section) when nothing is left to run.
 Plan plan_sweep(const SweepSpec& spec);

@@ -495,6 +495,9 @@ class SpecBuilder {
         c_.error(*v.find("cascade"), child(p, "cascade"),
                  "only detectors haar and lbp use a cascade file");
     }
+    if (detector && det != "yunet" && out["align"] == true)
+      diag_.warning(v.find_entry("align")->key_loc, child(p, "align"),
+                    "alignment needs eye landmarks, which only detector yunet gives");
     json qc = {{"min_face_px", 48}, {"blur_threshold", 50.0}, {"iou_threshold", 0.5}};
     if (const auto* q = v.find("qc")) {
       const std::string qp = child(p, "qc");

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "train/detmath.h"
 #include "train/kernels.h"
 #include "train/rng.h"
 
@@ -61,6 +62,9 @@ Inputs prepare_inputs(const at::Tensor& features, const at::Tensor& labels, int 
     throw DataError("train: labels must be a 1-D tensor with one label per feature row (" +
                     std::to_string(features.size(0)) + ")");
   if (features.size(1) < 1) throw DataError("train: features have no columns");
+  if (labels.is_floating_point() || labels.is_complex())
+    throw DataError("train: labels must be an integer tensor (class indices), got " +
+                    std::string(labels.dtype().name()));
   Inputs in;
   with_context<DataError>("train: converting features and labels", [&] {
     in.features = features.to(at::kCPU, at::kFloat).contiguous();
@@ -71,6 +75,12 @@ Inputs prepare_inputs(const at::Tensor& features, const at::Tensor& labels, int 
   in.n = features.size(0);
   in.d = static_cast<int>(features.size(1));
   in.num_classes = num_classes;
+  // A NaN or infinite feature would silently turn every weight into NaN: name it instead.
+  const std::int64_t count = in.n * in.d;
+  for (std::int64_t k = 0; k < count; ++k)
+    if (!std::isfinite(in.x[k]))
+      throw DataError("train: feature row " + std::to_string(k / in.d) + " column " +
+                      std::to_string(k % in.d) + " is not finite");
   return in;
 }
 
@@ -135,46 +145,31 @@ std::vector<std::int64_t> gather_labels(const Inputs& in, const std::vector<std:
   return y;
 }
 
-// One optimiser's update of a parameter buffer, step counted from 1, following torch 1.13's
-// torch.optim.{Adam, AdamW, SGD} operation by operation (float32 tensors, double scalars).
-void optimizer_update(const HeadConfig& cfg, long step, float* p, const float* g, float* m,
-                      float* v, std::size_t n) {
-  const auto wd = static_cast<float>(cfg.weight_decay);
+// The constants of one optimiser step (counted from 1), as torch 1.13's torch.optim.{Adam, AdamW,
+// SGD} compute them: double arithmetic on Python floats, rounded to float when applied to tensors.
+kernels::UpdateStep update_step(const HeadConfig& cfg, long step) {
+  kernels::UpdateStep st;
+  st.weight_decay = static_cast<float>(cfg.weight_decay);
   if (cfg.optimizer == "sgd") {
-    const auto mom = static_cast<float>(cfg.momentum);
-    const auto neg_lr = static_cast<float>(-cfg.lr);
-    for (std::size_t j = 0; j < n; ++j) {
-      float d = g[j] + wd * p[j];
-      if (cfg.momentum != 0) {
-        m[j] = step == 1 ? d : m[j] * mom + d;
-        d = m[j];
-      }
-      p[j] = p[j] + neg_lr * d;
-    }
-    return;
+    st.kind = kernels::UpdateStep::sgd;
+    st.momentum = static_cast<float>(cfg.momentum);
+    st.first_step = step == 1;
+    st.neg_lr = static_cast<float>(-cfg.lr);
+    return st;
   }
   constexpr double beta1 = 0.9, beta2 = 0.999;
-  const bool decoupled = cfg.optimizer == "adamw";
-  const auto b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
-  const auto one_b1 = static_cast<float>(1 - beta1), one_b2 = static_cast<float>(1 - beta2);
-  const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
-  const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
-  const auto neg_step = static_cast<float>(-(cfg.lr / bc1));
-  const auto bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  const float eps = 1e-8f;
-  const auto shrink = static_cast<float>(1 - cfg.lr * cfg.weight_decay);
-  for (std::size_t j = 0; j < n; ++j) {
-    float gj = g[j];
-    if (decoupled) {
-      p[j] = p[j] * shrink;
-    } else {
-      gj = gj + wd * p[j];
-    }
-    m[j] = m[j] * b1 + one_b1 * gj;
-    v[j] = v[j] * b2 + one_b2 * gj * gj;
-    const float denom = std::sqrt(v[j]) / bc2_sqrt + eps;
-    p[j] = p[j] + neg_step * (m[j] / denom);
-  }
+  st.kind = cfg.optimizer == "adamw" ? kernels::UpdateStep::adamw : kernels::UpdateStep::adam;
+  st.beta1 = static_cast<float>(beta1);
+  st.beta2 = static_cast<float>(beta2);
+  st.one_minus_beta1 = static_cast<float>(1 - beta1);
+  st.one_minus_beta2 = static_cast<float>(1 - beta2);
+  const double bc1 = 1 - detmath::pow(beta1, step);
+  const double bc2 = 1 - detmath::pow(beta2, step);
+  st.neg_step_size = static_cast<float>(-(cfg.lr / bc1));
+  st.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
+  st.eps = 1e-8f;
+  st.shrink = static_cast<float>(1 - cfg.lr * cfg.weight_decay);
+  return st;
 }
 
 // A trainable tensor: value, gradient and two optimiser state buffers of the same padded size.
@@ -187,48 +182,77 @@ struct Param {
     v.assign(n, 0.0f);
   }
   void update(const HeadConfig& cfg, long step, std::size_t offset, std::size_t n) {
-    optimizer_update(cfg, step, value.data() + offset, grad.data() + offset, m.data() + offset,
-                     v.data() + offset, n);
+    kernels::update(update_step(cfg, step), value.data() + offset, grad.data() + offset,
+                    m.data() + offset, v.data() + offset, n);
   }
 };
 
-// Softmax cross-entropy of one sample's logits (torch's label smoothing): returns the loss,
-// writes d(loss)/d(logits) * scale into dz (when given) and the arg-max into *pred.
-double softmax_xent(const float* z, int c, std::int64_t target, double smoothing, float scale,
-                    float* dz, int* pred) {
-  int best = 0;
-  for (int k = 1; k < c; ++k)
-    if (z[k] > z[best]) best = k;
-  *pred = best;
-  const double mx = z[best];
-  double sum = 0, zsum = 0;
-  for (int k = 0; k < c; ++k) {
-    sum += std::exp(z[k] - mx);
-    zsum += z[k];
+// Softmax cross-entropy (torch's label smoothing) of n samples: logits row i at z + i * ldz,
+// target targets[i]. Returns the summed loss, writes d(loss)/d(logits) * scale to dz rows (when
+// given) and the arg-max (first maximum) to preds[i]. exp and log are the vectorised kernels
+// (detmath's functions), so the loss and its gradient are the same on every machine.
+struct SoftmaxWork {
+  std::vector<double> e, maxima, lse;
+};
+
+double softmax_xent_rows(const float* z, std::ptrdiff_t ldz, int n, int c,
+                         const std::int64_t* targets, double smoothing, float scale, float* dz,
+                         std::ptrdiff_t lddz, int* preds, SoftmaxWork& work) {
+  const auto nn = static_cast<std::size_t>(n);
+  work.e.resize(nn * c);
+  work.maxima.resize(nn);
+  work.lse.resize(nn);
+  for (int i = 0; i < n; ++i) {
+    const float* zi = z + i * ldz;
+    int best = 0;
+    for (int k = 1; k < c; ++k)
+      if (zi[k] > zi[best]) best = k;
+    preds[i] = best;
+    work.maxima[i] = zi[best];
+    for (int k = 0; k < c; ++k)
+      work.e[static_cast<std::size_t>(i) * c + k] = zi[k] - work.maxima[i];
   }
-  const double lse = std::log(sum) + mx;
-  const double loss = -((1 - smoothing) * (z[target] - lse) + smoothing / c * (zsum - c * lse));
-  if (dz) {
+  kernels::exp_clamped(work.e.data(), work.e.size());
+  for (int i = 0; i < n; ++i) {
+    const double* e = work.e.data() + static_cast<std::size_t>(i) * c;
+    double sum = 0;
+    for (int k = 0; k < c; ++k) sum += e[k];
+    work.lse[i] = sum;  // >= 1: the maximum contributes e^0
+  }
+  kernels::log_normal(work.lse.data(), nn);
+  double total = 0;
+  for (int i = 0; i < n; ++i) {
+    const float* zi = z + i * ldz;
+    const double* e = work.e.data() + static_cast<std::size_t>(i) * c;
+    double sum = 0, zsum = 0;
     for (int k = 0; k < c; ++k) {
-      const double q = (k == target ? 1 - smoothing : 0.0) + smoothing / c;
-      dz[k] = static_cast<float>((std::exp(z[k] - mx) / sum - q) * scale);
+      sum += e[k];
+      zsum += zi[k];
+    }
+    const double lse = work.lse[i] + work.maxima[i];
+    const std::int64_t t = targets[i];
+    total += -((1 - smoothing) * (zi[t] - lse) + smoothing / c * (zsum - c * lse));
+    if (dz) {
+      const double inv_sum = 1.0 / sum;
+      float* dzi = dz + i * lddz;
+      for (int k = 0; k < c; ++k) {
+        const double q = (k == t ? 1 - smoothing : 0.0) + smoothing / c;
+        dzi[k] = static_cast<float>((e[k] * inv_sum - q) * scale);
+      }
     }
   }
-  return loss;
+  return total;
 }
 
 // Evaluation from the logits [n, c] of a test fold.
 EvalMetrics metrics_from_logits(const std::vector<float>& logits,
                                 const std::vector<std::int64_t>& y, int c, int epoch) {
-  std::vector<std::int64_t> pred(y.size());
-  double loss = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    int p = 0;
-    loss += softmax_xent(logits.data() + i * static_cast<std::size_t>(c), c, y[i], 0.0, 0.0f,
-                         nullptr, &p);
-    pred[i] = p;
-  }
-  EvalMetrics m = evaluate(pred, y, c);
+  const int n = static_cast<int>(y.size());
+  std::vector<int> pred(y.size());
+  SoftmaxWork work;
+  const double loss =
+      softmax_xent_rows(logits.data(), c, n, c, y.data(), 0.0, 0.0f, nullptr, 0, pred.data(), work);
+  EvalMetrics m = evaluate(std::vector<std::int64_t>(pred.begin(), pred.end()), y, c);
   m.epoch = epoch;
   m.test_loss = y.empty() ? 0.0 : loss / static_cast<double>(y.size());
   return m;
@@ -340,6 +364,9 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), wrows;
   std::vector<float> z(static_cast<std::size_t>(bs) * hc), dz(z.size());
+  std::vector<std::int64_t> targets(static_cast<std::size_t>(bs));
+  std::vector<int> preds(static_cast<std::size_t>(bs));
+  SoftmaxWork work;
   std::vector<double> loss_sum(static_cast<std::size_t>(heads));
   std::vector<std::int64_t> correct(static_cast<std::size_t>(heads));
   std::vector<std::size_t> next_eval(static_cast<std::size_t>(heads), 0);
@@ -361,17 +388,17 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
       for (int i = 0; i < b; ++i) rows[i] = xtr.row(static_cast<int>(order[start + i]));
       kernels::dot_rows(rows.data(), b, wrows.data(), ac, dp, z.data(), hc);
       const float scale = 1.0f / static_cast<float>(b);
+      for (int i = 0; i < b; ++i) targets[i] = ytr[order[start + i]];
       for (int s = 0; s < active; ++s) {
         const HeadConfig& cfg = jobs[rank[s]]->config;
         for (int i = 0; i < b; ++i) {
           float* zi = z.data() + static_cast<std::size_t>(i) * hc + s * c;
           for (int k = 0; k < c; ++k) zi[k] += bias.value[s * c + k];
-          int pred = 0;
-          const std::int64_t t = ytr[order[start + i]];
-          loss_sum[s] += softmax_xent(zi, c, t, cfg.label_smoothing, scale,
-                                      dz.data() + static_cast<std::size_t>(i) * hc + s * c, &pred);
-          correct[s] += pred == t;
         }
+        loss_sum[s] +=
+            softmax_xent_rows(z.data() + s * c, hc, b, c, targets.data(), cfg.label_smoothing,
+                              scale, dz.data() + s * c, hc, preds.data(), work);
+        for (int i = 0; i < b; ++i) correct[s] += preds[i] == targets[i];
       }
       kernels::combine_rows(dz.data(), 1, hc, b, rows.data(), ac, dp, weight.grad.data(), dp);
       for (int m = 0; m < ac; ++m) {
@@ -471,6 +498,9 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), test_rows;
   std::vector<float> dz(static_cast<std::size_t>(bs) * c);
+  std::vector<std::int64_t> targets(static_cast<std::size_t>(bs));
+  std::vector<int> preds(static_cast<std::size_t>(bs));
+  SoftmaxWork work;
   Matrix dh;
   std::size_t next_eval = 0;
   long step = 0;
@@ -483,14 +513,10 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
       for (int i = 0; i < b; ++i) rows[i] = xtr.row(static_cast<int>(order[start + i]));
       forward(rows.data(), b);
       const float scale = 1.0f / static_cast<float>(b);
-      for (int i = 0; i < b; ++i) {
-        int pred = 0;
-        const std::int64_t t = ytr[order[start + i]];
-        loss_sum +=
-            softmax_xent(z.data() + static_cast<std::size_t>(i) * c, c, t, cfg.label_smoothing,
-                         scale, dz.data() + static_cast<std::size_t>(i) * c, &pred);
-        correct += pred == t;
-      }
+      for (int i = 0; i < b; ++i) targets[i] = ytr[order[start + i]];
+      loss_sum += softmax_xent_rows(z.data(), c, b, c, targets.data(), cfg.label_smoothing, scale,
+                                    dz.data(), c, preds.data(), work);
+      for (int i = 0; i < b; ++i) correct += preds[i] == targets[i];
       kernels::combine_rows(dz.data(), 1, c, b, hrows.data(), c, hp, w2.grad.data(), hp);
       for (int k = 0; k < c; ++k) {
         float acc = 0.0f;

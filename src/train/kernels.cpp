@@ -14,6 +14,10 @@ namespace fersweep::train::kernels {
                 float* out, std::ptrdiff_t ldo);                                                 \
   void combine_rows(const float* coef, std::ptrdiff_t coef_r, std::ptrdiff_t coef_k, int nk,     \
                     const float* const* src, int nr, int width, float* out, std::ptrdiff_t ldo); \
+  void update(const UpdateStep& step, float* p, const float* g, float* m, float* v,              \
+              std::size_t n);                                                                    \
+  void exp_clamped(double* v, std::size_t n);                                                    \
+  void log_normal(double* v, std::size_t n);                                                     \
   }
 FERSWEEP_DECLARE_KERNELS(generic)
 #if defined(__x86_64__)
@@ -101,6 +105,45 @@ void combine_rows(const float* coef, std::ptrdiff_t coef_r, std::ptrdiff_t coef_
 #endif
     default:
       return generic::combine_rows(coef, coef_r, coef_k, nk, src, nr, width, out, ldo);
+  }
+}
+
+void update(const UpdateStep& step, float* p, const float* g, float* m, float* v, std::size_t n) {
+  switch (current().load(std::memory_order_relaxed)) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return avx512::update(step, p, g, m, v, n);
+    case Isa::avx2:
+      return avx2::update(step, p, g, m, v, n);
+#endif
+    default:
+      return generic::update(step, p, g, m, v, n);
+  }
+}
+
+void exp_clamped(double* v, std::size_t n) {
+  switch (current().load(std::memory_order_relaxed)) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return avx512::exp_clamped(v, n);
+    case Isa::avx2:
+      return avx2::exp_clamped(v, n);
+#endif
+    default:
+      return generic::exp_clamped(v, n);
+  }
+}
+
+void log_normal(double* v, std::size_t n) {
+  switch (current().load(std::memory_order_relaxed)) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return avx512::log_normal(v, n);
+    case Isa::avx2:
+      return avx2::log_normal(v, n);
+#endif
+    default:
+      return generic::log_normal(v, n);
   }
 }
 

@@ -30,6 +30,14 @@ inline float vreduce(V x) {
   const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
   return _mm_cvtss_f32(s1);
 }
+inline void vreduce4(V a, V b, V c, V d, float* out) {
+  out[0] = vreduce(a);
+  out[1] = vreduce(b);
+  out[2] = vreduce(c);
+  out[3] = vreduce(d);
+}
+constexpr int kDotRA = 2, kDotRB = 2;  // each V is two of the 16 ymm registers
+constexpr int kCombineRR = 4, kCombineRD = 1;
 }  // namespace
 
 #define FERSWEEP_KERNEL_NS avx2

@@ -36,6 +36,14 @@ inline float vreduce(const V& v) {
   for (int l = 0; l < 2; ++l) s2[l] = s4[l] + s4[l + 2];
   return s2[0] + s2[1];
 }
+inline void vreduce4(const V& a, const V& b, const V& c, const V& d, float* out) {
+  out[0] = vreduce(a);
+  out[1] = vreduce(b);
+  out[2] = vreduce(c);
+  out[3] = vreduce(d);
+}
+constexpr int kDotRA = 2, kDotRB = 4;
+constexpr int kCombineRR = 4, kCombineRD = 2;
 }  // namespace
 
 #define FERSWEEP_KERNEL_NS generic

@@ -61,6 +61,11 @@ TEST(SweepFiles, PaperExpandsToTheFullTableAndTheBatchSizeStudy) {
         t.params["batch_size"] == 256)
       ++table1;
   EXPECT_EQ(table1, 5);
+  // Pinned ids (see DemoRunsEveryDepthOnBothVariants).
+  EXPECT_EQ(p.crops[0].id, "d8b18cf2e0e36d85");
+  EXPECT_EQ(p.extracts[0].id, "d84baea265eaebbe");
+  EXPECT_EQ(p.trains.front().id, "ee2d94d760f1f00c");
+  EXPECT_EQ(p.trains.back().id, "1f90ae14b67a09c5");
 }
 
 TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
@@ -76,7 +81,11 @@ TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
 }
 
 TEST(SweepFiles, LearningRateByWeightDecayShareOneFeatureSet) {
-  expect_counts(plan_file("lr-wd-study.yaml"), {1, 1, 80, 160});
+  const Plan p = plan_file("lr-wd-study.yaml");
+  expect_counts(p, {1, 1, 80, 160});
+  EXPECT_EQ(p.extracts[0].id, "1a8d36d9a11df4e7");
+  EXPECT_EQ(p.trains.front().id, "e40314f03e6c31c7");
+  EXPECT_EQ(p.trains.back().id, "8de0f8ecc75c77ae");
 }
 
 TEST(SweepFiles, IncludeExcludeExample) {
@@ -84,6 +93,10 @@ TEST(SweepFiles, IncludeExcludeExample) {
   // 3 x 2 x 2 x 5 = 60 runs, minus resnet18/bs64 (10), plus one MLP setting (5 folds).
   expect_counts(p, {1, 6, 55, 115});
   EXPECT_EQ(p.excluded, 30u + 40u);
+  // Same dataset and crop settings as lr-wd-study.yaml: the same crop task.
+  EXPECT_EQ(p.crops[0].id, "38cb930233db2500");
+  EXPECT_EQ(p.trains.front().id, "2a51f2fe19bf9b10");
+  EXPECT_EQ(p.trains.back().id, "4a22f82e9f4d365d");
   for (const auto& t : p.trains) {
     if (t.params["backbone"] != "resnet18" && t.params["head"] == "linear") {
       EXPECT_EQ(t.epochs, (std::vector<int>{100, 200}));
@@ -196,6 +209,26 @@ TEST(Plan, ExcludeMatchesPartiallyAndIncludeAddsOutsideTheGrid) {
   EXPECT_EQ(got, want);
   ASSERT_EQ(p.warnings.size(), 1u);
   EXPECT_EQ(p.warnings[0], "t.yaml:6:5: exclude[2]: matches no combination of the grid");
+}
+
+TEST(Plan, RunawayGridsAreRefusedBeforeExpansion) {
+  EXPECT_EQ(
+      testing::config_error(
+          "dataset: {root: d}\ncv: {folds: 1000, repeats: 1000}\n"
+          "grid: {backbone: [resnet18, resnet34, resnet50], seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "
+          "11, 12, 13, 14, 15, 16, 17]}\n"),
+      "invalid sweep file t.yaml (1 error):\n  t.yaml:3:1: grid: 1.53e+08 combinations (with "
+      "epochs and repeats) is more than fersweep plans (50000000); split the sweep or shrink "
+      "an axis");
+}
+
+TEST(Plan, AlignWithoutLandmarksIsAWarning) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\nvariants: {faces: {detector: haar, align: true}}\n"
+      "grid: {backbone: resnet18}\n");
+  EXPECT_EQ(p.warnings, (std::vector<std::string>{
+                            "t.yaml:2:36: variants.faces.align: alignment needs eye landmarks, "
+                            "which only detector yunet gives"}));
 }
 
 TEST(Plan, IncludeDuplicatingTheGridMergesEpochs) {

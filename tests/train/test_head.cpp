@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -364,6 +365,11 @@ TEST(TrainHead, BadInputsAreDataErrors) {
   EXPECT_EQ(message(data.x, data.y.narrow(0, 0, 5), train, 2),
             "train: labels must be a 1-D tensor with one label per feature row (20)");
   EXPECT_EQ(message(data.x, data.y, train, 1), "config: train: num_classes must be >= 2, got 1");
+  EXPECT_EQ(message(data.x, data.y.to(torch::kFloat), train, 2),
+            "train: labels must be an integer tensor (class indices), got float");
+  at::Tensor with_nan = data.x.clone();
+  with_nan[3][5] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(message(with_nan, data.y, train, 2), "train: feature row 3 column 5 is not finite");
 }
 
 TEST(TrainHead, AcceptsDoubleFeaturesAndInt32Labels) {

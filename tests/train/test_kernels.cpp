@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "train/detmath.h"
 #include "train/kernels.h"
 #include "train/rng.h"
 
@@ -84,6 +85,63 @@ TEST(Kernels, CombineRowsMatchesDoubleReferenceOnEveryIsa) {
       EXPECT_EQ(std::memcmp(first.data(), out.data(), out.size() * sizeof(float)), 0)
           << isa << " differs from generic";
     }
+  }
+  kernels::set_isa("auto");
+}
+
+TEST(DetMath, ExpLogAndPowAgreeWithLibmToTheLastBits) {
+  double worst_exp = 0, worst_log = 0;
+  for (double x = -100; x <= 20; x += 0.0123) {
+    worst_exp = std::max(worst_exp, std::abs(detmath::exp(x) - std::exp(x)) / std::exp(x));
+  }
+  for (double x = 1e-300; x < 1e300; x *= 1.37) {
+    const double ref = std::log(x);
+    worst_log =
+        std::max(worst_log, std::abs(detmath::log(x) - ref) / std::max(1e-300, std::abs(ref)));
+  }
+  for (double x = 0.5; x < 8; x += 0.001) {
+    const double ref = std::log(x);
+    if (ref != 0) worst_log = std::max(worst_log, std::abs(detmath::log(x) - ref) / std::abs(ref));
+  }
+  EXPECT_LT(worst_exp, 1e-15);
+  EXPECT_LT(worst_log, 1e-15);
+  EXPECT_EQ(detmath::exp(0.0), 1.0);
+  EXPECT_EQ(detmath::log(1.0), 0.0);
+  EXPECT_EQ(detmath::exp(-800.0), 0.0);
+  for (long n : {1L, 2L, 7L, 100L, 5000L})
+    EXPECT_NEAR(detmath::pow(0.999, n), std::pow(0.999, static_cast<double>(n)), 1e-14);
+}
+
+TEST(Kernels, ExpClampedEqualsDetmathExpOnEveryIsa) {
+  std::vector<double> x;
+  for (double v = -750; v <= 1; v += 0.37) x.push_back(v);
+  x.push_back(-0.0);
+  x.push_back(-1e-300);
+  for (const std::string& isa : supported_isas()) {
+    kernels::set_isa(isa);
+    std::vector<double> y = x;
+    kernels::exp_clamped(y.data(), y.size());
+    for (std::size_t j = 0; j < x.size(); ++j) {
+      const double clamped = std::min(700.0, std::max(-700.0, x[j]));
+      EXPECT_EQ(y[j], detmath::exp(clamped)) << isa << " x=" << x[j];
+    }
+  }
+  kernels::set_isa("auto");
+}
+
+TEST(Kernels, LogNormalEqualsDetmathLogOnEveryIsa) {
+  std::vector<double> x;
+  for (double v = 1e-300; v < 1e300; v *= 1.913) x.push_back(v);
+  for (double v = 1; v < 20; v += 0.0137) x.push_back(v);
+  x.push_back(0.70710678118654752440);
+  x.push_back(1.4142135623730951);
+  x.push_back(std::nextafter(1.4142135623730951, 0.0));
+  for (const std::string& isa : supported_isas()) {
+    kernels::set_isa(isa);
+    std::vector<double> y = x;
+    kernels::log_normal(y.data(), y.size());
+    for (std::size_t j = 0; j < x.size(); ++j)
+      EXPECT_EQ(y[j], detmath::log(x[j])) << isa << " x=" << x[j];
   }
   kernels::set_isa("auto");
 }

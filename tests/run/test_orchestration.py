@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""End-to-end orchestration tests: the real coordinator, journal and results store driven through
+`fersweep synthetic-run` (no-op / sleeping tasks) alone and under mpirun.
+
+Usage: test_orchestration.py FERSWEEP_EXE SCRATCH_DIR [test-name-substring]
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+import h5py
+
+EXE, SCRATCH = sys.argv[1], sys.argv[2]
+ONLY = sys.argv[3] if len(sys.argv) > 3 else ""
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+ENV.pop("FERSWEEP_INJECT_FAILURE", None)
+
+
+def fresh(name):
+    d = os.path.join(SCRATCH, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(SCRATCH, exist_ok=True)
+    return d
+
+
+def synthetic(out, *args, ranks=1, env=None, **popen):
+    cmd = [EXE, "synthetic-run", "--out", out, "--no-progress", *map(str, args)]
+    if ranks > 1:
+        cmd = ["mpirun", "--oversubscribe", "-np", str(ranks), *cmd]
+    return subprocess.Popen(cmd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def finish(proc, timeout=120):
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def journal(out):
+    """Valid records of a journal, checking each line's checksum independently of fersweep."""
+    import hashlib
+    records = []
+    path = os.path.join(out, "journal.jsonl")
+    if not os.path.exists(path):
+        return records
+    with open(path, "rb") as f:
+        for line in f.read().split(b"\n"):
+            if not line:
+                continue
+            body, _, check = line.rpartition(b"\t")
+            if hashlib.sha256(body).hexdigest()[:16].encode() == check:
+                records.append(json.loads(body))
+    return records
+
+
+def done_ids(out):
+    ids = [r["id"] for r in journal(out) if r["status"] == "done"]
+    return ids
+
+
+def wait_for_records(out, count, timeout=60):
+    """Waits until the journal holds `count` records (the run is under way)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if len(journal(out)) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} journal records after {timeout} s")
+
+
+def assert_results_open(out):
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        assert f.attrs["format"] == "fersweep-results-1", dict(f.attrs)
+        return int(f["results"].attrs["synthetic_tasks_done"])
+
+
+def test_same_results_alone_and_with_2_and_4_ranks():
+    outs = {}
+    for ranks in (1, 2, 4):
+        out = fresh(f"ranks{ranks}")
+        rc, log = finish(synthetic(out, "--tasks", 300, ranks=ranks))
+        assert rc == 0, log
+        ids = done_ids(out)
+        assert len(ids) == 300 and len(set(ids)) == 300, (ranks, len(ids), len(set(ids)))
+        values = {r["id"]: r["result"]["value"] for r in journal(out)}
+        outs[ranks] = values
+        assert assert_results_open(out) == 300
+    assert outs[1] == outs[2] == outs[4]
+
+
+def test_kill_9_of_the_coordinator_then_resume_loses_nothing_and_repeats_nothing():
+    out = fresh("kill9")
+    rng = random.Random(7)
+    kills = 0
+    for attempt in range(12):
+        p = synthetic(out, "--tasks", 120, "--sleep-ms", 10)
+        time.sleep(rng.uniform(0.2, 1.2))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.communicate()
+        if os.path.exists(os.path.join(out, "results.h5")):
+            assert_results_open(out)  # readable after every kill
+        before = len(set(done_ids(out)))
+        assert before == len(done_ids(out)), "a task appears twice in the journal"
+    rc, log = finish(synthetic(out, "--tasks", 120, "--sleep-ms", 10))
+    assert rc == 0, log
+    ids = done_ids(out)
+    assert len(ids) == 120 and len(set(ids)) == 120, (len(ids), len(set(ids)))
+    assert assert_results_open(out) == 120
+    assert kills >= 5, kills
+
+
+def test_kill_9_under_mpirun_then_resume():
+    out = fresh("kill9mpi")
+    for delay in (2.0, 3.5):
+        p = synthetic(out, "--tasks", 200, "--sleep-ms", 20, ranks=3, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+    rc, log = finish(synthetic(out, "--tasks", 200, "--sleep-ms", 20, ranks=3))
+    assert rc == 0, log
+    ids = done_ids(out)
+    assert len(ids) == 200 and len(set(ids)) == 200, (len(ids), len(set(ids)))
+
+
+def test_sigterm_exits_3_and_resume_completes():
+    out = fresh("sigterm")
+    p = synthetic(out, "--tasks", 400, "--sleep-ms", 10)
+    wait_for_records(out, 5)
+    p.send_signal(signal.SIGTERM)
+    rc, log = finish(p)
+    assert rc == 3, (rc, log)
+    assert "run the same command again to resume" in log, log
+    partial = len(done_ids(out))
+    assert 0 < partial < 400, partial
+    assert assert_results_open(out) == partial
+    rc, log = finish(synthetic(out, "--tasks", 400, "--sleep-ms", 10))
+    assert rc == 0, log
+    assert f"resuming: {partial} of 400 tasks already done" in log, log
+    assert len(set(done_ids(out))) == 400
+
+
+def test_sigusr1_under_mpirun_drains_and_exits_3():
+    out = fresh("sigusr1_mpi")
+    p = synthetic(out, "--tasks", 2000, "--sleep-ms", 10, ranks=3, start_new_session=True)
+    wait_for_records(out, 20)
+    p.send_signal(signal.SIGUSR1)  # mpirun forwards SIGUSR1 to every rank
+    rc, log = finish(p)
+    assert rc == 3, (rc, log)
+    assert "run the same command again to resume" in log, log
+    rc, log = finish(synthetic(out, "--tasks", 2000, "--sleep-ms", 10, ranks=3))
+    assert rc == 0, log
+    assert len(set(done_ids(out))) == 2000
+
+
+def test_sigterm_to_mpirun_kills_the_job_but_nothing_acknowledged_is_lost():
+    out = fresh("sigterm_mpi")
+    p = synthetic(out, "--tasks", 2000, "--sleep-ms", 10, ranks=3, start_new_session=True)
+    wait_for_records(out, 20)
+    p.send_signal(signal.SIGTERM)  # mpirun kills every rank within a second
+    finish(p)
+    partial = done_ids(out)
+    assert len(partial) == len(set(partial)) and partial, len(partial)
+    rc, log = finish(synthetic(out, "--tasks", 2000, "--sleep-ms", 10, ranks=3))
+    assert rc == 0, log
+    ids = done_ids(out)
+    assert len(ids) == 2000 and len(set(ids)) == 2000, (len(ids), len(set(ids)))
+
+
+def test_failing_tasks_are_retried_reported_and_exit_4():
+    out = fresh("failing")
+    rc, log = finish(synthetic(out, "--tasks", 50, "--fail-every", 10, "--retries", 2))
+    assert rc == 4, (rc, log)
+    assert "5 of 50 tasks failed after all retries" in log, log
+    failed = [r for r in journal(out) if r["status"] == "failed"]
+    assert len(failed) == 15, len(failed)  # 5 tasks x 3 attempts
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        assert f["failures"].attrs["count"] == 15
+        assert sum(f["failures/final"][()]) == 5
+        assert "synthetic failure" in f["failures/message"].asstr()[0]
+    st = subprocess.run([EXE, "status", out], env=ENV, capture_output=True, text=True)
+    assert st.returncode == 0, st.stderr
+    assert "tasks failed for good: 5" in st.stdout, st.stdout
+
+
+def test_transient_failure_is_retried_and_recovers():
+    out = fresh("transient")
+    env = dict(ENV, FERSWEEP_INJECT_FAILURE="synthetic:1")  # each task fails once
+    rc, log = finish(synthetic(out, "--tasks", 20, env=env))
+    assert rc == 0, (rc, log)
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        assert f["failures"].attrs["count"] == 20
+        assert all(f["failures/recovered"][()] == 1)
+
+
+def test_second_coordinator_on_the_same_directory_is_refused():
+    out = fresh("locked")
+    first = synthetic(out, "--tasks", 100, "--sleep-ms", 30)
+    time.sleep(0.8)
+    rc, log = finish(synthetic(out, "--tasks", 100, "--sleep-ms", 30))
+    assert rc == 1, (rc, log)
+    assert "in use by another fersweep coordinator (pid" in log, log
+    rc, log = finish(first)
+    assert rc == 0, log
+
+
+def test_a_different_sweep_in_the_same_directory_is_refused_unless_force_new():
+    out = fresh("identity")
+    rc, log = finish(synthetic(out, "--tasks", 10))
+    assert rc == 0, log
+    rc, log = finish(synthetic(out, "--tasks", 11))
+    assert rc == 2, (rc, log)
+    assert "holds a different sweep" in log and "synthetic_tasks: was 10, now 11" in log, log
+    assert len(done_ids(out)) == 10  # nothing touched
+    rc, log = finish(synthetic(out, "--tasks", 11, "--force-new"))
+    assert rc == 0, log
+    assert len(done_ids(out)) == 11
+
+
+def main():
+    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and ONLY in n]
+    passed = failed = 0
+    for name, fn in tests:
+        start = time.time()
+        try:
+            fn()
+            passed += 1
+            print(f"PASS {name} ({time.time() - start:.1f} s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
