@@ -156,6 +156,10 @@ std::optional<EyePair> EyeFinder::find(const cv::Mat& rgb, const cv::Rect2f& fac
   const float mid = face.x + face.width / 2 - region.x;
   std::optional<cv::Rect> best[2];
   for (const auto& e : eyes) {
+    // Eye centres lie between 15% and 55% of a frontal face box's height; higher candidates are
+    // brows or hair, lower ones nostrils.
+    const float rel_y = (region.y + e.y + e.height / 2.f - face.y) / face.height;
+    if (rel_y < 0.15f || rel_y > 0.55f) continue;
     const float cx = e.x + e.width / 2.f;
     auto& slot = best[cx < mid ? 0 : 1];
     if (!slot || e.area() > slot->area() ||
@@ -167,6 +171,9 @@ std::optional<EyePair> EyeFinder::find(const cv::Mat& rgb, const cv::Rect2f& fac
     return cv::Point2f(region.x + r.x + r.width / 2.f, region.y + r.y + r.height / 2.f);
   };
   EyePair pair{centre(*best[0]), centre(*best[1])};
+  // Eyes are 20-70% of the face width apart.
+  const double gap = cv::norm(pair.right - pair.left) / face.width;
+  if (gap < 0.2 || gap > 0.7) return std::nullopt;
   if (std::abs(pair.angle_deg()) > kMaxEyeTilt) return std::nullopt;
   return pair;
 }

@@ -42,8 +42,9 @@ class FaceDetector {
 std::unique_ptr<FaceDetector> make_detector(const CropConfig& config);
 
 /// Finds the eyes inside `face` with the Haar eye cascade (one per thread): the largest eye
-/// detection on each side of the upper part of the face. nullopt when it does not find both or
-/// the line through them is steeper than 30 degrees.
+/// detection on each side of the face, between 15% and 55% of its height. nullopt when it does not
+/// find both, they are not 20-70% of the face width apart, or the line through them is steeper
+/// than 30 degrees.
 class EyeFinder {
  public:
   /// ConfigError naming the file when the cascade cannot be loaded.

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <opencv2/imgproc.hpp>
@@ -336,23 +337,32 @@ TEST(CropFaces, AlignmentMeasuresTheEyeLine) {
                    cv::BORDER_REPLICATE);
     write_rgb(root / fmt::format("Orig/{:02d}.png", pairs), src);
     write_rgb(root / fmt::format("Turned/{:02d}.png", pairs), rotated);
-    if (++pairs == 16) break;
+    if (++pairs == 30) break;
   }
   const data::Manifest m = data::scan_dataset(root);
   const CropOutcome o = crop_faces(m, parse_crop_config({{"align", true}}, root), 2);
-  int measured = 0;
+  // The eye cascade is a heuristic (a brow or a nostril can pass for an eye), so most pairs, not
+  // all, must agree.
+  std::vector<double> diffs;
   for (int k = 0; k < pairs; ++k) {
     const json& a = o.qc["images"][k];  // Orig/kk.png (classes sort Orig before Turned)
     const json& b = o.qc["images"][pairs + k];
     ASSERT_EQ(a["path"], fmt::format("Orig/{:02d}.png", k));
     ASSERT_EQ(b["path"], fmt::format("Turned/{:02d}.png", k));
     if (a["align_deg"].is_null() || b["align_deg"].is_null()) continue;
-    ++measured;
-    EXPECT_NEAR(a["align_deg"].get<double>() - b["align_deg"].get<double>(), 12.0, 4.0) << k;
+    diffs.push_back(a["align_deg"].get<double>() - b["align_deg"].get<double>());
     EXPECT_EQ(o.crops[pairs + k]->angle_deg, b["align_deg"].get<float>());
   }
-  std::cout << "eye angle measured in " << measured << " of " << pairs << " pairs\n";
-  EXPECT_GE(measured, 3);
+  std::sort(diffs.begin(), diffs.end());
+  const auto close =
+      std::count_if(diffs.begin(), diffs.end(), [](double d) { return std::abs(d - 12) <= 4; });
+  std::cout << "eye angle measured in " << diffs.size() << " of " << pairs << " pairs, " << close
+            << " within 12 +- 4 degrees:";
+  for (double d : diffs) std::cout << " " << d;
+  std::cout << "\n";
+  ASSERT_GE(diffs.size(), 3u);
+  EXPECT_NEAR(diffs[diffs.size() / 2], 12.0, 3.0);
+  EXPECT_GE(static_cast<double>(close), 0.6 * static_cast<double>(diffs.size()));
   EXPECT_EQ(o.qc["summary"]["aligned"].get<int>() + o.qc["summary"]["align_failed"].get<int>(),
             o.qc["summary"]["with_face"].get<int>());
 }
