@@ -110,8 +110,18 @@ void ensure_dir(const fs::path& dir, Make&& make) {
 inline const fs::path& demo_dir() {
   static const fs::path dir = [] {
     const fs::path base = fs::path(FERSWEEP_TEST_TMP) / "faces" / "shared";
-    const fs::path d = base / ("demo-11-" + build_stamp());
+    const std::string name = "demo-11-" + build_stamp();
+    const fs::path d = base / name;
     fs::create_directories(base);
+    if (!fs::exists(d)) {
+      // Outputs of earlier builds are stale: remove them (not this build's, nor its temporaries).
+      for (const auto& e : fs::directory_iterator(base)) {
+        const std::string other = e.path().filename().string();
+        std::error_code ec;
+        if (other.rfind("demo-11-", 0) == 0 && other.rfind(name, 0) != 0)
+          fs::remove_all(e.path(), ec);
+      }
+    }
     ensure_dir(d, [](const fs::path& tmp) { data::make_demo_dataset(tmp, 11, 2); });
     return d;
   }();
