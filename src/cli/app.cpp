@@ -47,6 +47,7 @@ int run(int argc, char** argv) {
   // Subcommands, in the order of the data flow. Each runs from its CLI11 callback and reports
   // failure by throwing a fersweep::Error.
   add_make_demo_data(app);
+  add_crop_faces(app);
   add_plan(app);
   add_run(app);
   add_report(app);
