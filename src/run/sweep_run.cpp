@@ -11,12 +11,15 @@
 #include <map>
 #include <set>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "data/dataset.h"
 #include "data/folds.h"
 #include "data/preprocess.h"
+#include "faces/config.h"
+#include "faces/crop.h"
 #include "model/arch.h"
 #include "model/extractor.h"
 #include "model/weights.h"
@@ -103,6 +106,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
   setup.identity = {{"sweep_hash", spec.source_hash},
                     {"dataset_fingerprint", manifest.fingerprint}};
   setup.context = {{"dataset_root", manifest.root.string()},
+                   {"base_dir", spec.base_dir.string()},
                    {"classes", manifest.classes},
                    {"images", images},
                    {"fingerprint", manifest.fingerprint}};
@@ -133,6 +137,7 @@ class SweepExecutor : public Executor {
     manifest_.root = context.at("dataset_root").get<std::string>();
     manifest_.classes = context.at("classes").get<std::vector<std::string>>();
     manifest_.fingerprint = context.at("fingerprint").get<std::string>();
+    base_dir_ = context.value("base_dir", std::string("."));
     manifest_.images.clear();
     for (const auto& im : context.at("images")) {
       manifest_.images.push_back({im.at(0).get<std::string>(), im.at(1).get<int>()});
@@ -175,9 +180,27 @@ class SweepExecutor : public Executor {
     return o;
   }
 
-  void crop(const TaskSpec& t, TaskOutcome&) {
-    throw DataError(fmt::format("variant '{}': face cropping is not available in this build yet",
-                                t.params.value("variant", "")));
+  void crop(const TaskSpec& t, TaskOutcome& o) {
+    json settings = t.params;
+    settings.erase("variant");  // added for provenance; not a crop setting
+    const faces::CropConfig config = faces::parse_crop_config(settings, base_dir_);
+    const faces::CropOutcome outcome = faces::crop_faces(manifest_, config, settings_.threads);
+    json crops = json::array();
+    std::size_t kept = 0;
+    for (const auto& c : outcome.crops) {
+      crops.push_back(c ? faces::to_json(*c) : json(nullptr));
+      kept += c.has_value();
+    }
+    const std::string png(outcome.contact_sheet_png.begin(), outcome.contact_sheet_png.end());
+    o.result = {{"crops", crops},
+                {"images", outcome.crops.size()},
+                {"kept", kept},
+                {"summary", faces::format_qc_summary(outcome.qc)},
+                {"artifacts",
+                 {{"qc.json", base64_encode(outcome.qc.dump(2))},
+                  {"contact_sheet.png", base64_encode(png)}}}};
+    log::info("variant '{}': {}", t.params.value("variant", ""),
+              faces::format_qc_summary(outcome.qc));
   }
 
   model::FeatureExtractor& extractor_for(model::Arch arch, const std::string& weights,
@@ -198,10 +221,27 @@ class SweepExecutor : public Executor {
 
   void extract(const TaskSpec& t, const TaskInputs& inputs, TaskOutcome& o) {
     const json& p = t.params;
+    // A face variant reads the crops its crop task decided; dropped images are left out.
+    std::vector<std::optional<faces::Crop>> crops;
     if (!p.at("crop").is_null()) {
-      throw DataError(
-          fmt::format("variant '{}': face-cropped features are not available in this build yet",
-                      p.value("variant", "")));
+      const std::string crop_id = p.at("crop").get<std::string>();
+      const auto it = inputs.dep_results.find(crop_id);
+      if (it == inputs.dep_results.end())
+        throw InternalError("extract task arrived without its crop result " + crop_id);
+      for (const auto& c : it->second.at("crops")) {
+        crops.push_back(c.is_null() ? std::nullopt
+                                    : std::optional<faces::Crop>(faces::crop_from_json(c)));
+      }
+      if (crops.size() != manifest_.images.size()) {
+        throw DataError(fmt::format("crop result {} has {} entries for {} images", crop_id,
+                                    crops.size(), manifest_.images.size()));
+      }
+    }
+    data::ImageTransform transform;
+    if (!crops.empty()) {
+      transform = [&crops](std::size_t i, const cv::Mat& rgb) {
+        return faces::apply_crop(rgb, *crops[i]);
+      };
     }
     const auto arch = model::parse_arch(p.at("backbone").get<std::string>());
     json provenance;
@@ -210,15 +250,24 @@ class SweepExecutor : public Executor {
     const int size = p.at("image_size").get<int>();
     const auto norm = data::parse_normalization(p.at("normalize").get<std::string>());
 
-    std::vector<std::size_t> indices(manifest_.images.size());
-    for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
+    std::vector<std::size_t> indices;
+    for (std::size_t i = 0; i < manifest_.images.size(); ++i) {
+      if (crops.empty() || crops[i]) indices.push_back(i);
+    }
+    if (indices.empty())
+      throw DataError(fmt::format("variant '{}' kept no images", p.value("variant", "")));
     data::ChannelStats stats = data::imagenet_stats();
     if (norm == data::Normalization::dataset) {
-      // Statistics of this fold's training images only: the test fold never leaks into them.
+      // Statistics of this fold's training images only: the test fold never leaks into them. The
+      // folds are those the training tasks compute from this feature set's labels.
+      std::vector<int> labels;
+      for (std::size_t i : indices) labels.push_back(manifest_.images[i].label);
       const auto assignment = data::stratified_fold_assignment(
-          manifest_.labels(), p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
-      const auto split = data::fold_split(assignment, p.at("fold").get<int>());
-      stats = data::compute_channel_stats(manifest_, split.train, size, settings_.threads);
+          labels, p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
+      std::vector<std::size_t> train;
+      for (std::size_t k : data::fold_split(assignment, p.at("fold").get<int>()).train)
+        train.push_back(indices[k]);
+      stats = data::compute_channel_stats(manifest_, train, size, settings_.threads, transform);
     }
     auto set = std::make_shared<FeatureSet>();
     set->n = static_cast<std::int64_t>(indices.size());
@@ -250,7 +299,7 @@ class SweepExecutor : public Executor {
     set->attributes = provenance;
     o.result = provenance;
     o.features = set;
-    (void)inputs;
+    provenance["images"] = set->n;
   }
 
   std::vector<TaskOutcome> train_batch(const std::vector<TaskSpec>& tasks,
@@ -348,6 +397,7 @@ class SweepExecutor : public Executor {
   ExecutorSettings settings_;
   c10::Device device_;
   data::Manifest manifest_;
+  std::string base_dir_;
   std::unique_ptr<model::FeatureExtractor> extractor_;
   std::string extractor_key_;
   json weights_info_;

@@ -24,12 +24,13 @@ SWEEP = os.path.join(SCRATCH, "tiny.yaml")
 SWEEP_TEXT = f"""
 name: tiny
 dataset: {{root: {DATA}, image_size: 64, normalize: imagenet}}
-variants: {{original: {{}}}}
+variants: {{original: {{}}, faces: {{detector: haar, margin: 0.2, fallback: drop}}}}
 weights: random:3
 cv: {{folds: 3, seed: 1}}
 train: {{head: linear, optimizer: adam, lr: 0.01, weight_decay: 0.001, batch_size: 64, standardize: true}}
 grid:
   backbone: [resnet18]
+  variant: [original, faces]
   epochs: [5, 10, 20]
   lr: [0.01, 0.001]
   fold: all
@@ -73,8 +74,8 @@ def test_results_are_consistent_and_identical_for_1_2_3_ranks():
         assert rc == 0, log
         assert "Test accuracy (%) per fold" in log, log
         rows, attrs, extracts, lrs, folds = load(out)
-        # 2 lrs x 3 folds training tasks, each evaluated at 3 epoch counts.
-        assert len(rows) == 18, len(rows)
+        # 2 variants x 2 lrs x 3 folds training tasks, each evaluated at 3 epoch counts.
+        assert len(rows) == 36, len(rows)
         assert sorted(set(lrs)) == [0.001, 0.01]
         assert sorted(set(folds)) == [0, 1, 2]
         total_test = {}
@@ -91,10 +92,23 @@ def test_results_are_consistent_and_identical_for_1_2_3_ranks():
     assert results[1] == results[2] == results[3], "results differ between 1, 2 and 3 ranks"
 
 
-def test_test_folds_cover_the_dataset_once():
-    rows, *_ = load(os.path.join(SCRATCH, "run1"))
-    n = sum(v[2] for (tid, e), v in rows.items() if e == 5) / 2  # two lrs
-    assert n == 675, n
+def test_test_folds_cover_each_variant_once_and_crops_were_checked():
+    out = os.path.join(SCRATCH, "run1")
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        g = f["results"]
+        variant = g["variant"].asstr()[()]
+        epoch, n_test = g["epoch"][()], g["n_test"][()]
+        kept = int(f["crops/result_kept"][0])
+    for v, expected in (("original", 675), ("faces", kept)):
+        n = sum(n_test[i] for i in range(len(n_test)) if variant[i] == v and epoch[i] == 5) / 2  # two lrs
+        assert n == expected, (v, n, expected)
+    assert 600 < kept < 675, kept  # the Haar detector misses a few; fallback drop leaves them out
+    crop_dir = [d for d in os.listdir(os.path.join(out, "cache", "crop"))]
+    assert len(crop_dir) == 1
+    qc = json.load(open(os.path.join(out, "cache", "crop", crop_dir[0], "qc.json")))
+    assert qc, "empty qc.json"
+    png = open(os.path.join(out, "cache", "crop", crop_dir[0], "contact_sheet.png"), "rb").read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_rerun_resumes_without_repeating_work():
@@ -102,7 +116,7 @@ def test_rerun_resumes_without_repeating_work():
     before = open(os.path.join(out, "journal.jsonl")).read().count("\n")
     rc, log = run(out)
     assert rc == 0, log
-    assert "resuming: 7 of 7 tasks already done" in log, log
+    assert "resuming: 15 of 15 tasks already done" in log, log
     after = open(os.path.join(out, "journal.jsonl")).read().count("\n")
     assert before == after
 
