@@ -76,8 +76,8 @@ TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
             (fs::path(testing::sweeps_dir()) / "../demo-data").lexically_normal());
   // Pinned ids: a change here means every cached result of existing sweeps is invalidated.
   EXPECT_EQ(p.crops[0].id, "d4c2ca6101c9d044");
-  EXPECT_EQ(p.extracts[0].id, "66a991edc2fd470a");
-  EXPECT_EQ(p.trains[0].id, "48b5c29227a76e5f");
+  EXPECT_EQ(p.extracts[0].id, "7d21500b99e9397d");
+  EXPECT_EQ(p.trains[0].id, "a8508c593396a856");
 }
 
 TEST(SweepFiles, LearningRateByWeightDecayShareOneFeatureSet) {
