@@ -12,9 +12,10 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 import h5py
+
+from harness import run_tests
 
 EXE, SCRATCH = sys.argv[1], sys.argv[2]
 ONLY = sys.argv[3] if len(sys.argv) > 3 else ""
@@ -224,21 +225,5 @@ def test_a_different_sweep_in_the_same_directory_is_refused_unless_force_new():
     assert len(done_ids(out)) == 11
 
 
-def main():
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and ONLY in n]
-    passed = failed = 0
-    for name, fn in tests:
-        start = time.time()
-        try:
-            fn()
-            passed += 1
-            print(f"PASS {name} ({time.time() - start:.1f} s)", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), ONLY))

@@ -9,10 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-import traceback
 
 import h5py
 import numpy as np
+
+from harness import run_tests
 
 EXE, SCRATCH = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -128,21 +129,6 @@ def test_changed_sweep_is_refused():
     assert "holds a different sweep" in log and "sweep_hash" in log, log
 
 
-def main():
-    setup()
-    tests = [(n, f) for n, f in globals().items() if n.startswith("test_")]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-            passed += 1
-            print(f"PASS {name}", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    setup()
+    sys.exit(run_tests(globals(), ordered=False))

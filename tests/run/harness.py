@@ -1,0 +1,24 @@
+"""A tiny test runner shared by the end-to-end scripts: runs every `test_*` function of a module in
+order, prints PASS/FAIL with the traceback, and ends with the 'N passed, M failed' line ctest logs."""
+import time
+import traceback
+
+
+def run_tests(namespace, only="", ordered=True):
+    """Runs namespace's test_* functions (sorted by name unless ordered is False: file order).
+    Returns the process exit status."""
+    names = [n for n in namespace if n.startswith("test_") and only in n]
+    if ordered:
+        names.sort()
+    passed = failed = 0
+    for name in names:
+        start = time.time()
+        try:
+            namespace[name]()
+            passed += 1
+            print(f"PASS {name} ({time.time() - start:.1f} s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
