@@ -275,7 +275,7 @@ class SweepExecutor : public Executor {
     set->values.reserve(static_cast<std::size_t>(set->n * set->dim));
     const auto start = Clock::now();
     data::ImageBatchStream stream(manifest_, indices, size, settings_.extract_batch,
-                                  settings_.threads);
+                                  settings_.threads, transform);
     data::ImageBatch batch;
     while (stream.next(batch)) {
       torch::NoGradGuard no_grad;

@@ -497,7 +497,8 @@ class SpecBuilder {
     }
     if (detector && det != "yunet" && out["align"] == true)
       diag_.warning(v.find_entry("align")->key_loc, child(p, "align"),
-                    "alignment needs eye landmarks, which only detector yunet gives");
+                    "without detector yunet the eyes are found by the Haar eye cascade, which "
+                    "misses many faces");
     json qc = {{"min_face_px", 48}, {"blur_threshold", 50.0}, {"iou_threshold", 0.5}};
     if (const auto* q = v.find("qc")) {
       const std::string qp = child(p, "qc");

@@ -17,6 +17,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "common/test_support.h"
 #include "data/dataset.h"
 #include "data/demo.h"
 #include "faces/config.h"
@@ -28,25 +29,19 @@ namespace fs = std::filesystem;
 
 /// A fresh, empty scratch directory named after the running test.
 inline fs::path scratch_dir(const std::string& suffix = "") {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string name =
-      info ? std::string(info->test_suite_name()) + "." + info->name() : "suite";
-  const fs::path dir = fs::path(FERSWEEP_TEST_TMP) / "faces" / (name + suffix);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test_support::scratch_dir("faces", suffix);
 }
 
 inline void write_text(const fs::path& file, const std::string& text) {
-  fs::create_directories(file.parent_path());
-  std::ofstream os(file, std::ios::binary);
-  os << text;
+  test_support::write_file(file, text);
 }
 
 inline std::string read_text(const fs::path& file) {
-  std::ifstream is(file, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(is), {});
+  return test_support::read_file(file);
 }
+
+using test_support::quoted;
+using test_support::run_command;
 
 /// Writes an RGB image (converted to OpenCV's BGR order) with the extension's format.
 inline void write_rgb(const fs::path& file, const cv::Mat& rgb) {
@@ -65,24 +60,6 @@ inline cv::Mat blank_picture(int width, int height, int variant) {
                                           static_cast<uchar>(80 + y * 80 / height),
                                           static_cast<uchar>(120 + variant * 10));
   return img;
-}
-
-/// Runs a shell command; returns its exit status and combined output.
-inline int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-inline std::string quoted(const fs::path& p) {
-  std::string out = "'";
-  for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 /// A stamp of this test binary (size and mtime): cached outputs are only reused by the build

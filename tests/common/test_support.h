@@ -1,0 +1,61 @@
+// Helpers every test module shares: per-test scratch folders, whole-file I/O, running a command.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace fersweep::test_support {
+
+namespace fs = std::filesystem;
+
+/// A fresh, empty folder FERSWEEP_TEST_TMP/<module>/<suite>.<test><suffix> for the running test.
+inline fs::path scratch_dir(const std::string& module, const std::string& suffix = "") {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name =
+      info ? std::string(info->test_suite_name()) + "." + info->name() : "suite";
+  const fs::path dir = fs::path(FERSWEEP_TEST_TMP) / module / (name + suffix);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+/// Writes bytes to a file, creating its folder.
+inline void write_file(const fs::path& file, const std::string& bytes) {
+  fs::create_directories(file.parent_path());
+  std::ofstream os(file, std::ios::binary);
+  os.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(os.good()) << file;
+}
+
+/// Reads a whole file ("" when it cannot be read).
+inline std::string read_file(const fs::path& file) {
+  std::ifstream is(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(is), {});
+}
+
+/// Runs a shell command; returns its exit status and stdout.
+inline int run_command(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return -1;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// Quotes a path for the shell.
+inline std::string quoted(const fs::path& p) {
+  std::string out = "'";
+  for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace fersweep::test_support
