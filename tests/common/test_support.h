@@ -39,10 +39,10 @@ inline std::string read_file(const fs::path& file) {
   return std::string(std::istreambuf_iterator<char>(is), {});
 }
 
-/// Runs a shell command; returns its exit status and stdout.
-inline int run_command(const std::string& command, std::string& output) {
+/// Runs a shell command; returns its exit status and its stdout (and stderr with `with_stderr`).
+inline int run_command(const std::string& command, std::string& output, bool with_stderr = false) {
   output.clear();
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((with_stderr ? command + " 2>&1" : command).c_str(), "r");
   if (!pipe) return -1;
   char buf[4096];
   std::size_t n;

@@ -41,7 +41,10 @@ inline std::string read_text(const fs::path& file) {
 }
 
 using test_support::quoted;
-using test_support::run_command;
+/// Runs a shell command; returns its exit status and its stdout and stderr together.
+inline int run_command(const std::string& command, std::string& output) {
+  return test_support::run_command(command, output, /*with_stderr=*/true);
+}
 
 /// Writes an RGB image (converted to OpenCV's BGR order) with the extension's format.
 inline void write_rgb(const fs::path& file, const cv::Mat& rgb) {
