@@ -78,20 +78,19 @@ void run_command(RunCliOptions& o) {
   o.run.progress = !o.no_progress;
   const int threads = o.threads;
   const std::filesystem::path out = o.run.out;
-  run::launch_run(
-      [&plan, threads] { return run::make_sweep_setup(plan, threads > 0 ? threads : 0); }, o.run,
-      [threads](const comm::Placement& p) {
-        run::ExecutorSettings s;
-        s.threads = run::threads_for_rank(threads, p);
-        return run::make_sweep_executor(p, s);
-      },
-      threads,
-      [out](const run::RunSummary&) {
-        std::cout << "\n"
-                  << report::main_table_text(report::load_results(out))
-                  << "\nResults: " << (out / "results.h5").string() << "\n";
-        std::cout.flush();
-      });
+  run::launch_run([&plan, threads] { return run::make_sweep_setup(plan, threads); }, o.run,
+                  [threads](const comm::Placement& p) {
+                    run::ExecutorSettings s;
+                    s.threads = run::threads_for_rank(threads, p);
+                    return run::make_sweep_executor(p, s);
+                  },
+                  threads,
+                  [out](const run::RunSummary&) {
+                    std::cout << "\n"
+                              << report::main_table_text(report::load_results(out))
+                              << "\nResults: " << (out / "results.h5").string() << "\n";
+                    std::cout.flush();
+                  });
 }
 
 }  // namespace

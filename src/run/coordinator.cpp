@@ -519,11 +519,10 @@ class Coordinator {
         std::this_thread::sleep_for(std::chrono::microseconds(idle < 0.01 ? 20 : 1000));
       }
     }
-    summary_abandoned_ = abandoned_;
   }
 
  public:
-  bool abandoned() const { return summary_abandoned_; }
+  bool abandoned() const { return abandoned_; }
 
  private:
   const RunSetup& setup_;
@@ -541,7 +540,6 @@ class Coordinator {
   std::set<int> stopped_, setup_sent_;
   bool stop_seen_ = false;
   bool abandoned_ = false;
-  bool summary_abandoned_ = false;
   std::chrono::steady_clock::time_point stop_time_;
 };
 
