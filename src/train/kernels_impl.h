@@ -7,6 +7,7 @@
 // and inline library functions emitted here could be merged into code that runs on older CPUs.
 #include <cstddef>
 
+#include "train/detmath_poly.h"
 #include "train/kernels.h"
 
 namespace {
@@ -199,33 +200,17 @@ void update(const UpdateStep& st, float* __restrict p, const float* __restrict g
 void exp_clamped(double* __restrict v, std::size_t n) {
   // detmath::exp written as one loop the compiler vectorises; 2^k comes from the bits of
   // k + 1.5 * 2^52 (same exponent as the magic constant, so the integer difference is k).
-  constexpr double ln2_hi = 6.93147180369123816490e-01;
-  constexpr double ln2_lo = 1.90821492927058770002e-10;
-  constexpr double inv_ln2 = 1.44269504088896338700e+00;
-  constexpr double round_magic = 0x1.8p52;
+  using namespace detmath_poly;
   long long magic_bits;
-  __builtin_memcpy(&magic_bits, &round_magic, sizeof magic_bits);
+  __builtin_memcpy(&magic_bits, &kRoundMagic, sizeof magic_bits);
   for (std::size_t j = 0; j < n; ++j) {
     double x = v[j];
     x = x < -700.0 ? -700.0 : x;
     x = x > 700.0 ? 700.0 : x;
-    const double shifted = x * inv_ln2 + round_magic;
-    const double k = shifted - round_magic;
-    const double r = (x - k * ln2_hi) - k * ln2_lo;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    const double shifted = x * kInvLn2 + kRoundMagic;
+    const double k = shifted - kRoundMagic;
+    const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+    const double p = exp_reduced(r);
     long long shifted_bits;
     __builtin_memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
     const long long scale_bits = (shifted_bits - magic_bits + 1023) << 52;
@@ -238,8 +223,7 @@ void exp_clamped(double* __restrict v, std::size_t n) {
 void log_normal(double* __restrict v, std::size_t n) {
   // detmath::log with frexp replaced by bit operations: x = m1 2^e1 with m1 in [1, 2), then
   // m in [sqrt(1/2), sqrt(2)) exactly as detmath picks it.
-  constexpr double ln2_hi = 6.93147180369123816490e-01;
-  constexpr double ln2_lo = 1.90821492927058770002e-10;
+  using namespace detmath_poly;
   constexpr double sqrt2 = 2 * 0.70710678118654752440;
   for (std::size_t j = 0; j < n; ++j) {
     const double x = v[j];
@@ -265,7 +249,7 @@ void log_normal(double* __restrict v, std::size_t n) {
     series = series * s2 + 1.0 / 5;
     series = series * s2 + 1.0 / 3;
     series = series * s2 + 1.0 / 1;
-    v[j] = e * ln2_hi + (e * ln2_lo + 2 * s * series);
+    v[j] = e * kLn2Hi + (e * kLn2Lo + 2 * s * series);
   }
 }
 
