@@ -48,6 +48,7 @@ int run(int argc, char** argv) {
   // failure by throwing a fersweep::Error.
   add_make_demo_data(app);
   add_crop_faces(app);
+  add_extract(app);
   add_plan(app);
   add_run(app);
   add_report(app);
