@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -204,12 +205,7 @@ void add_extract(CLI::App& app) {
   cmd->add_flag("--skip-bad-images", o->skip_bad_images,
                 "Leave unreadable images out instead of failing");
   cmd->add_option("--out", o->out, "The feature file to write (FEATURES.h5)")->required();
-  auto* cache = cmd->add_option("--feature-cache", o->feature_cache,
-                                "Feature cache shared across runs (default: "
-                                "$FERSWEEP_FEATURE_CACHE or ~/.cache/fersweep/features)");
-  cmd->add_flag("--no-feature-cache", o->no_feature_cache,
-                "Neither read nor write the shared feature cache")
-      ->excludes(cache);
+  add_feature_cache_options(*cmd, o->feature_cache, o->no_feature_cache);
   cmd->callback([o] { extract_command(*o); });
 }
 

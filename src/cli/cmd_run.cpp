@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "comm/mpi.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -130,12 +131,7 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--force-new", o->run.force_new,
                 "Discard earlier results in --out instead of resuming");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar or progress lines");
-  auto* cache = cmd->add_option("--feature-cache", o->feature_cache,
-                                "Feature cache shared across runs (default: "
-                                "$FERSWEEP_FEATURE_CACHE or ~/.cache/fersweep/features)");
-  cmd->add_flag("--no-feature-cache", o->no_feature_cache,
-                "Neither read nor write the shared feature cache")
-      ->excludes(cache);
+  add_feature_cache_options(*cmd, o->feature_cache, o->no_feature_cache);
   cmd->callback([o] { run_command(*o); });
 }
 
