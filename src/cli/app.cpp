@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/log.h"
 #include "core/version.h"
 
@@ -24,6 +25,14 @@ Run `fersweep SUBCOMMAND --help` for the manual of each subcommand.
 Documentation: README.md and docs/ in the source tree.)";
 
 }  // namespace
+
+void add_feature_cache_options(CLI::App& cmd, std::string& dir, bool& disabled) {
+  auto* cache = cmd.add_option("--feature-cache", dir,
+                               "Feature cache shared across runs (default: "
+                               "$FERSWEEP_FEATURE_CACHE or ~/.cache/fersweep/features)");
+  cmd.add_flag("--no-feature-cache", disabled, "Neither read nor write the shared feature cache")
+      ->excludes(cache);
+}
 
 int run(int argc, char** argv) {
   CLI::App app{
@@ -48,6 +57,7 @@ int run(int argc, char** argv) {
   // failure by throwing a fersweep::Error.
   add_make_demo_data(app);
   add_crop_faces(app);
+  add_extract(app);
   add_plan(app);
   add_run(app);
   add_report(app);

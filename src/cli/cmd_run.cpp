@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "comm/mpi.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -13,6 +14,7 @@
 #include "report/results.h"
 #include "run/launch.h"
 #include "run/sweep_run.h"
+#include "store/feature_cache.h"
 #include "sweep/plan.h"
 #include "sweep/spec.h"
 
@@ -36,6 +38,12 @@ Running the same command again skips every task already in the journal. A change
 dataset is refused (use another --out, or --force-new). SIGINT/SIGTERM stop dispatching, let
 running tasks finish within --grace seconds, save everything and exit 3.
 
+Feature cache: feature sets are also kept in a cache shared across runs (--feature-cache DIR,
+else $FERSWEEP_FEATURE_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/fersweep/features), keyed by
+backbone, weights sha256, dataset fingerprint, variant, image size and normalisation; a later
+run (any --out) copies them instead of extracting again. Only rank 0 reads and writes it; a cache
+that cannot be written is a warning. See docs/feature-cache.md.
+
 Devices: each worker uses cuda:(local rank % GPUs) when CUDA is available, else the CPU, with
 (cores on the node / ranks on the node) torch threads unless --threads says otherwise.
 
@@ -50,6 +58,8 @@ struct RunCliOptions {
   int threads = 0;
   run::RunOptions run;
   bool no_progress = false;
+  std::string feature_cache;
+  bool no_feature_cache = false;
 };
 
 // Which rank this process will be, read before MPI starts (to print config errors once).
@@ -78,7 +88,9 @@ void run_command(RunCliOptions& o) {
   o.run.progress = !o.no_progress;
   const int threads = o.threads;
   const std::filesystem::path out = o.run.out;
-  run::launch_run([&plan, threads] { return run::make_sweep_setup(plan, threads); }, o.run,
+  const auto cache = store::feature_cache_dir(o.feature_cache, o.no_feature_cache);
+  run::launch_run([&plan, threads, cache] { return run::make_sweep_setup(plan, threads, cache); },
+                  o.run,
                   [threads](const comm::Placement& p) {
                     run::ExecutorSettings s;
                     s.threads = run::threads_for_rank(threads, p);
@@ -119,6 +131,7 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--force-new", o->run.force_new,
                 "Discard earlier results in --out instead of resuming");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar or progress lines");
+  add_feature_cache_options(*cmd, o->feature_cache, o->no_feature_cache);
   cmd->callback([o] { run_command(*o); });
 }
 

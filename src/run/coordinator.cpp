@@ -299,6 +299,11 @@ class Coordinator {
       done.insert(id);
       finished_results_[id] = r.value("result", json());
     }
+    if (setup_.feature_cache.fetch) {
+      for (const auto& t : setup_.tasks) {
+        if (t.kind == TaskKind::extract && !done.count(t.id)) adopt_cached(t);
+      }
+    }
     // Dependencies first, so marking never runs ahead of the DAG.
     bool progress = true;
     while (progress) {
@@ -317,6 +322,40 @@ class Coordinator {
         }
       }
     }
+  }
+
+  // An extract task whose features the shared feature cache holds: copied into the results
+  // directory (which stays self-contained) and journaled as done, never dispatched. Its crop
+  // task, if any, still runs for its QC artifacts.
+  void adopt_cached(const TaskSpec& t) {
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<TaskOutcome> hit = setup_.feature_cache.fetch(t);
+    if (!hit || !hit->features) return;
+    hit->features->id = t.id;
+    store::write_features_file(results_.features_path(t.id), *hit->features);
+    json result = hit->result;
+    result["from_cache"] = true;
+    result["features_file"] = fs::relative(results_.features_path(t.id), results_.dir()).string();
+    result["n"] = hit->features->n;
+    result["dim"] = hit->features->dim;
+    features_[t.id] = hit->features;
+    finished_results_[t.id] = result;
+    scheduler_.mark_done(t.id);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    results_.event({{"event", "cached"}, {"id", t.id}, {"kind", to_string(t.kind)}});
+    results_.append({{"v", 1},
+                     {"id", t.id},
+                     {"kind", to_string(t.kind)},
+                     {"status", "done"},
+                     {"attempt", scheduler_.attempts(t.id)},
+                     {"final", true},
+                     {"rank", 0},
+                     {"host", placement_.host},
+                     {"seconds", seconds},
+                     {"finished", now_iso()},
+                     {"params", t.params},
+                     {"result", std::move(result)}});
   }
 
   std::shared_ptr<const FeatureSet> features_for(const std::string& id) {
@@ -350,6 +389,8 @@ class Coordinator {
       result["n"] = o.features->n;
       result["dim"] = o.features->dim;
       features_[o.id] = o.features;
+      if (setup_.feature_cache.store && spec.kind == TaskKind::extract)
+        setup_.feature_cache.store(spec, o);
     }
     if (o.ok && result.contains("artifacts")) {
       // Files a task produced (QC reports, contact sheets) arrive base64-encoded; only rank 0

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,16 @@
 #include "run/task.h"
 
 namespace fersweep::run {
+
+/// A feature cache shared across runs, consulted by the coordinator (rank 0 only). Both
+/// functions report cache problems as warnings and never throw for them.
+struct FeatureCacheHooks {
+  /// For an extract task that is not done: its features and result (with from_cache) when the
+  /// cache holds them, nullopt on a miss. The task is then recorded as done, not dispatched.
+  std::function<std::optional<TaskOutcome>(const TaskSpec&)> fetch;
+  /// After a computed extract task was recorded: stores its features in the cache.
+  std::function<void(const TaskSpec&, const TaskOutcome&)> store;
+};
 
 /// What to run and what identifies it (for resume checks and provenance).
 struct RunSetup {
@@ -25,6 +36,8 @@ struct RunSetup {
   nlohmann::json provenance;
   /// The exact sweep text that was run (saved as DIR/sweep.yaml).
   std::string sweep_text;
+  /// Optional (empty functions: no cache).
+  FeatureCacheHooks feature_cache;
 };
 
 /// How to run it.

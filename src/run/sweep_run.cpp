@@ -13,6 +13,7 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "data/dataset.h"
@@ -23,10 +24,13 @@
 #include "model/arch.h"
 #include "model/extractor.h"
 #include "model/weights.h"
+#include "run/extract.h"
+#include "store/feature_cache.h"
 #include "train/head.h"
 
 namespace fersweep::run {
 namespace {
+namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -40,9 +44,117 @@ double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
   return g * images * (e.image_size / 224.0) * (e.image_size / 224.0);
 }
 
+// One orchestrator task from a plan task: its parameters plus `extra` keys the executor reads.
+TaskSpec make_task(const std::string& id, TaskKind kind, const json& params, const json& extra,
+                   std::vector<std::string> deps, double cost) {
+  TaskSpec t;
+  t.id = id;
+  t.kind = kind;
+  t.params = params;
+  for (const auto& [k, v] : extra.items()) t.params[k] = v;
+  t.deps = std::move(deps);
+  t.cost = cost;
+  return t;
+}
+
+// The variant part of a feature-cache key: the crop settings with every file they name (cascade,
+// model, boxes, eye cascade) replaced by its sha256, so moving a file does not matter but
+// editing it does. The dataset is keyed by its fingerprint instead of its root.
+json variant_cache_key(const json& crop_params, const fs::path& base_dir,
+                       std::map<fs::path, std::string>& file_hashes) {
+  const faces::CropConfig config = faces::parse_crop_config(crop_params, base_dir);
+  json key = crop_params;
+  key.erase("dataset");
+  json files = json::object();
+  for (const auto& [name, path] :
+       {std::pair{"cascade", config.cascade}, std::pair{"model", config.model},
+        std::pair{"boxes", config.boxes}, std::pair{"eye_cascade", config.eye_cascade}}) {
+    key.erase(name);
+    if (path.empty()) continue;
+    auto it = file_hashes.find(path);
+    if (it == file_hashes.end()) it = file_hashes.emplace(path, sha256_file(path)).first;
+    files[name] = it->second;
+  }
+  key["files"] = files;
+  return key;
+}
+
+// The coordinator's view of the shared feature cache: one key per extract task, computed on
+// rank 0 before anything is dispatched.
+struct CacheLink {
+  explicit CacheLink(fs::path dir) : cache(std::move(dir)) {}
+  store::FeatureCache cache;
+  std::map<std::string, std::string> keys;     // extract task id -> canonical key
+  std::map<std::string, std::string> origins;  // extract task id -> weights origin
+};
+
+FeatureCacheHooks make_cache_hooks(const sweep::Plan& plan, const data::Manifest& manifest,
+                                   const fs::path& dir) {
+  auto link = std::make_shared<CacheLink>(dir);
+  std::map<std::string, const sweep::CropTask*> crops;
+  for (const auto& c : plan.crops) crops[c.id] = &c;
+  WeightsKeys weights;
+  std::map<fs::path, std::string> file_hashes;
+  for (const auto& e : plan.extracts) {
+    try {
+      FeatureKey key;
+      key.arch = model::parse_arch(e.backbone);
+      const auto w = weights.key(e.weights, key.arch);
+      if (!w) continue;  // `auto` found no file: the task reports it
+      key.weights = *w;
+      key.dataset_fingerprint = manifest.fingerprint;
+      if (e.crop)
+        key.variant = variant_cache_key(crops.at(*e.crop)->params, plan.spec.base_dir, file_hashes);
+      key.image_size = e.image_size;
+      key.normalize = e.normalize;
+      if (e.fold) {
+        const json& p = e.params;
+        key.fold = {{"fold", p.at("fold")},
+                    {"repeat", p.at("repeat")},
+                    {"folds", p.at("folds")},
+                    {"cv_seed", p.at("cv_seed")}};
+      }
+      link->keys[e.id] = canonical_feature_key(key);
+      const fs::path file = WeightsKeys::file_of(e.weights, key.arch);
+      if (!file.empty()) link->origins[e.id] = file.string();
+    } catch (const Error& err) {
+      log::warn("feature cache: not used for feature set {} ({})", e.id, err.what());
+    }
+  }
+  log::info("feature cache: '{}'", dir.string());
+  FeatureCacheHooks hooks;
+  hooks.fetch = [link](const TaskSpec& t) -> std::optional<TaskOutcome> {
+    const auto key = link->keys.find(t.id);
+    if (key == link->keys.end()) return std::nullopt;
+    auto hit = link->cache.load(key->second);
+    if (!hit) return std::nullopt;
+    TaskOutcome o;
+    o.id = t.id;
+    o.ok = true;
+    o.result = hit->result;
+    o.result["variant"] = t.params.value("variant", "");
+    o.result["feature_cache"] = hit->file.string();
+    if (auto origin = link->origins.find(t.id); origin != link->origins.end())
+      o.result["weights_origin"] = origin->second;
+    o.features = std::make_shared<FeatureSet>(std::move(hit->set));
+    log::info("feature set {} ({}, {} px, variant '{}'): reused from '{}'", t.id,
+              t.params.value("backbone", ""), t.params.value("image_size", 0),
+              t.params.value("variant", ""), hit->file.string());
+    return o;
+  };
+  hooks.store = [link](const TaskSpec& t, const TaskOutcome& o) {
+    const auto key = link->keys.find(t.id);
+    if (key == link->keys.end() || !o.features) return;
+    if (auto file = link->cache.store(key->second, *o.features, o.result))
+      log::debug("feature set {} stored in the feature cache as '{}'", t.id, file->string());
+  };
+  return hooks;
+}
+
 }  // namespace
 
-RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
+RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
+                          const std::optional<fs::path>& feature_cache) {
   const sweep::SweepSpec& spec = plan.spec;
   const json& ds = spec.canonical["dataset"];
   data::ScanOptions scan;
@@ -68,38 +180,24 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
 
   RunSetup setup;
   setup.sweep_text = spec.source_text;
-  for (const auto& c : plan.crops) {
-    TaskSpec t;
-    t.id = c.id;
-    t.kind = TaskKind::crop;
-    t.params = c.params;
-    t.params["variant"] = c.variant;
-    t.cost = 0.01 * manifest.images.size();
-    setup.tasks.push_back(std::move(t));
-  }
+  const std::size_t n = manifest.images.size();
+  for (const auto& c : plan.crops)
+    setup.tasks.push_back(
+        make_task(c.id, TaskKind::crop, c.params, {{"variant", c.variant}}, {}, 0.01 * n));
   for (const auto& e : plan.extracts) {
-    TaskSpec t;
-    t.id = e.id;
-    t.kind = TaskKind::extract;
-    t.params = e.params;
-    t.params["variant"] = e.variant;
-    t.params["weights_resolved"] = e.weights;
-    if (e.crop) t.deps.push_back(*e.crop);
-    t.cost = extract_cost(e, manifest.images.size());
-    setup.tasks.push_back(std::move(t));
+    std::vector<std::string> deps;
+    if (e.crop) deps.push_back(*e.crop);
+    setup.tasks.push_back(make_task(e.id, TaskKind::extract, e.params,
+                                    {{"variant", e.variant}, {"weights_resolved", e.weights}},
+                                    std::move(deps), extract_cost(e, n)));
   }
   for (const auto& tr : plan.trains) {
-    TaskSpec t;
-    t.id = tr.id;
-    t.kind = TaskKind::train;
-    t.params = tr.params;
-    t.params["epochs"] = tr.epochs;
-    t.params["train_seed"] = tr.seed;
-    t.deps = {tr.extract};
-    t.features = tr.extract;
-    t.cost = 0.001 * tr.epochs.back();
-    setup.tasks.push_back(std::move(t));
+    setup.tasks.push_back(make_task(tr.id, TaskKind::train, tr.params,
+                                    {{"epochs", tr.epochs}, {"train_seed", tr.seed}}, {tr.extract},
+                                    0.001 * tr.epochs.back()));
+    setup.tasks.back().features = tr.extract;
   }
+  if (feature_cache) setup.feature_cache = make_cache_hooks(plan, manifest, *feature_cache);
 
   json images = json::array();
   for (const auto& im : manifest.images) images.push_back({im.relative_path, im.label});
@@ -119,6 +217,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
                       {"dataset_images", manifest.images.size()},
                       {"dataset_bad_images", manifest.bad_images.size()},
                       {"classes", json(manifest.classes).dump()},
+                      {"feature_cache", feature_cache ? feature_cache->string() : ""},
                       {"fersweep_version", version()},
                       {"libtorch_version", torch_version()}};
   return setup;
@@ -269,33 +368,22 @@ class SweepExecutor : public Executor {
         train.push_back(indices[k]);
       stats = data::compute_channel_stats(manifest_, train, size, settings_.threads, transform);
     }
-    auto set = std::make_shared<FeatureSet>();
-    set->n = static_cast<std::int64_t>(indices.size());
-    set->dim = fx.dim();
-    set->values.reserve(static_cast<std::size_t>(set->n * set->dim));
-    const auto start = Clock::now();
-    data::ImageBatchStream stream(manifest_, indices, size, settings_.extract_batch,
-                                  settings_.threads, transform);
-    data::ImageBatch batch;
-    while (stream.next(batch)) {
-      torch::NoGradGuard no_grad;
-      const at::Tensor x = data::normalize(batch.images, norm, stats);
-      const at::Tensor f = fx.extract(x).to(torch::kCPU).contiguous();
-      const float* v = f.data_ptr<float>();
-      set->values.insert(set->values.end(), v, v + f.numel());
-      for (std::size_t i : batch.indices) {
-        set->labels.push_back(manifest_.images[i].label);
-        set->paths.push_back(manifest_.images[i].relative_path);
-      }
-    }
-    const double secs = seconds_since(start);
+    ExtractOptions options;
+    options.image_size = size;
+    options.normalize = norm;
+    options.stats = stats;
+    options.batch_size = settings_.extract_batch;
+    options.threads = settings_.threads;
+    options.transform = transform;
+    auto set = std::make_shared<FeatureSet>(extract_feature_set(fx, manifest_, indices, options));
     provenance["backbone"] = model::arch_name(arch);
     provenance["variant"] = p.value("variant", "");
     provenance["image_size"] = size;
     provenance["normalize"] = data::to_string(norm);
     provenance["dataset_fingerprint"] = manifest_.fingerprint;
     provenance["device"] = fx.device().str();
-    provenance["images_per_second"] = secs > 0 ? set->n / secs : 0.0;
+    provenance["images_per_second"] = set->attributes["images_per_second"];
+    provenance["from_cache"] = false;
     set->attributes = provenance;
     o.result = provenance;
     o.features = set;

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "comm/mpi.h"
@@ -14,8 +16,11 @@
 namespace fersweep::run {
 
 /// Rank 0: scans the dataset, checks the plan against it (folds vs. smallest class), and builds
-/// the run: tasks, identity (sweep hash, dataset fingerprint), worker context, provenance.
-RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads);
+/// the run: tasks, identity (sweep hash, dataset fingerprint), worker context, provenance. With
+/// `feature_cache` (a directory), extract tasks whose features it holds are not dispatched, and
+/// computed ones are stored there (keys: docs/feature-cache.md).
+RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
+                          const std::optional<std::filesystem::path>& feature_cache = std::nullopt);
 
 /// Settings of the executor on one rank.
 struct ExecutorSettings {

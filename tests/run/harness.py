@@ -1,7 +1,18 @@
 """A tiny test runner shared by the end-to-end scripts: runs every `test_*` function of a module in
-order, prints PASS/FAIL with the traceback, and ends with the 'N passed, M failed' line ctest logs."""
+order, prints PASS/FAIL with the traceback, and ends with the 'N passed, M failed' line ctest logs.
+
+Importing it points FERSWEEP_FEATURE_CACHE at a fresh temporary folder (removed at exit), so a
+test's `fersweep run` never reads or writes the user's ~/.cache/fersweep/features."""
+import atexit
+import os
+import shutil
+import tempfile
 import time
 import traceback
+
+_CACHE = tempfile.mkdtemp(prefix="fersweep-test-feature-cache-")
+os.environ["FERSWEEP_FEATURE_CACHE"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def run_tests(namespace, only="", ordered=True):

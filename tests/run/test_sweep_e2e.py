@@ -71,7 +71,9 @@ def test_results_are_consistent_and_identical_for_1_2_3_ranks():
     results = {}
     for ranks in (1, 2, 3):
         out = os.path.join(SCRATCH, f"run{ranks}")
-        rc, log = run(out, ranks)
+        # Every run extracts its own features (on the workers): the shared cache is off here and
+        # tested in test_feature_cache.py.
+        rc, log = run(out, ranks, extra=["--no-feature-cache"])
         assert rc == 0, log
         assert "Test accuracy (%) per fold" in log, log
         rows, attrs, extracts, lrs, folds = load(out)

@@ -1,0 +1,103 @@
+// Feature cache entries: lookup with key verification, atomic stores under unique temp names.
+#include "store/feature_cache.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "store/h5.h"
+
+namespace fersweep::store {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+}  // namespace
+
+std::optional<fs::path> feature_cache_dir(const std::string& flag, bool disabled) {
+  if (disabled) return std::nullopt;
+  if (!flag.empty()) return fs::path(flag);
+  if (const std::string dir = env("FERSWEEP_FEATURE_CACHE"); !dir.empty()) return fs::path(dir);
+  if (const std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty())
+    return fs::path(xdg) / "fersweep" / "features";
+  if (const std::string home = env("HOME"); !home.empty())
+    return fs::path(home) / ".cache" / "fersweep" / "features";
+  return std::nullopt;
+}
+
+fs::path FeatureCache::entry_path(const std::string& key) const {
+  return dir_ / (sha256_hex(key) + ".h5");
+}
+
+std::optional<CachedFeatures> FeatureCache::load(const std::string& key) const {
+  const fs::path file = entry_path(key);
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::nullopt;
+  try {
+    CachedFeatures out;
+    {
+      H5File f(file, H5File::Mode::read);
+      if (!f.has_attribute("/", "cache_key"))
+        throw IoError(fmt::format("'{}' holds no cache key", file.string()));
+      const std::string stored = f.string_attribute("/", "cache_key");
+      if (stored != key) {
+        log::warn(
+            "feature cache entry '{}' was made for another key (stored {}, wanted {}); "
+            "recomputing",
+            file.string(), stored, key);
+        return std::nullopt;
+      }
+      out.result = json::parse(f.string_attribute("/", "cache_result"));
+      f.close();
+    }
+    out.set = read_features_file(file);
+    out.file = file;
+    return out;
+  } catch (...) {
+    log::warn("feature cache entry '{}' is damaged ({}); recomputing", file.string(),
+              current_exception_message());
+    return std::nullopt;
+  }
+}
+
+std::optional<fs::path> FeatureCache::store(const std::string& key, const FeatureSet& set,
+                                            const json& result) const {
+  static std::atomic<unsigned> counter{0};
+  const fs::path file = entry_path(key);
+  // Unique per process and call: two runs storing the same entry never share a temp file.
+  const fs::path temp =
+      dir_ / fmt::format(".tmp-{}-{}-{}", ::getpid(), counter++, file.filename().string());
+  try {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw IoError(fmt::format("cannot create '{}': {}", dir_.string(), ec.message()));
+    FeatureSet entry = set;
+    entry.attributes["cache_key"] = key;
+    entry.attributes["cache_result"] = result.dump();
+    write_features_file(temp, entry);
+    commit_temp_file(temp, file);
+    return file;
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    if (!store_warned_) {
+      log::warn("feature cache '{}': cannot store features ({}); continuing without caching",
+                dir_.string(), current_exception_message());
+      store_warned_ = true;
+    }
+    return std::nullopt;
+  }
+}
+
+}  // namespace fersweep::store

@@ -1,0 +1,99 @@
+// The shared feature cache: location precedence, verified round trips, and every failure being a
+// miss or a warning rather than an error.
+#include "store/feature_cache.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "common/test_support.h"
+#include "core/hash.h"
+
+namespace fersweep::store {
+namespace {
+namespace fs = std::filesystem;
+using test_support::read_file;
+using test_support::scratch_dir;
+using test_support::write_file;
+
+FeatureSet small_set() {
+  FeatureSet s;
+  s.id = "0123456789abcdef";
+  s.n = 3;
+  s.dim = 2;
+  s.values = {1.5f, -2.f, 0.f, 3.25f, 1e-7f, 42.f};
+  s.labels = {0, 2, 1};
+  s.paths = {"a/1.jpg", "b/2.png", "c/3.jpg"};
+  s.attributes = {{"backbone", "resnet18"}};
+  return s;
+}
+
+TEST(FeatureCache, StoresAndLoadsTheSameValuesUnderTheKeysHash) {
+  const FeatureCache cache(scratch_dir("store") / "cache");
+  const std::string key = R"({"backbone":"resnet18","image_size":64})";
+  EXPECT_FALSE(cache.load(key).has_value());
+  const auto file = cache.store(key, small_set(), {{"device", "cpu"}});
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(*file, cache.dir() / (sha256_hex(key) + ".h5"));
+  const auto hit = cache.load(key);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->set.values, small_set().values);
+  EXPECT_EQ(hit->set.labels, small_set().labels);
+  EXPECT_EQ(hit->set.paths, small_set().paths);
+  EXPECT_EQ(hit->result.at("device"), "cpu");
+  EXPECT_EQ(hit->file, *file);
+  // No temp files left beside the entry.
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(cache.dir())) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
+}
+
+TEST(FeatureCache, AnEntryForAnotherKeyOrADamagedEntryIsAMiss) {
+  const FeatureCache cache(scratch_dir("store") / "cache");
+  const std::string a = R"({"k":"a"})", b = R"({"k":"b"})";
+  ASSERT_TRUE(cache.store(a, small_set(), nlohmann::json::object()).has_value());
+  fs::copy_file(cache.entry_path(a), cache.entry_path(b));
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(cache.load(b).has_value());
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("made for another key"), std::string::npos) << err;
+  EXPECT_NE(err.find(cache.entry_path(b).string()), std::string::npos) << err;
+
+  const std::string bytes = read_file(cache.entry_path(a));
+  write_file(cache.entry_path(a), bytes.substr(0, bytes.size() / 2));
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(cache.load(a).has_value());
+  err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("is damaged"), std::string::npos) << err;
+  // A new store replaces the damaged entry.
+  ASSERT_TRUE(cache.store(a, small_set(), nlohmann::json::object()).has_value());
+  EXPECT_TRUE(cache.load(a).has_value());
+}
+
+TEST(FeatureCache, AnUnwritableCacheWarnsOnceAndStoresNothing) {
+  const fs::path blocker = scratch_dir("store") / "a-file";
+  write_file(blocker, "x");
+  const FeatureCache cache(blocker / "cache");
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(cache.store("{}", small_set(), nlohmann::json::object()).has_value());
+  EXPECT_FALSE(cache.store("{}", small_set(), nlohmann::json::object()).has_value());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("cannot store features"), std::string::npos) << err;
+  EXPECT_EQ(err.find("cannot store features"), err.rfind("cannot store features")) << err;
+  EXPECT_FALSE(cache.load("{}").has_value());
+}
+
+TEST(FeatureCache, LocationFollowsFlagThenEnvironmentThenXdgThenHome) {
+  ::setenv("FERSWEEP_FEATURE_CACHE", "/env/cache", 1);
+  ::setenv("XDG_CACHE_HOME", "/xdg", 1);
+  ::setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(feature_cache_dir("/flag", false), fs::path("/flag"));
+  EXPECT_FALSE(feature_cache_dir("/flag", true).has_value());
+  EXPECT_EQ(feature_cache_dir("", false), fs::path("/env/cache"));
+  ::unsetenv("FERSWEEP_FEATURE_CACHE");
+  EXPECT_EQ(feature_cache_dir("", false), fs::path("/xdg/fersweep/features"));
+  ::unsetenv("XDG_CACHE_HOME");
+  EXPECT_EQ(feature_cache_dir("", false), fs::path("/home/u/.cache/fersweep/features"));
+}
+
+}  // namespace
+}  // namespace fersweep::store
