@@ -92,7 +92,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads) {
     TaskSpec t;
     t.id = tr.id;
     t.kind = TaskKind::train;
-    t.params = tr.params;
+    t.params = tr.params();
     t.params["epochs"] = tr.epochs;
     t.params["train_seed"] = tr.seed;
     t.deps = {tr.extract};
