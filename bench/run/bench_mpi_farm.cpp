@@ -4,15 +4,15 @@
 // Usage: mpirun -np 4 bench_run_farm [TASKS]
 #include <mpi.h>
 
-#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace {
 constexpr int kTag = 1;
-constexpr int kBytes = 64;
+const int kBytes = std::getenv("FARM_BYTES") ? std::atoi(std::getenv("FARM_BYTES")) : 64;
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   const long tasks = argc > 1 ? std::atol(argv[1]) : 200000;
-  std::array<char, kBytes> buf{};
+  std::vector<char> buf(static_cast<std::size_t>(kBytes));
   if (size < 2) {
     std::fprintf(stderr, "bench_run_farm needs at least 2 ranks\n");
     MPI_Abort(MPI_COMM_WORLD, 2);

@@ -180,6 +180,10 @@ void Scheduler::fail_dependents(std::size_t i) {
   }
 }
 
+bool Scheduler::has_dependents(const std::string& id) const {
+  return !tasks_[index_of(id)].dependents.empty();
+}
+
 const TaskSpec& Scheduler::task(const std::string& id) const {
   return tasks_[index_of(id)].spec;
 }

@@ -36,6 +36,8 @@ class Scheduler {
   void requeue(const std::string& id);
 
   bool contains(const std::string& id) const { return index_.count(id) > 0; }
+  /// True when other tasks depend on `id` (its result is then kept for them).
+  bool has_dependents(const std::string& id) const;
   const TaskSpec& task(const std::string& id) const;
   State state(const std::string& id) const;
   int attempts(const std::string& id) const;

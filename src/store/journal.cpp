@@ -34,8 +34,14 @@ bool decode_line(std::string_view line, nlohmann::json& record) {
 }  // namespace
 
 std::string encode_journal_line(const nlohmann::json& record) {
-  std::string body = record.dump();  // one line: dump() escapes newlines inside strings
-  std::string line = body;
+  return encode_journal_text(record.dump());  // one line: dump() escapes newlines inside strings
+}
+
+std::string encode_journal_text(std::string_view body) {
+  FERSWEEP_ASSERT(body.find('\n') == std::string_view::npos, "journal record spans lines");
+  std::string line;
+  line.reserve(body.size() + kChecksumChars + 2);
+  line += body;
   line += '\t';
   line += checksum(body);
   line += '\n';
@@ -112,8 +118,12 @@ JournalWriter::~JournalWriter() {
 }
 
 void JournalWriter::append(const nlohmann::json& record) {
+  append_text(record.dump());
+}
+
+void JournalWriter::append_text(std::string_view record_json) {
   if (pending_count_ == 0) oldest_pending_ = std::chrono::steady_clock::now();
-  pending_ += encode_journal_line(record);
+  pending_ += encode_journal_text(record_json);
   ++pending_count_;
 }
 
