@@ -195,7 +195,7 @@ class ResultsDirectory {
           contents.corrupt_lines.front());
     }
     entries_.reserve(contents.records.size());
-    for (const auto& r : contents.records) entries_.push_back(journal_entry(r));
+    for (const auto& r : contents.records) keep(journal_entry(r));
     records_ = std::move(contents.records);
     journal_ = std::make_unique<store::JournalWriter>(dir_ / "journal.jsonl");
     events_.open(dir_ / "events.jsonl", std::ios::app);
@@ -212,7 +212,7 @@ class ResultsDirectory {
 
   void append(JournalEntry entry) {
     journal_->append_text(entry.text);
-    entries_.push_back(std::move(entry));
+    keep(std::move(entry));
     dirty_ = true;
   }
   void event(json e) {
@@ -246,6 +246,12 @@ class ResultsDirectory {
   }
 
  private:
+  // results.h5 needs the full text only of the records it writes as rows; a finished synthetic
+  // task is only counted (its record stays in the journal).
+  void keep(JournalEntry entry) {
+    if (entry.done && !written_in_full(entry.kind)) std::string().swap(entry.text);
+    entries_.push_back(std::move(entry));
+  }
   void rewrite() {
     run_info_["updated"] = now_iso();
     write_results_h5(dir_ / "results.h5", run_info_, entries_);
@@ -271,7 +277,7 @@ class Coordinator {
         options_(options),
         placement_(placement),
         results_(setup, options),
-        scheduler_(setup.tasks, options.retries),
+        scheduler_(&setup.tasks, options.retries),
         progress_(options.progress) {
     resume();
   }

@@ -93,6 +93,10 @@ void set_json_attribute(store::H5File& f, const std::string& object, const std::
 
 }  // namespace
 
+bool written_in_full(const std::string& kind) {
+  return kind == "train" || kind == "extract" || kind == "crop";
+}
+
 JournalEntry journal_entry(const json& record) {
   return {record.value("id", ""), record.value("kind", ""), record.value("status", "") == "done",
           record.dump()};
@@ -122,7 +126,7 @@ void write_results_h5(const std::filesystem::path& path, const json& run_info,
   std::size_t synthetic_done = 0;
   for (const auto& [id, r] : last) {
     if (!r->done) continue;
-    if (r->kind == "train" || r->kind == "extract" || r->kind == "crop")
+    if (written_in_full(r->kind))
       full.push_back(r);
     else
       ++synthetic_done;

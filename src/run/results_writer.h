@@ -15,8 +15,11 @@ struct JournalEntry {
   std::string id;
   std::string kind;
   bool done = false;  ///< status "done" (else "failed")
-  std::string text;   ///< the record as one line of JSON
+  std::string text;   ///< the record as one line of JSON; may be empty if !written_in_full(kind)
 };
+
+/// Kinds whose finished records become rows of results.h5 (the others are only counted).
+bool written_in_full(const std::string& kind);
 
 /// The entry of a parsed journal record.
 JournalEntry journal_entry(const nlohmann::json& record);

@@ -53,6 +53,7 @@ class JournalWriter {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  void write_pending();
   std::filesystem::path path_;
   int fd_ = -1;
   std::string pending_;
