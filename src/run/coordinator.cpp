@@ -499,10 +499,19 @@ class Coordinator {
     return scheduler_.finished() || (scheduler_.running_count() == 0 && !scheduler_.has_ready());
   }
 
+  // Tasks per message, guided self-scheduling: a share of what is ready (half of an even split
+  // over the workers), at most --batch, at least 1. Large batches amortise messages while much is
+  // left; near the end they shrink to single tasks so no worker is left holding the tail.
+  std::size_t batch_size() const {
+    const std::size_t workers = static_cast<std::size_t>(std::max(1, placement_.size - 1));
+    return std::clamp<std::size_t>(scheduler_.ready_count() / (2 * workers), 1,
+                                   std::max<std::size_t>(1, options_.max_batch));
+  }
+
   // Gives `worker` work if there is any; otherwise parks it, or stops it when no work can come.
   void serve(int worker, const std::set<std::string>& holds) {
     if (stopping()) return stop_worker(worker);
-    const auto tasks = scheduler_.next_for(worker, holds, options_.max_batch);
+    const auto tasks = scheduler_.next_for(worker, holds, batch_size());
     if (!tasks.empty()) return send_tasks(worker, tasks, holds);
     if (nothing_more()) return stop_worker(worker);
     idle_[worker] = holds;

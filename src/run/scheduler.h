@@ -49,6 +49,7 @@ class Scheduler {
   int attempts(const std::string& id) const;
   bool finished() const { return done_ + failed_ == tasks_.size(); }
   bool has_ready() const { return ready_count_ > 0; }
+  std::size_t ready_count() const { return ready_count_; }
   std::size_t total() const { return tasks_.size(); }
   std::size_t done_count() const { return done_; }
   std::size_t failed_count() const { return failed_; }
