@@ -3,11 +3,25 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
 #include "cli/commands.h"
 #include "core/hash.h"
 #include "run/launch.h"
 
 namespace fersweep::cli {
+namespace {
+// Resident-set high-water mark of this process in MiB (Linux; 0 elsewhere).
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+}  // namespace
 
 void add_synthetic_run(CLI::App& app) {
   struct Options {
@@ -17,6 +31,7 @@ void add_synthetic_run(CLI::App& app) {
     int threads = 1;
     std::size_t fail_every = 0;
     std::string out;
+    std::string stats;
   };
   auto opts = std::make_shared<Options>();
   auto* sub = app.add_subcommand(
@@ -32,6 +47,9 @@ void add_synthetic_run(CLI::App& app) {
   sub->add_option("--grace", opts->run.grace_seconds, "Grace period after SIGTERM (s)")
       ->capture_default_str();
   sub->add_flag("--force-new", opts->run.force_new, "Discard earlier results");
+  sub->add_option("--stats", opts->stats,
+                  "Write figures for the benchmarks (run time, coordinator peak RSS, the time of "
+                  "a results.h5 rewrite from the journal) to this JSON file");
   sub->add_flag(
       "--no-progress", [opts](std::int64_t) { opts->run.progress = false; }, "No progress output");
   sub->callback([opts] {
@@ -57,10 +75,33 @@ void add_synthetic_run(CLI::App& app) {
       }
       return setup;
     };
+    // Rank 0 only, after the run: figures for bench/run/*.sh.
+    const auto write_stats = [opts](const run::RunSummary& summary) {
+      if (opts->stats.empty()) return;
+      const double run_peak = peak_rss_mib();  // before the rewrite below adds its own
+      const auto start = std::chrono::steady_clock::now();
+      run::rewrite_results(opts->out);
+      const double rewrite =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::error_code ec;
+      const auto journal_bytes =
+          std::filesystem::file_size(std::filesystem::path(opts->out) / "journal.jsonl", ec);
+      const nlohmann::json stats = {
+          {"tasks", summary.total},
+          {"done", summary.done},
+          {"failed", summary.failed},
+          {"seconds", summary.seconds},
+          {"tasks_per_s", summary.seconds > 0 ? double(summary.done) / summary.seconds : 0.0},
+          {"coordinator_peak_rss_mib", run_peak},
+          {"peak_rss_with_rewrite_mib", peak_rss_mib()},
+          {"rewrite_seconds", rewrite},
+          {"journal_bytes", ec ? 0 : journal_bytes}};
+      std::ofstream(opts->stats) << stats.dump(2) << '\n';
+    };
     run::launch_run(
         make_setup, opts->run,
         [](const comm::Placement&) { return std::make_unique<run::SyntheticExecutor>(); },
-        opts->threads);
+        opts->threads, write_stats);
   });
 }
 

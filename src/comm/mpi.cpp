@@ -1,5 +1,6 @@
 // MPI calls, each checked. Errors return codes (MPI_ERRORS_RETURN) instead of aborting the job.
 #include "comm/mpi.h"
+#include "comm/send_queue.h"
 
 #include <fmt/format.h>
 #include <mpi.h>
@@ -7,6 +8,9 @@
 
 #include <climits>
 #include <cstdlib>
+#include <iterator>
+#include <list>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -20,9 +24,13 @@ std::string mpi_error_string(int code) {
   return std::string(text, static_cast<std::size_t>(len));
 }
 
-void check(int code, const std::string& what) {
-  if (code != MPI_SUCCESS)
-    throw CommError(fmt::format("{} failed: {}", what, mpi_error_string(code)));
+// `rank` >= 0 is appended to `what` ("MPI_Send to" -> "MPI_Send to rank 3"); the text is built
+// only on failure (these checks run for every message).
+void check(int code, std::string_view what, int rank = -1) {
+  if (code == MPI_SUCCESS) return;
+  throw CommError(rank < 0
+                      ? fmt::format("{} failed: {}", what, mpi_error_string(code))
+                      : fmt::format("{} rank {} failed: {}", what, rank, mpi_error_string(code)));
 }
 
 int to_mpi_source(int source) {
@@ -41,7 +49,7 @@ Message receive_probed(const MPI_Status& status) {
   m.payload.resize(static_cast<std::size_t>(count));
   check(MPI_Recv(m.payload.data(), count, MPI_BYTE, m.source, m.tag, MPI_COMM_WORLD,
                  MPI_STATUS_IGNORE),
-        fmt::format("MPI_Recv from rank {}", m.source));
+        "MPI_Recv from", m.source);
   return m;
 }
 
@@ -105,7 +113,7 @@ void Communicator::send(int dest, int tag, std::string_view payload) {
   }
   check(MPI_Send(payload.data(), static_cast<int>(payload.size()), MPI_BYTE, dest, tag,
                  MPI_COMM_WORLD),
-        fmt::format("MPI_Send to rank {}", dest));
+        "MPI_Send to", dest);
 }
 
 Message Communicator::recv(int source, int tag) {
@@ -125,6 +133,55 @@ std::optional<Message> Communicator::try_recv(int source, int tag) {
 
 void Communicator::barrier() {
   check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+struct SendQueue::Impl {
+  // A list: a payload's buffer must stay where it is until its send completes.
+  std::list<std::pair<std::string, MPI_Request>> pending;
+};
+
+SendQueue::SendQueue() : impl_(std::make_unique<Impl>()) {}
+
+SendQueue::~SendQueue() {
+  // Unfinished sends at destruction mean the run is being torn down (an error or an abort):
+  // cancel rather than wait for receivers that may be gone.
+  for (auto& [payload, request] : impl_->pending) {
+    MPI_Cancel(&request);
+    MPI_Request_free(&request);
+  }
+}
+
+void SendQueue::send(int dest, int tag, std::string payload) {
+  if (payload.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw CommError(fmt::format("message of {} bytes to rank {} exceeds MPI's 2 GiB limit",
+                                payload.size(), dest));
+  }
+  auto& pending = impl_->pending;
+  pending.emplace_back(std::move(payload), MPI_REQUEST_NULL);
+  auto& [buffer, request] = pending.back();
+  const int code = MPI_Isend(buffer.data(), static_cast<int>(buffer.size()), MPI_BYTE, dest, tag,
+                             MPI_COMM_WORLD, &request);
+  if (code != MPI_SUCCESS) pending.pop_back();
+  check(code, "MPI_Isend to", dest);
+  progress();
+}
+
+std::size_t SendQueue::progress() {
+  auto& pending = impl_->pending;
+  for (auto it = pending.begin(); it != pending.end();) {
+    int done = 0;
+    check(MPI_Test(&it->second, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    it = done ? pending.erase(it) : std::next(it);
+  }
+  return pending.size();
+}
+
+void SendQueue::wait_all() {
+  auto& pending = impl_->pending;
+  while (!pending.empty()) {
+    check(MPI_Wait(&pending.front().second, MPI_STATUS_IGNORE), "MPI_Wait");
+    pending.pop_front();
+  }
 }
 
 }  // namespace fersweep::comm

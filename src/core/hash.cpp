@@ -105,7 +105,11 @@ std::array<std::uint8_t, 32> Sha256::digest() {
 std::string Sha256::hex_digest() {
   std::string hex;
   hex.reserve(64);
-  for (std::uint8_t byte : digest()) hex += fmt::format("{:02x}", byte);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::uint8_t byte : digest()) {
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 0xf];
+  }
   return hex;
 }
 

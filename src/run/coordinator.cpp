@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <deque>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "comm/send_queue.h"
 #include "comm/wire.h"
 #include "core/base64.h"
 #include "core/error.h"
@@ -35,14 +38,35 @@ namespace {
 enum MessageType : std::uint16_t { kRequest = 1, kResult = 2, kTasks = 3, kStop = 4, kSetup = 5 };
 constexpr int kTag = 7;
 constexpr std::size_t kWorkerFeatureSlots = 8;
+// How long the coordinator polls without sleeping after the last message (see run_distributed).
+constexpr double kSpinSeconds = 0.002;
 
-std::string now_iso() {
+// UTC time as ISO 8601 text, formatted once per second (it stamps every record and event).
+const std::string& now_iso() {
+  static thread_local std::time_t cached_time = -1;
+  static thread_local std::string cached;
   const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  if (t != cached_time) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cached = buf;
+    cached_time = t;
+  }
+  return cached;
+}
+
+// A JSON string literal for `s`; plain ASCII (task ids, kinds, host names) skips the serialiser.
+std::string json_string(const std::string& s) {
+  const bool plain = std::all_of(
+      s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+  return plain ? '"' + s + '"' : json(s).dump();
+}
+
+// A JSON number for a measured duration (never NaN or infinite in the output).
+std::string json_seconds(double seconds) {
+  return std::isfinite(seconds) ? fmt::format("{}", seconds) : "0";
 }
 
 void put_features(comm::WireWriter& w, const FeatureSet* set) {
@@ -170,25 +194,39 @@ class ResultsDirectory {
           (dir_ / "journal.jsonl").string(), contents.corrupt_lines.size(),
           contents.corrupt_lines.front());
     }
-    records_ = contents.records;
+    entries_.reserve(contents.records.size());
+    for (const auto& r : contents.records) keep(journal_entry(r));
+    records_ = std::move(contents.records);
     journal_ = std::make_unique<store::JournalWriter>(dir_ / "journal.jsonl");
     events_.open(dir_ / "events.jsonl", std::ios::app);
   }
 
   const fs::path& dir() const { return dir_; }
+  /// The records the journal held when the run started (for resume); see forget_records().
   const std::vector<json>& records() const { return records_; }
+  /// Frees records() once resume has used them (results.h5 is written from the compact entries).
+  void forget_records() { std::vector<json>().swap(records_); }
   fs::path features_path(const std::string& id) const {
     return dir_ / "cache" / "features" / (id + ".h5");
   }
 
-  void append(json record) {
-    journal_->append(record);
-    records_.push_back(std::move(record));
+  void append(JournalEntry entry) {
+    journal_->append_text(entry.text);
+    keep(std::move(entry));
     dirty_ = true;
   }
   void event(json e) {
     e["time"] = now_iso();
     events_ << e.dump() << '\n';
+  }
+  // The per-task event, formatted directly (it is written for every task).
+  void task_event(bool ok, const std::string& id, const std::string& kind, int rank,
+                  double seconds) {
+    events_ << fmt::format(
+                   R"({{"event":"{}","id":{},"kind":{},"rank":{},"seconds":{},"time":"{}"}})",
+                   ok ? "done" : "failed", json_string(id), json_string(kind), rank,
+                   json_seconds(seconds), now_iso())
+            << '\n';
   }
   void maybe_flush(double rewrite_seconds) {
     if (journal_->flush_due()) {
@@ -208,9 +246,15 @@ class ResultsDirectory {
   }
 
  private:
+  // results.h5 needs the full text only of the records it writes as rows; a finished synthetic
+  // task is only counted (its record stays in the journal).
+  void keep(JournalEntry entry) {
+    if (entry.done && !written_in_full(entry.kind)) std::string().swap(entry.text);
+    entries_.push_back(std::move(entry));
+  }
   void rewrite() {
     run_info_["updated"] = now_iso();
-    write_results_h5(dir_ / "results.h5", run_info_, records_);
+    write_results_h5(dir_ / "results.h5", run_info_, entries_);
     last_rewrite_ = std::chrono::steady_clock::now();
     dirty_ = false;
   }
@@ -219,6 +263,7 @@ class ResultsDirectory {
   std::unique_ptr<store::JournalWriter> journal_;
   std::ofstream events_;
   std::vector<json> records_;
+  std::vector<JournalEntry> entries_;  // every record, compact: what results.h5 is written from
   json run_info_;
   std::string created_;
   bool dirty_ = true;
@@ -232,7 +277,7 @@ class Coordinator {
         options_(options),
         placement_(placement),
         results_(setup, options),
-        scheduler_(setup.tasks, options.retries),
+        scheduler_(&setup.tasks, options.retries),
         progress_(options.progress) {
     resume();
   }
@@ -297,7 +342,7 @@ class Coordinator {
       if (!scheduler_.contains(id)) continue;
       if (r.value("kind", "") == "extract" && !fs::exists(results_.features_path(id))) continue;
       done.insert(id);
-      finished_results_[id] = r.value("result", json());
+      if (scheduler_.has_dependents(id)) finished_results_[id] = r.value("result", json());
     }
     if (setup_.feature_cache.fetch) {
       for (const auto& t : setup_.tasks) {
@@ -322,6 +367,7 @@ class Coordinator {
         }
       }
     }
+    results_.forget_records();
   }
 
   // An extract task whose features the shared feature cache holds: copied into the results
@@ -344,18 +390,19 @@ class Coordinator {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     results_.event({{"event", "cached"}, {"id", t.id}, {"kind", to_string(t.kind)}});
-    results_.append({{"v", 1},
-                     {"id", t.id},
-                     {"kind", to_string(t.kind)},
-                     {"status", "done"},
-                     {"attempt", scheduler_.attempts(t.id)},
-                     {"final", true},
-                     {"rank", 0},
-                     {"host", placement_.host},
-                     {"seconds", seconds},
-                     {"finished", now_iso()},
-                     {"params", t.params},
-                     {"result", std::move(result)}});
+    const json record = {{"v", 1},
+                         {"id", t.id},
+                         {"kind", to_string(t.kind)},
+                         {"status", "done"},
+                         {"attempt", scheduler_.attempts(t.id)},
+                         {"final", true},
+                         {"rank", 0},
+                         {"host", placement_.host},
+                         {"seconds", seconds},
+                         {"finished", now_iso()},
+                         {"params", t.params},
+                         {"result", std::move(result)}};
+    results_.append({t.id, to_string(t.kind), true, record.dump()});
   }
 
   std::shared_ptr<const FeatureSet> features_for(const std::string& id) {
@@ -379,9 +426,16 @@ class Coordinator {
     return in;
   }
 
-  void record(const TaskOutcome& o, int worker) {
+  // Journals one finished attempt. `result_text`, when given, is the result as it arrived (JSON
+  // text): it is parsed only when something here needs its fields, so a task's result is not
+  // parsed and dumped again on the way to the journal.
+  void record(TaskOutcome& o, int worker, std::string result_text = {}) {
     const TaskSpec& spec = scheduler_.task(o.id);
-    json result = o.result;
+    const bool keep_result = o.ok && scheduler_.has_dependents(o.id);
+    const bool needs_json = result_text.empty() || o.features || keep_result ||
+                            result_text.find("\"artifacts\"") != std::string::npos;
+    if (o.ok && needs_json && !result_text.empty()) o.result = json::parse(result_text);
+    json& result = o.result;
     if (o.ok && o.features) {
       o.features->id = o.id;
       store::write_features_file(results_.features_path(o.id), *o.features);
@@ -408,32 +462,27 @@ class Coordinator {
       }
       result["artifacts"] = written;
     }
+    if (o.ok && needs_json) result_text = result.dump();
     const bool retry = scheduler_.complete(o.id, o.ok, worker);
-    json rec = {{"v", 1},
-                {"id", o.id},
-                {"kind", to_string(spec.kind)},
-                {"status", o.ok ? "done" : "failed"},
-                {"attempt", scheduler_.attempts(o.id)},
-                {"final", o.ok || !retry},
-                {"rank", o.rank},
-                {"host", o.host},
-                {"seconds", o.seconds},
-                {"finished", now_iso()},
-                {"params", spec.params}};
-    if (o.ok) {
-      rec["result"] = result;
-      finished_results_[o.id] = result;
-    } else {
-      rec["error"] = o.error;
-      log::warn("task {} ({}) failed on rank {} (attempt {}): {}{}", o.id, to_string(spec.kind),
-                o.rank, scheduler_.attempts(o.id), o.error, retry ? "; retrying" : "; giving up");
+    const std::string kind = to_string(spec.kind);
+    // The record as one line of JSON, keys in sorted order (as json::dump writes them):
+    // {v, id, kind, status, attempt, final, rank, host, seconds, finished, params, result|error}.
+    std::string text = fmt::format(R"({{"attempt":{},)", scheduler_.attempts(o.id));
+    if (!o.ok) text += R"("error":)" + json(o.error).dump() + ',';
+    text += fmt::format(R"("final":{},"finished":"{}","host":{},"id":{},"kind":{},"params":{},)",
+                        o.ok || !retry, now_iso(), json_string(o.host), json_string(o.id),
+                        json_string(kind), spec.params.dump());
+    text += fmt::format(R"("rank":{},)", o.rank);
+    if (o.ok) text += R"("result":)" + (result_text.empty() ? "null" : result_text) + ',';
+    text += fmt::format(R"("seconds":{},"status":"{}","v":1}})", json_seconds(o.seconds),
+                        o.ok ? "done" : "failed");
+    if (keep_result) finished_results_[o.id] = std::move(result);
+    if (!o.ok) {
+      log::warn("task {} ({}) failed on rank {} (attempt {}): {}{}", o.id, kind, o.rank,
+                scheduler_.attempts(o.id), o.error, retry ? "; retrying" : "; giving up");
     }
-    results_.event({{"event", o.ok ? "done" : "failed"},
-                    {"id", o.id},
-                    {"kind", to_string(spec.kind)},
-                    {"rank", o.rank},
-                    {"seconds", o.seconds}});
-    results_.append(std::move(rec));
+    results_.task_event(o.ok, o.id, kind, o.rank, o.seconds);
+    results_.append({o.id, kind, o.ok, std::move(text)});
   }
 
   void housekeeping() {
@@ -478,12 +527,12 @@ class Coordinator {
     w.str(json(in.dep_results).dump());
     const bool send_features = in.features && !holds.count(in.features->id);
     put_features(w, send_features ? in.features.get() : nullptr);
-    comm_.send(worker, kTag, w.bytes());
+    sends_.send(worker, kTag, std::string(w.bytes()));
     busy_[worker] = tasks.size();
   }
 
   void stop_worker(int worker) {
-    comm_.send(worker, kTag, comm::WireWriter(kStop).bytes());
+    sends_.send(worker, kTag, std::string(comm::WireWriter(kStop).bytes()));
     stopped_.insert(worker);
   }
 
@@ -492,10 +541,19 @@ class Coordinator {
     return scheduler_.finished() || (scheduler_.running_count() == 0 && !scheduler_.has_ready());
   }
 
+  // Tasks per message, guided self-scheduling: a share of what is ready (half of an even split
+  // over the workers), at most --batch, at least 1. Large batches amortise messages while much is
+  // left; near the end they shrink to single tasks so no worker is left holding the tail.
+  std::size_t batch_size() const {
+    const std::size_t workers = static_cast<std::size_t>(std::max(1, placement_.size - 1));
+    return std::clamp<std::size_t>(scheduler_.ready_count() / (2 * workers), 1,
+                                   std::max<std::size_t>(1, options_.max_batch));
+  }
+
   // Gives `worker` work if there is any; otherwise parks it, or stops it when no work can come.
   void serve(int worker, const std::set<std::string>& holds) {
     if (stopping()) return stop_worker(worker);
-    const auto tasks = scheduler_.next_for(worker, holds, options_.max_batch);
+    const auto tasks = scheduler_.next_for(worker, holds, batch_size());
     if (!tasks.empty()) return send_tasks(worker, tasks, holds);
     if (nothing_more()) return stop_worker(worker);
     idle_[worker] = holds;
@@ -516,13 +574,13 @@ class Coordinator {
         TaskOutcome o;
         o.id = r.str();
         o.ok = r.u64() != 0;
-        o.result = json::parse(r.str());
+        std::string result_text = r.str();
         o.error = r.str();
         o.seconds = r.f64();
         o.rank = static_cast<int>(r.i64());
         o.host = r.str();
         o.features = get_features(r);
-        record(o, worker);
+        record(o, worker, std::move(result_text));
       }
       busy_.erase(worker);
     } else if (r.type() != kRequest) {
@@ -530,7 +588,8 @@ class Coordinator {
     }
     const auto holds = get_holds(r);
     if (!setup_sent_.count(worker)) {
-      comm_.send(worker, kTag, comm::WireWriter(kSetup).str(setup_.context.dump()).bytes());
+      sends_.send(worker, kTag,
+                  std::string(comm::WireWriter(kSetup).str(setup_.context.dump()).bytes()));
       setup_sent_.insert(worker);
     }
     serve(worker, holds);
@@ -552,14 +611,23 @@ class Coordinator {
       if (m) {
         handle(*m);
         idle_since = std::chrono::steady_clock::now();
-      } else {
+        // Also under constant traffic: the journal's fsync batching and progress run on time.
         housekeeping();
-        // Poll gently when idle so an oversubscribed node keeps its cores for the workers.
+      } else {
+        sends_.progress();
+        housekeeping();
+        // Right after traffic the next request is usually microseconds away: yield the core
+        // (an oversubscribed worker may need it) but poll again at once; a sleep here costs
+        // 50+ us of timer slack per message. Idle longer, poll gently with sleeps.
         const double idle =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_since).count();
-        std::this_thread::sleep_for(std::chrono::microseconds(idle < 0.01 ? 20 : 1000));
+        if (idle < kSpinSeconds)
+          std::this_thread::yield();
+        else
+          std::this_thread::sleep_for(std::chrono::microseconds(idle < 0.05 ? 100 : 1000));
       }
     }
+    if (!abandoned_) sends_.wait_all();  // the stop messages
   }
 
  public:
@@ -573,6 +641,9 @@ class Coordinator {
   Scheduler scheduler_;
   ProgressReporter progress_;
   comm::Communicator comm_;
+  // Replies to workers go out without blocking: a blocking send waits for the receiving rank to
+  // be scheduled, and on an oversubscribed node that stalls every other worker.
+  comm::SendQueue sends_;
   RunSummary summary_;
   std::map<std::string, json> finished_results_;
   std::map<std::string, std::shared_ptr<const FeatureSet>> features_;

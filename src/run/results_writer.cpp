@@ -4,10 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "store/h5.h"
 
@@ -90,42 +93,66 @@ void set_json_attribute(store::H5File& f, const std::string& object, const std::
 
 }  // namespace
 
+bool written_in_full(const std::string& kind) {
+  return kind == "train" || kind == "extract" || kind == "crop";
+}
+
+JournalEntry journal_entry(const json& record) {
+  return {record.value("id", ""), record.value("kind", ""), record.value("status", "") == "done",
+          record.dump()};
+}
+
 void write_results_h5(const std::filesystem::path& path, const json& run_info,
                       const std::vector<json>& records) {
+  std::vector<JournalEntry> entries;
+  entries.reserve(records.size());
+  for (const auto& r : records) entries.push_back(journal_entry(r));
+  write_results_h5(path, run_info, entries);
+}
+
+void write_results_h5(const std::filesystem::path& path, const json& run_info,
+                      const std::vector<JournalEntry>& records) {
   // The last record of each task wins (a retried task's success replaces its failures).
-  std::map<std::string, const json*> last;
-  std::vector<const json*> failures;
+  std::unordered_map<std::string_view, const JournalEntry*> last;
+  last.reserve(records.size());
+  std::vector<const JournalEntry*> failed;
   for (const auto& r : records) {
-    const std::string id = r.value("id", "");
-    if (r.value("status", "") == "failed") failures.push_back(&r);
-    auto it = last.find(id);
-    if (it == last.end() || r.value("status", "") == "done" ||
-        it->second->value("status", "") != "done") {
-      last[id] = &r;
-    }
+    if (!r.done) failed.push_back(&r);
+    auto [it, fresh] = last.emplace(r.id, &r);
+    if (!fresh && (r.done || !it->second->done)) it->second = &r;
   }
-  std::vector<const json*> trains, extracts, crops, synthetic;
+  // Rows in task-id order (as before); only the records written in full are parsed.
+  std::vector<const JournalEntry*> full;
+  std::size_t synthetic_done = 0;
   for (const auto& [id, r] : last) {
-    if (r->value("status", "") != "done") continue;
-    const std::string kind = r->value("kind", "");
-    (kind == "train"     ? trains
-     : kind == "extract" ? extracts
-     : kind == "crop"    ? crops
-                         : synthetic)
-        .push_back(r);
+    if (!r->done) continue;
+    if (written_in_full(r->kind))
+      full.push_back(r);
+    else
+      ++synthetic_done;
+  }
+  std::sort(full.begin(), full.end(),
+            [](const JournalEntry* a, const JournalEntry* b) { return a->id < b->id; });
+  std::vector<json> parsed;
+  parsed.reserve(full.size());
+  for (const JournalEntry* r : full) parsed.push_back(json::parse(r->text));
+  std::vector<const json*> trains, extracts, crops;
+  for (const auto& r : parsed) {
+    const std::string kind = r.value("kind", "");
+    (kind == "train" ? trains : kind == "extract" ? extracts : crops).push_back(&r);
   }
   // Failures that were later retried successfully stay listed, marked as recovered.
   std::vector<json> failure_rows;
-  for (const json* r : failures) {
-    const std::string id = r->value("id", "");
-    failure_rows.push_back({{"task_id", id},
-                            {"kind", r->value("kind", "")},
-                            {"attempt", r->value("attempt", 0)},
-                            {"final", r->value("final", false)},
-                            {"recovered", last[id]->value("status", "") == "done"},
-                            {"message", r->value("error", "")},
-                            {"rank", r->value("rank", 0)},
-                            {"host", r->value("host", "")}});
+  for (const JournalEntry* e : failed) {
+    const json r = json::parse(e->text);
+    failure_rows.push_back({{"task_id", e->id},
+                            {"kind", r.value("kind", "")},
+                            {"attempt", r.value("attempt", 0)},
+                            {"final", r.value("final", false)},
+                            {"recovered", last.at(e->id)->done},
+                            {"message", r.value("error", "")},
+                            {"rank", r.value("rank", 0)},
+                            {"host", r.value("host", "")}});
   }
 
   store::write_h5_atomically(path, [&](store::H5File& f) {
@@ -248,8 +275,7 @@ void write_results_h5(const std::filesystem::path& path, const json& run_info,
     if (!fptrs.empty()) write_param_columns(f, "/failures", fptrs);
     f.set_attribute("/failures", "count", static_cast<std::int64_t>(fptrs.size()));
     f.set_attribute("/results", "rows", static_cast<std::int64_t>(rows.size()));
-    f.set_attribute("/results", "synthetic_tasks_done",
-                    static_cast<std::int64_t>(synthetic.size()));
+    f.set_attribute("/results", "synthetic_tasks_done", static_cast<std::int64_t>(synthetic_done));
   });
 }
 

@@ -3,26 +3,42 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace fersweep::run {
 
-Scheduler::Scheduler(std::vector<TaskSpec> tasks, int retries) : retries_(retries) {
+Scheduler::Scheduler(std::vector<TaskSpec> tasks, int retries)
+    : owned_(std::move(tasks)), retries_(retries) {
+  build(owned_);
+}
+
+Scheduler::Scheduler(const std::vector<TaskSpec>* tasks, int retries) : retries_(retries) {
+  build(*tasks);
+}
+
+bool Scheduler::Node::failed_on_worker(int worker) const {
+  return std::find(failed_on.begin(), failed_on.end(), worker) != failed_on.end();
+}
+
+void Scheduler::build(const std::vector<TaskSpec>& tasks) {
   tasks_.reserve(tasks.size());
-  for (auto& t : tasks) {
+  index_.reserve(tasks.size());
+  for (const auto& t : tasks) {
     if (!index_.emplace(t.id, tasks_.size()).second) {
       throw InternalError(fmt::format("task id {} appears twice in the plan", t.id));
     }
     Node n;
-    n.spec = std::move(t);
+    n.spec = &t;
     tasks_.push_back(std::move(n));
   }
   for (std::size_t i = 0; i < tasks_.size(); ++i) {
-    for (const auto& dep : tasks_[i].spec.deps) {
+    for (const auto& dep : tasks_[i].spec->deps) {
       const auto it = index_.find(dep);
       if (it == index_.end()) {
         throw InternalError(
-            fmt::format("task {} depends on unknown task {}", tasks_[i].spec.id, dep));
+            fmt::format("task {} depends on unknown task {}", tasks_[i].spec->id, dep));
       }
       tasks_[it->second].dependents.push_back(i);
       ++tasks_[i].unmet;
@@ -43,21 +59,21 @@ void Scheduler::make_ready(std::size_t i) {
   Node& n = tasks_[i];
   n.state = State::ready;
   ++ready_count_;
-  if (n.spec.kind == TaskKind::train) {
-    train_ready_[n.spec.features].insert(i);
+  if (n.spec->kind == TaskKind::train) {
+    train_ready_[n.spec->features].insert(i);
   } else {
-    heavy_ready_.emplace(-n.spec.cost, i);
+    heavy_ready_.emplace(-n.spec->cost, i);
   }
 }
 
 void Scheduler::take_from_ready(std::size_t i) {
   Node& n = tasks_[i];
-  if (n.spec.kind == TaskKind::train) {
-    auto it = train_ready_.find(n.spec.features);
+  if (n.spec->kind == TaskKind::train) {
+    auto it = train_ready_.find(n.spec->features);
     it->second.erase(i);
     if (it->second.empty()) train_ready_.erase(it);
   } else {
-    heavy_ready_.erase({-n.spec.cost, i});
+    heavy_ready_.erase({-n.spec->cost, i});
   }
   --ready_count_;
   n.state = State::running;
@@ -85,21 +101,21 @@ std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std:
   if (!heavy_ready_.empty()) {
     auto pick = heavy_ready_.begin();
     for (auto it = heavy_ready_.begin(); it != heavy_ready_.end(); ++it) {
-      if (!tasks_[it->second].failed_on.count(worker)) {
+      if (!tasks_[it->second].failed_on_worker(worker)) {
         pick = it;
         break;
       }
     }
     const std::size_t i = pick->second;
     take_from_ready(i);
-    out.push_back(&tasks_[i].spec);
+    out.push_back(tasks_[i].spec);
     // Synthetic tasks are tiny: batch them like training tasks so dispatch cost is amortised.
-    while (tasks_[i].spec.kind == TaskKind::synthetic && out.size() < max_batch &&
+    while (tasks_[i].spec->kind == TaskKind::synthetic && out.size() < max_batch &&
            !heavy_ready_.empty()) {
       const std::size_t j = heavy_ready_.begin()->second;
-      if (tasks_[j].spec.kind != TaskKind::synthetic) break;
+      if (tasks_[j].spec->kind != TaskKind::synthetic) break;
       take_from_ready(j);
-      out.push_back(&tasks_[j].spec);
+      out.push_back(tasks_[j].spec);
     }
     return out;
   }
@@ -125,13 +141,13 @@ std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std:
   for (std::size_t i : group->second) {
     if (picked.size() >= max_batch) break;
     // A retry goes to another worker when possible.
-    if (tasks_[i].failed_on.count(worker) && group->second.size() > picked.size() + 1) continue;
+    if (tasks_[i].failed_on_worker(worker) && group->second.size() > picked.size() + 1) continue;
     picked.push_back(i);
   }
   if (picked.empty()) picked.push_back(*group->second.begin());
   for (std::size_t i : picked) {
     take_from_ready(i);
-    out.push_back(&tasks_[i].spec);
+    out.push_back(tasks_[i].spec);
   }
   return out;
 }
@@ -150,7 +166,7 @@ bool Scheduler::complete(const std::string& id, bool ok, int worker) {
     }
     return false;
   }
-  n.failed_on.insert(worker);
+  if (!n.failed_on_worker(worker)) n.failed_on.push_back(worker);
   if (n.attempts <= retries_) {
     make_ready(i);
     return true;
@@ -180,8 +196,12 @@ void Scheduler::fail_dependents(std::size_t i) {
   }
 }
 
+bool Scheduler::has_dependents(const std::string& id) const {
+  return !tasks_[index_of(id)].dependents.empty();
+}
+
 const TaskSpec& Scheduler::task(const std::string& id) const {
-  return tasks_[index_of(id)].spec;
+  return *tasks_[index_of(id)].spec;
 }
 Scheduler::State Scheduler::state(const std::string& id) const {
   return tasks_[index_of(id)].state;
@@ -193,7 +213,7 @@ int Scheduler::attempts(const std::string& id) const {
 std::map<TaskKind, std::pair<std::size_t, std::size_t>> Scheduler::progress() const {
   std::map<TaskKind, std::pair<std::size_t, std::size_t>> out;
   for (const auto& n : tasks_) {
-    auto& p = out[n.spec.kind];
+    auto& p = out[n.spec->kind];
     ++p.second;
     if (n.state == State::done) ++p.first;
   }
@@ -203,7 +223,7 @@ std::map<TaskKind, std::pair<std::size_t, std::size_t>> Scheduler::progress() co
 std::vector<std::string> Scheduler::failed_ids() const {
   std::vector<std::string> out;
   for (const auto& n : tasks_) {
-    if (n.state == State::failed) out.push_back(n.spec.id);
+    if (n.state == State::failed) out.push_back(n.spec->id);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -20,6 +21,11 @@ class Scheduler {
 
   /// `retries`: extra attempts after a failure before the task fails for good.
   Scheduler(std::vector<TaskSpec> tasks, int retries);
+  /// The same over tasks owned by the caller, which must outlive the scheduler and stay unchanged
+  /// (the coordinator's 100,000-task runs: no second copy of every spec).
+  Scheduler(const std::vector<TaskSpec>* tasks, int retries);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
 
   /// Marks a task done before the run starts (found in the journal when resuming).
   void mark_done(const std::string& id);
@@ -36,11 +42,14 @@ class Scheduler {
   void requeue(const std::string& id);
 
   bool contains(const std::string& id) const { return index_.count(id) > 0; }
+  /// True when other tasks depend on `id` (its result is then kept for them).
+  bool has_dependents(const std::string& id) const;
   const TaskSpec& task(const std::string& id) const;
   State state(const std::string& id) const;
   int attempts(const std::string& id) const;
   bool finished() const { return done_ + failed_ == tasks_.size(); }
   bool has_ready() const { return ready_count_ > 0; }
+  std::size_t ready_count() const { return ready_count_; }
   std::size_t total() const { return tasks_.size(); }
   std::size_t done_count() const { return done_; }
   std::size_t failed_count() const { return failed_; }
@@ -52,20 +61,23 @@ class Scheduler {
 
  private:
   struct Node {
-    TaskSpec spec;
+    const TaskSpec* spec = nullptr;
     State state = State::waiting;
     int unmet = 0;
     int attempts = 0;
-    std::set<int> failed_on;
+    std::vector<int> failed_on;
     std::vector<std::size_t> dependents;
+    bool failed_on_worker(int worker) const;
   };
+  void build(const std::vector<TaskSpec>& tasks);
   void make_ready(std::size_t index);
   void take_from_ready(std::size_t index);
   void fail_dependents(std::size_t index);
   std::size_t index_of(const std::string& id) const;
 
+  std::vector<TaskSpec> owned_;  // empty when the tasks are borrowed
   std::vector<Node> tasks_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::unordered_map<std::string_view, std::size_t> index_;  // keys point into the specs
   int retries_;
   // Heavy tasks ordered by (cost desc, index asc); training tasks grouped by feature set.
   std::set<std::pair<double, std::size_t>> heavy_ready_;

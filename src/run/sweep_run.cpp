@@ -192,7 +192,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                                     std::move(deps), extract_cost(e, n)));
   }
   for (const auto& tr : plan.trains) {
-    setup.tasks.push_back(make_task(tr.id, TaskKind::train, tr.params,
+    setup.tasks.push_back(make_task(tr.id, TaskKind::train, tr.params(),
                                     {{"epochs", tr.epochs}, {"train_seed", tr.seed}}, {tr.extract},
                                     0.001 * tr.epochs.back()));
     setup.tasks.back().features = tr.extract;

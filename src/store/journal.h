@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fersweep::store {
@@ -22,6 +23,8 @@ struct JournalContents {
 
 /// Encodes one record as a journal line: `<json>\t<checksum>\n`.
 std::string encode_journal_line(const nlohmann::json& record);
+/// The same for a record already serialised as one line of JSON (no newline inside).
+std::string encode_journal_text(std::string_view record_json);
 
 /// Reads every valid record of a journal; a missing file reads as empty.
 JournalContents read_journal(const std::filesystem::path& path);
@@ -39,6 +42,8 @@ class JournalWriter {
 
   /// Buffers one record; it is durable after the next flush().
   void append(const nlohmann::json& record);
+  /// The same for a record already serialised as one line of JSON (saves a second dump).
+  void append_text(std::string_view record_json);
   /// True when buffered records have waited longer than the batching delay.
   bool flush_due() const;
   /// Writes buffered records and fsyncs the file (IoError naming the path on failure).
@@ -48,6 +53,7 @@ class JournalWriter {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  void write_pending();
   std::filesystem::path path_;
   int fd_ = -1;
   std::string pending_;

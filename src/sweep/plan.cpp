@@ -29,6 +29,30 @@ std::uint64_t seed_from_id(const TaskId& id) {
   return std::stoull(id, nullptr, 16);
 }
 
+json TrainTask::params() const {
+  json p = json::object();
+  for (std::size_t k = 0; k < kTrainValueKeys; ++k)
+    if (value_index[k] != kAbsent) p[values->keys[k]] = values->values[k][value_index[k]];
+  p["fold"] = fold;
+  p["repeat"] = repeat;
+  p["folds"] = folds;
+  p["cv_seed"] = cv_seed;
+  p["extract"] = extract;
+  return p;
+}
+
+json TrainTask::param(std::string_view key) const {
+  for (std::size_t k = 0; k < kTrainValueKeys; ++k)
+    if (values->keys[k] == key)
+      return value_index[k] == kAbsent ? json() : values->values[k][value_index[k]];
+  if (key == "fold") return fold;
+  if (key == "repeat") return repeat;
+  if (key == "folds") return folds;
+  if (key == "cv_seed") return cv_seed;
+  if (key == "extract") return extract;
+  return json();
+}
+
 std::size_t Plan::evaluations() const {
   std::size_t n = 0;
   for (const auto& t : trains) n += t.epochs.size();
@@ -37,6 +61,7 @@ std::size_t Plan::evaluations() const {
 
 namespace {
 
+// The first kTrainValueKeys keys are the grid-driven training parameters (TrainValues order).
 enum Key : std::size_t {
   kBackbone,
   kVariant,
@@ -64,6 +89,7 @@ using Axes = std::vector<std::vector<json>>;  // indexed by Key
 struct Row {
   std::array<const json*, kKeyCount> value{};
   std::array<const std::string*, kKeyCount> text{};
+  std::array<std::uint32_t, kKeyCount> interned{};  ///< index in TrainValues (grid params only)
 };
 
 struct Exclusion {
@@ -90,8 +116,12 @@ class Expander {
                 {"classes", c_["dataset"]["classes"]},
                 {"skip_bad_images", c_["dataset"]["skip_bad_images"]}};
     for (const auto& v : spec.variants) crop_of_variant_[v] = crop_for(v);
-    for (const auto& [backbone, w] : c_["weights"].items())
+    static_assert(kSeed + 1 == kTrainValueKeys, "TrainValues holds the keys before fold");
+    for (std::size_t k = 0; k < kTrainValueKeys; ++k) values_->keys[k] = grid_keys()[k];
+    for (const auto& [backbone, w] : c_["weights"].items()) {
       weights_text_[backbone] = canonical_json(w);
+      weights_index_[backbone] = intern(kWeights, w, weights_text_[backbone]);
+    }
   }
 
   Axes defaults() const {
@@ -126,19 +156,26 @@ class Expander {
     // Canonical text of every axis value, computed once: the train ids are built from these
     // pieces instead of serialising each task's params (the planner's hot loop).
     std::vector<std::vector<std::string>> texts(kKeyCount);
+    std::vector<std::vector<std::uint32_t>> interned(kKeyCount);
     for (std::size_t k = 0; k < kEpochs; ++k)
-      for (const auto& v : axes[k]) texts[k].push_back(canonical_json(v));
+      for (const auto& v : axes[k]) {
+        texts[k].push_back(canonical_json(v));
+        interned[k].push_back(k < kTrainValueKeys ? intern(k, v, texts[k].back())
+                                                  : TrainTask::kAbsent);
+      }
     Row row;
     std::vector<int> epochs;
     while (true) {
       for (std::size_t k = 0; k < kEpochs; ++k) {
         row.value[k] = &axes[k][at[k]];
         row.text[k] = &texts[k][at[k]];
+        row.interned[k] = interned[k][at[k]];
       }
       if (row.value[kWeights]->is_null()) {
         const std::string& backbone = row.value[kBackbone]->get_ref<const std::string&>();
         row.value[kWeights] = &c_["weights"][backbone];
         row.text[kWeights] = &weights_text_.at(backbone);
+        row.interned[kWeights] = weights_index_.at(backbone);
       }
       epochs.clear();
       for (const auto& e : axes[kEpochs]) epochs.push_back(e.get<int>());
@@ -160,6 +197,8 @@ class Expander {
       }
     }
   }
+
+  std::shared_ptr<const TrainValues> values() const { return values_; }
 
   void finish() {
     for (auto& t : plan_.trains) {
@@ -185,6 +224,14 @@ class Expander {
                    epochs.end());
     }
     ex.hits += before - epochs.size();
+  }
+
+  // Index of `value` (whose canonical text is `text`) among the distinct values of `key`.
+  std::uint32_t intern(std::size_t key, const json& value, const std::string& text) {
+    auto [it, fresh] =
+        interned_[key].emplace(text, static_cast<std::uint32_t>(values_->values[key].size()));
+    if (fresh) values_->values[key].push_back(value);
+    return it->second;
   }
 
   std::optional<std::size_t> crop_for(const std::string& variant) {
@@ -257,7 +304,7 @@ class Expander {
 
   // The train task of one combination and repeat. Its id is hashed from text assembled out of
   // the pre-serialised values, in sorted key order, exactly as canonical_json(params) would
-  // print it (the tests check this against Python); params is built only for new tasks.
+  // print it (the tests check this against Python); new tasks keep indices, not params.
   void add_train(const Row& row, const std::vector<int>& epochs, int repeat) {
     const std::size_t extract = extract_for(row.value, repeat);
     const auto& v = row.value;
@@ -302,38 +349,23 @@ class Expander {
       existing.insert(existing.end(), epochs.begin(), epochs.end());
       return;
     }
-    json p = json::object();
-    p["backbone"] = *v[kBackbone];
-    p["weights"] = *v[kWeights];
-    p["variant"] = *v[kVariant];
-    p["image_size"] = *v[kImageSize];
-    p["normalize"] = *v[kNormalize];
-    p["head"] = *v[kHead];
-    // Parameters a configuration does not use are left out, so that e.g. `hidden` in the grid
-    // does not multiply linear-head runs.
-    if (mlp) p["hidden"] = *v[kHidden];
-    p["optimizer"] = *v[kOptimizer];
-    p["lr"] = *v[kLr];
-    p["weight_decay"] = *v[kWeightDecay];
-    if (sgd) p["momentum"] = *v[kMomentum];
-    p["batch_size"] = *v[kBatchSize];
-    p["standardize"] = *v[kStandardize];
-    p["label_smoothing"] = *v[kLabelSmoothing];
-    p["seed"] = *v[kSeed];
-    p["fold"] = fold;
-    p["repeat"] = repeat;
-    p["folds"] = folds_;
-    p["cv_seed"] = cv_seed;
-    p["extract"] = extract_id;
+    // Only indices into the shared value table are kept; params() rebuilds the object. Keys a
+    // configuration does not use are absent, so that e.g. `hidden` in the grid does not
+    // multiply linear-head runs.
     TrainTask task;
     task.id = std::move(id);
     task.extract = extract_id;
-    task.params = std::move(p);
     task.epochs = epochs;
     task.fold = fold;
     task.repeat = repeat;
+    task.folds = folds_;
+    task.cv_seed = cv_seed;
     task.seed = seed;
     task.extract_index = extract;
+    task.values = values_;
+    for (std::size_t k = 0; k < kTrainValueKeys; ++k) task.value_index[k] = row.interned[k];
+    if (!mlp) task.value_index[kHidden] = TrainTask::kAbsent;
+    if (!sgd) task.value_index[kMomentum] = TrainTask::kAbsent;
     plan_.trains.push_back(std::move(task));
   }
 
@@ -353,6 +385,9 @@ class Expander {
   std::unordered_map<TaskId, std::size_t> extract_by_id_;
   std::unordered_map<std::uint64_t, std::size_t> train_by_seed_;
   std::unordered_map<std::string, std::string> weights_text_;
+  std::unordered_map<std::string, std::uint32_t> weights_index_;
+  std::shared_ptr<TrainValues> values_ = std::make_shared<TrainValues>();
+  std::array<std::unordered_map<std::string, std::uint32_t>, kTrainValueKeys> interned_;
   std::string scratch_;
 };
 

@@ -3,9 +3,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,19 +46,43 @@ struct ExtractTask {
   nlohmann::json params;
 };
 
+/// Number of training parameters that come from the grid (backbone ... seed, see TrainValues).
+inline constexpr std::size_t kTrainValueKeys = 15;
+
+/// The distinct values of the grid-driven training parameters, shared by all train tasks of a
+/// plan: a task stores one small index per parameter instead of its own JSON object (a 100,000-task
+/// plan would otherwise hold ~2 KB of JSON per task).
+struct TrainValues {
+  /// Parameter names: backbone, variant, weights, image_size, normalize, head, hidden, optimizer,
+  /// lr, weight_decay, momentum, batch_size, standardize, label_smoothing, seed.
+  std::array<std::string, kTrainValueKeys> keys;
+  std::array<std::vector<nlohmann::json>, kTrainValueKeys> values;  ///< distinct values per key
+};
+
 /// Trains one head on one fold; evaluated at each of `epochs` during a single run.
 struct TrainTask {
+  /// Marks a parameter the task does not use (hidden without an mlp head, momentum without sgd).
+  static constexpr std::uint32_t kAbsent = 0xffffffffu;
+
   TaskId id;
   TaskId extract;
-  /// Every parameter except epochs: backbone, weights, variant, image_size, normalize, head,
-  /// hidden (mlp only), optimizer, lr, weight_decay, momentum (sgd only), batch_size, standardize,
-  /// label_smoothing, seed, fold, repeat, folds, cv_seed and extract (the feature set's id).
-  nlohmann::json params;
   std::vector<int> epochs;  ///< sorted, unique
   int fold = 0;
   int repeat = 0;
+  int folds = 0;
+  std::uint64_t cv_seed = 0;
   std::uint64_t seed = 0;  ///< the id read as a 64-bit number: depends on params, never on epochs
   std::size_t extract_index = 0;  ///< index of `extract` in Plan::extracts
+  std::shared_ptr<const TrainValues> values;
+  std::array<std::uint32_t, kTrainValueKeys> value_index{};  ///< into values->values, or kAbsent
+
+  /// Every parameter except epochs, rebuilt on demand (the id is the hash of this object):
+  /// backbone, weights, variant, image_size, normalize, head, hidden (mlp only), optimizer, lr,
+  /// weight_decay, momentum (sgd only), batch_size, standardize, label_smoothing, seed, fold,
+  /// repeat, folds, cv_seed and extract (the feature set's id).
+  nlohmann::json params() const;
+  /// One parameter of params() without building the object; null when the task lacks it.
+  nlohmann::json param(std::string_view key) const;
 };
 
 /// One grid axis: its key and how many values it takes in the main grid.

@@ -48,24 +48,26 @@ std::string format_flops(double gflop) {
 
 namespace {
 
-// Train parameters whose values differ between train tasks (what the table needs to show).
+// Train parameters whose values differ between train tasks (what the table needs to show): first
+// those with several values, then those missing from some tasks only (hidden, momentum), each
+// group by name. The tasks share one table of distinct values, so indices compare values.
 std::vector<std::string> varying_train_keys(const Plan& plan) {
-  static const std::set<std::string> hidden = {"extract", "cv_seed", "folds", "fold", "repeat"};
-  std::map<std::string, std::set<std::string>> values;
-  for (const auto& t : plan.trains)
-    for (const auto& [k, v] : t.params.items())
-      if (!hidden.count(k)) values[k].insert(v.dump());
-  std::vector<std::string> keys;
-  for (const auto& [k, v] : values)
-    if (v.size() > 1) keys.push_back(k);
-  // Keys missing from some tasks (hidden, momentum) also vary.
-  for (const auto& [k, v] : values)
-    if (v.size() == 1 && std::find(keys.begin(), keys.end(), k) == keys.end()) {
-      const auto with = std::count_if(plan.trains.begin(), plan.trains.end(),
-                                      [&](const TrainTask& t) { return t.params.contains(k); });
-      if (static_cast<std::size_t>(with) != plan.trains.size()) keys.push_back(k);
-    }
-  return keys;
+  std::vector<std::string> several, partial;
+  if (plan.trains.empty()) return several;
+  const auto& values = *plan.trains.front().values;
+  for (std::size_t k = 0; k < kTrainValueKeys; ++k) {
+    std::set<std::uint32_t> seen;
+    for (const auto& t : plan.trains) seen.insert(t.value_index[k]);
+    const bool absent = seen.erase(TrainTask::kAbsent) > 0;
+    if (seen.size() > 1)
+      several.push_back(values.keys[k]);
+    else if (seen.size() == 1 && absent)
+      partial.push_back(values.keys[k]);
+  }
+  std::sort(several.begin(), several.end());
+  std::sort(partial.begin(), partial.end());
+  several.insert(several.end(), partial.begin(), partial.end());
+  return several;
 }
 
 std::string scalar_text(const json& v) {
@@ -181,8 +183,10 @@ std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostE
   const auto keys = varying_train_keys(plan);
   for (const auto& t : plan.trains) {
     std::string params;
-    for (const auto& k : keys)
-      if (t.params.contains(k)) params += fmt::format("{}={} ", k, scalar_text(t.params[k]));
+    for (const auto& k : keys) {
+      const json v = t.param(k);
+      if (!v.is_null()) params += fmt::format("{}={} ", k, scalar_text(v));
+    }
     params += fmt::format("fold={}", t.fold);
     if (plan.cv_seeds.size() > 1) params += fmt::format(" repeat={}", t.repeat);
     params += " epochs=" + epochs_text(t.epochs, ",");
@@ -246,7 +250,7 @@ json plan_json(const Plan& plan, const DatasetCensus& census, const CostEstimate
                         {"fold", t.fold},
                         {"repeat", t.repeat},
                         {"seed", t.seed},
-                        {"params", t.params}});
+                        {"params", t.params()}});
     out["tasks"] = {{"crop", crops}, {"extract", extracts}, {"train", trains}};
   }
   return out;
@@ -302,7 +306,8 @@ std::string plan_csv(const Plan& plan, const DatasetCensus& census, const CostEs
                                                 {"id", t.id},
                                                 {"needs", t.extract},
                                                 {"epochs", epochs_text(t.epochs, ";")}};
-    for (const auto& [k, v] : t.params.items())
+    const json params = t.params();
+    for (const auto& [k, v] : params.items())
       if (k != "extract") cells[k] = scalar_text(v);
     emit(std::move(cells));
   }

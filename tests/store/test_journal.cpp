@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace fersweep::store {
 namespace {
@@ -41,6 +42,24 @@ TEST(Journal, AppendFlushRead) {
   // Exactly one line per record.
   const std::string text = slurp(path);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+}
+
+TEST(Journal, PreSerialisedRecordsGetTheSameLineAndChecksum) {
+  const nlohmann::json record = {{"id", "c"}, {"result", {{"acc", 0.25}}}};
+  EXPECT_EQ(encode_journal_text(record.dump()), encode_journal_line(record));
+  const std::string line = encode_journal_line(record);
+  EXPECT_EQ(line.substr(line.size() - 18), "\t" + sha256_hex(record.dump()).substr(0, 16) + "\n");
+  const auto path = fresh("j-text.jsonl");
+  {
+    JournalWriter w(path);
+    w.append_text(record.dump());
+    w.append(record);
+  }
+  const auto c = read_journal(path);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0], record);
+  EXPECT_EQ(c.records[1], record);
+  EXPECT_THROW(encode_journal_text("{\"a\":\n1}"), InternalError);
 }
 
 TEST(Journal, TornTailIsDroppedAndAppendingContinuesCleanly) {

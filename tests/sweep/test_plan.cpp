@@ -51,14 +51,14 @@ TEST(SweepFiles, PaperExpandsToTheFullTableAndTheBatchSizeStudy) {
   std::map<int, int> by_batch;
   for (const auto& t : p.trains) {
     EXPECT_EQ(t.epochs, (std::vector<int>{50, 100, 200}));
-    by_batch[t.params["batch_size"].get<int>()]++;
+    by_batch[t.params()["batch_size"].get<int>()]++;
   }
   EXPECT_EQ(by_batch, (std::map<int, int>{{64, 10}, {128, 10}, {256, 30}}));
   // Table 1 (ResNet-50, original, 200 epochs, 5 folds) is in it.
   int table1 = 0;
   for (const auto& t : p.trains)
-    if (t.params["backbone"] == "resnet50" && t.params["variant"] == "original" &&
-        t.params["batch_size"] == 256)
+    if (t.params()["backbone"] == "resnet50" && t.params()["variant"] == "original" &&
+        t.params()["batch_size"] == 256)
       ++table1;
   EXPECT_EQ(table1, 5);
   // Pinned ids (see DemoRunsEveryDepthOnBothVariants).
@@ -98,14 +98,40 @@ TEST(SweepFiles, IncludeExcludeExample) {
   EXPECT_EQ(p.trains.front().id, "2a51f2fe19bf9b10");
   EXPECT_EQ(p.trains.back().id, "4a22f82e9f4d365d");
   for (const auto& t : p.trains) {
-    if (t.params["backbone"] != "resnet18" && t.params["head"] == "linear") {
+    if (t.params()["backbone"] != "resnet18" && t.params()["head"] == "linear") {
       EXPECT_EQ(t.epochs, (std::vector<int>{100, 200}));
     }
-    if (t.params["head"] == "mlp") {
-      EXPECT_EQ(t.params["hidden"], 256);
+    if (t.params()["head"] == "mlp") {
+      EXPECT_EQ(t.params()["hidden"], 256);
       EXPECT_EQ(t.epochs, (std::vector<int>{200}));
     }
   }
+}
+
+TEST(Plan, TrainTasksShareOneValueTableAndRebuildTheirParams) {
+  // mlp/linear and sgd/adam mixed: hidden and momentum exist only where they apply.
+  const Plan p = plan_text(
+      "dataset: {root: data}\ngrid: {backbone: [resnet18], head: [linear, mlp], hidden: [64, 128],"
+      " optimizer: [adam, sgd], momentum: [0.5, 0.9], lr: [0.1, 0.01]}\n");
+  // Per lr: linear+adam 1, linear+sgd 2, mlp+adam 2, mlp+sgd 4 = 9 configurations; 5 folds each.
+  ASSERT_EQ(p.trains.size(), 18u * 5u);
+  std::set<std::string> ids;
+  for (const auto& t : p.trains) {
+    EXPECT_EQ(t.values.get(), p.trains.front().values.get());
+    const nlohmann::json params = t.params();
+    EXPECT_EQ(params.contains("hidden"), params["head"] == "mlp");
+    EXPECT_EQ(params.contains("momentum"), params["optimizer"] == "sgd");
+    for (const char* key : {"backbone", "hidden", "momentum", "lr", "fold", "repeat", "folds",
+                            "cv_seed", "extract", "weights"})
+      EXPECT_EQ(t.param(key), params.value(key, nlohmann::json())) << key;
+    EXPECT_TRUE(t.param("no_such_key").is_null());
+    EXPECT_EQ(t.id, sha256_hex(params.dump()).substr(0, 16));
+    ids.insert(t.id);
+  }
+  EXPECT_EQ(ids.size(), p.trains.size());
+  // A copy of the plan keeps working after the original is gone (the table is shared, not owned).
+  const TrainTask copy = [&] { return plan_text(std::string(kMinimal)).trains.back(); }();
+  EXPECT_EQ(copy.id, sha256_hex(copy.params().dump()).substr(0, 16));
 }
 
 TEST(Plan, EpochsOfOtherwiseIdenticalTasksMerge) {
@@ -113,7 +139,7 @@ TEST(Plan, EpochsOfOtherwiseIdenticalTasksMerge) {
   ASSERT_EQ(p.trains.size(), 5u);
   for (const auto& t : p.trains) {
     EXPECT_EQ(t.epochs, (std::vector<int>{50, 100, 200}));
-    EXPECT_FALSE(t.params.contains("epochs"));
+    EXPECT_FALSE(t.params().contains("epochs"));
     EXPECT_EQ(t.seed, std::stoull(t.id, nullptr, 16));
   }
   // A separate 50-epoch sweep gives the same tasks, ids and seeds: its results are the same.
@@ -130,8 +156,8 @@ TEST(Plan, FoldsRepeatsAndSeeds) {
   ASSERT_EQ(p.trains.size(), 6u);
   std::set<std::uint64_t> seeds;
   for (const auto& t : p.trains) {
-    EXPECT_EQ(t.params["cv_seed"], 10 + t.repeat);
-    EXPECT_EQ(t.params["fold"], t.fold);
+    EXPECT_EQ(t.params()["cv_seed"], 10 + t.repeat);
+    EXPECT_EQ(t.params()["fold"], t.fold);
     seeds.insert(t.seed);
   }
   EXPECT_EQ(seeds.size(), 6u);
@@ -167,9 +193,9 @@ TEST(Plan, ExtractionIsSharedAcrossTrainingParameters) {
   EXPECT_EQ(p.trains.size(), 2u * 3u * 2u * 2u * 2u * 5u);
   for (const auto& t : p.trains) {
     const auto& e = p.extracts[t.extract_index];
-    EXPECT_EQ(e.backbone, t.params["backbone"]);
-    EXPECT_EQ(e.image_size, t.params["image_size"]);
-    EXPECT_EQ(e.crop.has_value(), t.params["variant"] != "original");
+    EXPECT_EQ(e.backbone, t.params()["backbone"]);
+    EXPECT_EQ(e.image_size, t.params()["image_size"]);
+    EXPECT_EQ(e.crop.has_value(), t.params()["variant"] != "original");
   }
 }
 
@@ -198,9 +224,9 @@ TEST(Plan, ExcludeMatchesPartiallyAndIncludeAddsOutsideTheGrid) {
       "include:\n  - {backbone: resnet18, batch_size: 64, label_smoothing: 0.1, epochs: 10}\n");
   std::map<std::string, std::vector<int>> got;
   for (const auto& t : p.trains)
-    got[fmt::format("{}/{}/{}", t.params["backbone"].get<std::string>(),
-                    t.params["batch_size"].get<int>(), t.params["label_smoothing"].get<double>())] =
-        t.epochs;
+    got[fmt::format("{}/{}/{}", t.params()["backbone"].get<std::string>(),
+                    t.params()["batch_size"].get<int>(),
+                    t.params()["label_smoothing"].get<double>())] = t.epochs;
   const std::map<std::string, std::vector<int>> want = {{"resnet18/256/0", {50, 100, 200}},
                                                         {"resnet34/256/0", {50, 100, 200}},
                                                         {"resnet50/64/0", {100}},
@@ -257,8 +283,8 @@ TEST(Plan, WeightsPerBackboneAndGridWeights) {
 TEST(Plan, IdsAreTheHashOfCanonicalParams) {
   const Plan p = plan_text(kMinimal);
   for (const auto& t : p.trains) {
-    EXPECT_EQ(t.id, sha256_hex(t.params.dump()).substr(0, 16));
-    EXPECT_EQ(t.params["extract"], t.extract);
+    EXPECT_EQ(t.id, sha256_hex(t.params().dump()).substr(0, 16));
+    EXPECT_EQ(t.params()["extract"], t.extract);
   }
   // Known value computed with Python's
   // hashlib over json.dumps(..., sort_keys=True, separators=(",", ":"))).
