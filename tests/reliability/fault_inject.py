@@ -296,13 +296,21 @@ def drop_privileges():
         os.setuid(nobody.pw_uid)
 
 
-def interrupted_then_resumed(name, break_it, repair, expect_in_message, unprivileged=False):
+def interrupted_then_resumed(name, break_it, repair, expect_in_message, unprivileged=False,
+                             fsize_limit=None, min_done=3):
     out = os.path.join(SCRATCH, name)
     os.makedirs(out)
     os.chmod(out, 0o777)
-    p = start(out, preexec_fn=(lambda: (signal.signal(signal.SIGXFSZ, signal.SIG_IGN), drop_privileges()))
-              if unprivileged else (lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)))
-    assert wait_for(lambda: len(done_ids(out)) >= 3), "the run made no progress"
+
+    def preexec():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so writes fail with EFBIG instead
+        if fsize_limit:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
+        if unprivileged:
+            drop_privileges()
+
+    p = start(out, preexec_fn=preexec)
+    assert wait_for(lambda: len(done_ids(out)) >= min_done), "the run made no progress"
     before = set(done_ids(out))
     break_it(out, p.pid)
     rc, text = finish(p)
@@ -352,6 +360,19 @@ def test_disk_full():
         resource.prlimit(pid, resource.RLIMIT_FSIZE, (size, size))
 
     interrupted_then_resumed("disk_full", fill, lambda out: None, ("File too large", "EFBIG", "No space"))
+
+
+def test_disk_full_journal():
+    # A file-size limit from the start that every feature file (about 125 KB) fits under but the
+    # journal (about 230 KB when complete) outgrows two thirds into the run: an append is cut
+    # short (a torn last line) and the run must stop cleanly with the journal still valid.
+    limit = 160_000
+
+    def wait_for_failure(out, pid):
+        pass
+
+    interrupted_then_resumed("disk_full_journal", wait_for_failure, lambda out: None,
+                             ("File too large", "EFBIG", "No space"), fsize_limit=limit, min_done=0)
 
 
 if __name__ == "__main__":
