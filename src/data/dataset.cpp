@@ -51,6 +51,8 @@ bool contains(const std::vector<uchar>& bytes, std::size_t from, const char* nee
                      bytes.end(), pattern, pattern + n) != bytes.end();
 }
 
+constexpr int kMinImageSide = 8;
+
 // Why an image's bytes are unusable, or "" when they decode. Truncation is checked explicitly
 // because libjpeg decodes a cut-off JPEG with a warning and grey fill instead of failing.
 std::string image_problem(const std::vector<uchar>& bytes) {
@@ -63,7 +65,13 @@ std::string image_problem(const std::vector<uchar>& bytes) {
       !contains(bytes, tail, "IEND", 4))
     return "truncated PNG (no IEND chunk)";
   try {
-    if (cv::imdecode(bytes, cv::IMREAD_COLOR).empty()) return "not a decodable image (corrupt?)";
+    const cv::Mat img = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    if (img.empty()) return "not a decodable image (corrupt?)";
+    // A few pixels cannot show a face; such files are placeholders or thumbnails gone wrong, and
+    // scaled up to the backbone's input they would train on flat colour.
+    if (img.cols < kMinImageSide || img.rows < kMinImageSide)
+      return fmt::format("{}x{} pixels, too small (at least {}x{} needed)", img.cols, img.rows,
+                         kMinImageSide, kMinImageSide);
   } catch (const cv::Exception& e) {
     return fmt::format("not a decodable image ({})", e.err);
   }

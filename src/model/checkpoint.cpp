@@ -7,7 +7,11 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <functional>
+#include <sstream>
 
 #include "core/error.h"
 #include "model/state_pickle.h"
@@ -43,17 +47,17 @@ void collect_script_tensors(const torch::jit::Module& m, const std::string& pref
     collect_script_tensors(c.value, prefix + c.name + ".", out);
 }
 
-StateDict read_torchscript(const fs::path& path) {
-  return with_context<ModelError>(fmt::format("reading TorchScript archive {}", quoted(path)), [&] {
-    torch::jit::Module m = torch::jit::load(path.string(), c10::Device(c10::kCPU));
+StateDict read_torchscript(const std::function<torch::jit::Module()>& load,
+                           const std::string& name) {
+  return with_context<ModelError>(fmt::format("reading TorchScript archive {}", name), [&] {
+    torch::jit::Module m = load();
     StateDict out;
     collect_script_tensors(m, "", out);
     return out;
   });
 }
 
-StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const fs::path& path) {
-  const std::string name = quoted(path);
+StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const std::string& name) {
   if (zip.hasRecord("byteorder")) {
     auto [ptr, size] = zip.getRecord("byteorder");
     const std::string order(static_cast<const char*>(ptr.get()), size);
@@ -83,6 +87,64 @@ StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const 
   return detail::unpickle_state_dict(pickle, name, load_storage);
 }
 
+/// A zip archive in memory; reads past the end return fewer bytes (as a file would), never
+/// touch memory outside the buffer.
+class BoundedMemoryAdapter final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedMemoryAdapter(std::string_view bytes) : bytes_(bytes) {}
+  std::size_t size() const override { return bytes_.size(); }
+  std::size_t read(std::uint64_t pos, void* buf, std::size_t n, const char*) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<std::size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  std::string_view bytes_;
+};
+
+/// Format checks and reading shared by files and buffers: `head` is the first bytes,
+/// `open_zip` opens the archive, `load_script` loads it as TorchScript.
+StateDict read_archive(
+    const std::string& head, const std::string& name,
+    const std::function<std::unique_ptr<caffe2::serialize::PyTorchStreamReader>()>& open_zip,
+    const std::function<torch::jit::Module()>& load_script) {
+  if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
+      static_cast<unsigned char>(head[1]) <= 5)
+    throw ModelError(fmt::format(
+        "{} is in the legacy (pre-1.6) torch.save format, which fersweep does not read; "
+        "re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6",
+        name));
+  if (head.compare(0, 4, std::string("PK\x03\x04", 4)) != 0)
+    throw ModelError(
+        fmt::format("{} is not a PyTorch weights file (not a zip archive; expected torch.save or "
+                    "torch.jit.save output)",
+                    name));
+
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  try {
+    zip = open_zip();
+  } catch (...) {
+    rethrow_with_context<ModelError>(
+        fmt::format("{} is not a readable PyTorch zip archive (truncated or corrupt?)", name));
+  }
+  try {
+    if (zip->hasRecord("constants.pkl")) {
+      zip.reset();
+      return read_torchscript(load_script, name);
+    }
+    if (!zip->hasRecord("data.pkl"))
+      throw ModelError(
+          fmt::format("{} is a zip archive without data.pkl: not a torch.save file", name));
+    return read_pickled_state(*zip, name);
+  } catch (const Error&) {
+    throw;
+  } catch (...) {
+    rethrow_with_context<ModelError>(fmt::format("reading weights file {}", name));
+  }
+}
+
 }  // namespace
 
 StateDict read_checkpoint(const fs::path& path) {
@@ -94,41 +156,25 @@ StateDict read_checkpoint(const fs::path& path) {
   const auto size = fs::file_size(path, ec);
   if (ec) throw ModelError(fmt::format("cannot read weights file {}: {}", name, ec.message()));
   if (size == 0) throw ModelError(fmt::format("weights file {} is empty (0 bytes)", name));
+  return read_archive(
+      head_bytes(path, 4), name,
+      [&] { return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string()); },
+      [&] { return torch::jit::load(path.string(), c10::Device(c10::kCPU)); });
+}
 
-  const std::string head = head_bytes(path, 4);
-  if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
-      static_cast<unsigned char>(head[1]) <= 5)
-    throw ModelError(fmt::format(
-        "{} is in the legacy (pre-1.6) torch.save format, which fersweep does not read; "
-        "re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6",
-        name));
-  if (head != std::string("PK\x03\x04", 4))
-    throw ModelError(
-        fmt::format("{} is not a PyTorch weights file (not a zip archive; expected torch.save or "
-                    "torch.jit.save output)",
-                    name));
-
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
-  try {
-    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string());
-  } catch (...) {
-    rethrow_with_context<ModelError>(
-        fmt::format("{} is not a readable PyTorch zip archive (truncated or corrupt?)", name));
-  }
-  try {
-    if (zip->hasRecord("constants.pkl")) {
-      zip.reset();
-      return read_torchscript(path);
-    }
-    if (!zip->hasRecord("data.pkl"))
-      throw ModelError(
-          fmt::format("{} is a zip archive without data.pkl: not a torch.save file", name));
-    return read_pickled_state(*zip, path);
-  } catch (const Error&) {
-    throw;
-  } catch (...) {
-    rethrow_with_context<ModelError>(fmt::format("reading weights file {}", name));
-  }
+StateDict read_checkpoint_bytes(std::string_view bytes, const std::string& label) {
+  const std::string name = fmt::format("'{}'", label);
+  if (bytes.empty()) throw ModelError(fmt::format("weights file {} is empty (0 bytes)", name));
+  return read_archive(
+      std::string(bytes.substr(0, 4)), name,
+      [&] {
+        return std::make_unique<caffe2::serialize::PyTorchStreamReader>(
+            std::make_shared<BoundedMemoryAdapter>(bytes));
+      },
+      [&] {
+        std::istringstream in{std::string(bytes)};
+        return torch::jit::load(in, c10::Device(c10::kCPU));
+      });
 }
 
 at::Tensor find_tensor(const StateDict& state, const std::string& key) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,10 @@ using StateDict = std::vector<std::pair<std::string, at::Tensor>>;
 /// or a `torch.jit.save` TorchScript archive; tensors come back on the CPU. Any unreadable,
 /// truncated, legacy-format or unsupported content is a ModelError naming the file.
 StateDict read_checkpoint(const std::filesystem::path& path);
+
+/// read_checkpoint for a file already in memory (`label` names it in messages); the buffer must
+/// outlive the call only (tensors are copied out of it or own their records).
+StateDict read_checkpoint_bytes(std::string_view bytes, const std::string& label);
 
 /// The tensor stored under `key`, or an undefined tensor.
 at::Tensor find_tensor(const StateDict& state, const std::string& key);

@@ -156,6 +156,17 @@ FeatureCacheHooks make_cache_hooks(const sweep::Plan& plan, const data::Manifest
 RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                           const std::optional<fs::path>& feature_cache) {
   const sweep::SweepSpec& spec = plan.spec;
+  // A weights file that is unreadable or does not fit its backbone would fail every extraction
+  // the same way (retried, then exit 4, with a results directory of failures): check each file
+  // once here, before the results directory is touched, so it is a plain error naming the file.
+  std::set<std::string> checked;
+  for (const auto& e : plan.extracts) {
+    const model::WeightsSpec w = model::parse_weights(e.weights);
+    if (w.kind == model::WeightsSpec::random ||
+        !checked.insert(e.backbone + "|" + e.weights).second)
+      continue;
+    model::resolve_weights(w, model::parse_arch(e.backbone));
+  }
   const json& ds = spec.canonical["dataset"];
   data::ScanOptions scan;
   scan.classes = plan.classes;

@@ -106,6 +106,16 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
       throw IoError(fmt::format("cannot open '{}' as HDF5: {} (is it an HDF5 file, and complete?)",
                                 path.string(), hdf5_message()));
     }
+  } else if (mode == Mode::create_in_memory) {
+    in_memory_ = true;
+    H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+    if (fapl.get() < 0 || H5Pset_fapl_core(fapl.get(), 1 << 20, /*backing_store=*/0) < 0)
+      throw IoError(
+          fmt::format("cannot set up in-memory HDF5 file '{}': {}", path.string(), hdf5_message()));
+    id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+    if (id < 0) {
+      throw IoError(fmt::format("cannot create HDF5 file '{}': {}", path.string(), hdf5_message()));
+    }
   } else {
     id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (id < 0) {
@@ -118,11 +128,20 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
 void H5File::close() {
   if (file_.get() < 0) return;
   if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) fail("flush", "/");
+  std::vector<char> image;
+  if (in_memory_) {
+    const ssize_t size = H5Fget_file_image(file_.get(), nullptr, 0);
+    if (size < 0) fail("getting the file image", "/");
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file_.get(), image.data(), image.size()) != size)
+      fail("getting the file image", "/");
+  }
   // Release ownership first so a failing close is not retried by the destructor.
   const hid_t id = file_.release();
   if (H5Fclose(id) < 0) {
     throw IoError(fmt::format("cannot close HDF5 file '{}': {}", path_.string(), hdf5_message()));
   }
+  if (in_memory_) write_file_bytes(path_, image);
 }
 
 void H5File::fail(const std::string& what, const std::string& object) const {
@@ -395,6 +414,26 @@ std::vector<std::string> H5File::read_strings(const std::string& dataset) const 
     H5free_memory(p);
   }
   return out;
+}
+
+void write_file_bytes(const std::filesystem::path& path, const std::vector<char>& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw IoError(fmt::format("cannot create '{}': {}", path.string(), std::strerror(errno)));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      throw IoError(fmt::format("cannot write '{}' ({} of {} bytes written): {}", path.string(),
+                                done, bytes.size(), std::strerror(err)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0)
+    throw IoError(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
 }
 
 void fsync_path(const std::filesystem::path& path) {

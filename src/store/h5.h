@@ -50,7 +50,11 @@ struct H5Array {
 /// An open HDF5 file. Paths inside it are '/'-separated; missing parent groups are created.
 class H5File {
  public:
-  enum class Mode { read, create_truncate };
+  /// create_in_memory builds the file in memory and writes it to `path` with plain POSIX calls
+  /// at close(): a failing disk (full, read-only, over quota) then gives an IoError with the
+  /// system's reason, and never leaves HDF5 with a half-closed file (HDF5 1.10 crashes at exit
+  /// closing a file whose flush failed).
+  enum class Mode { read, create_truncate, create_in_memory };
   H5File(const std::filesystem::path& path, Mode mode);
   const std::filesystem::path& path() const { return path_; }
   /// Flushes and closes; errors are reported here rather than lost in a destructor.
@@ -104,12 +108,16 @@ class H5File {
 
   std::filesystem::path path_;
   H5Handle file_;
+  bool in_memory_ = false;
 };
 
 /// Writes `path` atomically: `fill` writes a temporary file beside it, which is flushed, fsync'd
 /// and renamed over `path`, so readers see either the old file or the complete new one.
 template <class Fill>
 void write_h5_atomically(const std::filesystem::path& path, Fill&& fill);
+
+/// Writes `bytes` to `path` (created or truncated); IoError naming it and the system's reason.
+void write_file_bytes(const std::filesystem::path& path, const std::vector<char>& bytes);
 
 /// fsyncs a file or directory by path (IoError naming it on failure).
 void fsync_path(const std::filesystem::path& path);
@@ -121,7 +129,7 @@ template <class Fill>
 void write_h5_atomically(const std::filesystem::path& path, Fill&& fill) {
   const std::filesystem::path temp = path.string() + ".tmp";
   try {
-    H5File file(temp, H5File::Mode::create_truncate);
+    H5File file(temp, H5File::Mode::create_in_memory);
     fill(file);
     file.close();
   } catch (...) {

@@ -3,6 +3,7 @@
 #include "sweep/yaml_tree.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -168,6 +169,12 @@ YamlValue parse_yaml(const std::string& text, const std::string& label, Diagnost
   YAML::Node root;
   try {
     root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own text for this is just "bad file".
+    diag.error(
+        loc_of(e.mark, label), "",
+        fmt::format("YAML nested too deeply (more than {} levels of lists/maps)", e.depth() - 1));
+    return {};
   } catch (const YAML::Exception& e) {
     diag.error(loc_of(e.mark, label), "", "YAML syntax error: " + e.msg);
     return {};

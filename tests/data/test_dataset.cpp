@@ -146,6 +146,18 @@ TEST(Scan, CorruptAndTruncatedImagesAreListedTogether) {
   EXPECT_EQ(m.fingerprint, scan_dataset(make_small_dataset()).fingerprint);
 }
 
+TEST(Scan, ImagesSmallerThan8x8AreBad) {
+  const fs::path root = make_small_dataset();
+  write_image(root / "Happy" / "dot.png", test_picture(1, 1));
+  write_image(root / "Sad" / "strip.png", test_picture(64, 7));
+  write_image(root / "Sad" / "smallest_ok.png", test_picture(8, 8));
+  EXPECT_EQ(error_of<DataError>([&] { scan_dataset(root); }),
+            "dataset " + root.string() +
+                ": 2 unreadable images (fix or remove them, or pass --skip-bad-images):\n"
+                "  Happy/dot.png: 1x1 pixels, too small (at least 8x8 needed)\n"
+                "  Sad/strip.png: 64x7 pixels, too small (at least 8x8 needed)");
+}
+
 TEST(Scan, ClassLeftEmptyBySkippingIsAnError) {
   const fs::path root = scratch_dir() / "ds";
   write_image(root / "Happy" / "a.png", test_picture(10, 10));

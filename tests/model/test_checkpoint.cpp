@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 
@@ -158,6 +160,41 @@ TEST(Checkpoint, DamagedPicklesFailCleanly) {
     }
   }
   EXPECT_GT(failures, 0);
+}
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ModelError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// read_checkpoint_bytes (the fuzzer's entry point) is the same reader: same tensors, same errors.
+TEST(Checkpoint, BytesReaderMatchesFileReader) {
+  for (const char* name : {"r18.pth", "small.pth"}) {
+    const fs::path p = bad_dir() / name;
+    const StateDict a = read_checkpoint(p);
+    const StateDict b = read_checkpoint_bytes(file_bytes(p), p.string());
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].first, b[i].first);
+      EXPECT_TRUE(a[i].second.equal(b[i].second)) << a[i].first;
+    }
+  }
+  for (const char* name : {"empty.pth", "notzip.pth", "truncated.pth", "legacy.pth", "opcode.pth",
+                           "global.pth", "oversize.pth", "pickle_cut.pth", "short_storage.pth"}) {
+    const fs::path p = bad_dir() / name;
+    const std::string from_file = error_of([&] { read_checkpoint(p); });
+    EXPECT_THAT(from_file, HasSubstr(p.string()));
+    EXPECT_EQ(error_of([&] { read_checkpoint_bytes(file_bytes(p), p.string()); }), from_file);
+  }
 }
 
 TEST(Checkpoint, StateDictReadsInFileOrderWithTensorsIntact) {
