@@ -6,11 +6,11 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "core/hash.h"
+#include "core/proc.h"
 #include "sweep/plan.h"
 #include "sweep/spec.h"
 
@@ -20,23 +20,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Resident-set high-water mark of this process in MiB (Linux).
-double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
-double current_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
 }
 
 constexpr const char* kSweep = R"(name: bench-100k
@@ -60,8 +43,8 @@ grid:
 
 int main() {
   using namespace fersweep::sweep;
-  const double rss_before = current_rss_mib();
-  const double hwm_before = peak_rss_mib();
+  const double rss_before = fersweep::proc::current_rss_mib();
+  const double hwm_before = fersweep::proc::peak_rss_mib();
 
   auto t0 = Clock::now();
   const SweepSpec spec = parse_sweep(kSweep, "bench-100k.yaml");
@@ -72,8 +55,8 @@ int main() {
   // CPU time as well: on a shared machine wall time includes waiting for a core.
   const double cpu_plan = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   const double t_plan = seconds_since(t0);
-  const double hwm_after = peak_rss_mib();
-  const double rss_after = current_rss_mib();
+  const double hwm_after = fersweep::proc::peak_rss_mib();
+  const double rss_after = fersweep::proc::current_rss_mib();
 
   // Peer: dump and hash every train task's params once more.
   t0 = Clock::now();
@@ -92,12 +75,12 @@ int main() {
   std::size_t copied = 0;
   double params_mib = 0;
   {
-    const double before = current_rss_mib();
+    const double before = fersweep::proc::current_rss_mib();
     std::vector<nlohmann::json> copies;
     copies.reserve(plan.trains.size());
     for (const auto& t : plan.trains) copies.push_back(t.params());
     copied = copies.size();
-    params_mib = current_rss_mib() - before;
+    params_mib = fersweep::proc::current_rss_mib() - before;
   }
   const double t_copy = seconds_since(t0);
 

@@ -9,19 +9,10 @@
 
 #include "cli/commands.h"
 #include "core/hash.h"
+#include "core/proc.h"
 #include "run/launch.h"
 
 namespace fersweep::cli {
-namespace {
-// Resident-set high-water mark of this process in MiB (Linux; 0 elsewhere).
-double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-}  // namespace
 
 void add_synthetic_run(CLI::App& app) {
   struct Options {
@@ -78,7 +69,7 @@ void add_synthetic_run(CLI::App& app) {
     // Rank 0 only, after the run: figures for bench/run/*.sh.
     const auto write_stats = [opts](const run::RunSummary& summary) {
       if (opts->stats.empty()) return;
-      const double run_peak = peak_rss_mib();  // before the rewrite below adds its own
+      const double run_peak = proc::peak_rss_mib();  // before the rewrite below adds its own
       const auto start = std::chrono::steady_clock::now();
       run::rewrite_results(opts->out);
       const double rewrite =
@@ -93,7 +84,7 @@ void add_synthetic_run(CLI::App& app) {
           {"seconds", summary.seconds},
           {"tasks_per_s", summary.seconds > 0 ? double(summary.done) / summary.seconds : 0.0},
           {"coordinator_peak_rss_mib", run_peak},
-          {"peak_rss_with_rewrite_mib", peak_rss_mib()},
+          {"peak_rss_with_rewrite_mib", proc::peak_rss_mib()},
           {"rewrite_seconds", rewrite},
           {"journal_bytes", ec ? 0 : journal_bytes}};
       std::ofstream(opts->stats) << stats.dump(2) << '\n';

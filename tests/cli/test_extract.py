@@ -9,7 +9,6 @@ Usage: test_extract.py FERSWEEP_EXE SCRATCH_DIR
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 import torchvision
 
-from harness import run_tests
+from harness import fresh_demo_data, run_tests
 
 EXE, SCRATCH = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ)
@@ -78,11 +77,7 @@ def reference_features(paths):
 
 
 def setup():
-    shutil.rmtree(SCRATCH, ignore_errors=True)
-    os.makedirs(SCRATCH)
-    p = subprocess.run([EXE, "make-demo-data", DATA, "--seed", "2"], env=ENV, capture_output=True,
-                       text=True)
-    assert p.returncode == 0, p.stdout + p.stderr
+    fresh_demo_data(EXE, SCRATCH, DATA, 2, ENV)
     torch.manual_seed(11)
     model = torchvision.models.resnet18()
     g = torch.Generator().manual_seed(12)  # non-trivial BatchNorm, so folding is exercised

@@ -6,6 +6,7 @@ test's `fersweep run` never reads or writes the user's ~/.cache/fersweep/feature
 import atexit
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import traceback
@@ -13,6 +14,15 @@ import traceback
 _CACHE = tempfile.mkdtemp(prefix="fersweep-test-feature-cache-")
 os.environ["FERSWEEP_FEATURE_CACHE"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
+
+
+def fresh_demo_data(exe, scratch, data, seed, env=None):
+    """Empties `scratch` and writes the demo dataset (`fersweep make-demo-data`) into `data`."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    p = subprocess.run([exe, "make-demo-data", data, "--seed", str(seed)], env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def run_tests(namespace, only="", ordered=True):

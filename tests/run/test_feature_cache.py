@@ -8,7 +8,6 @@ Usage: test_feature_cache.py FERSWEEP_EXE SCRATCH_DIR
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import time
 import h5py
 import numpy as np
 
-from harness import run_tests
+from harness import fresh_demo_data, run_tests
 
 EXE, SCRATCH = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ)
@@ -77,11 +76,7 @@ def from_cache_column(out):
 
 
 def setup():
-    shutil.rmtree(SCRATCH, ignore_errors=True)
-    os.makedirs(SCRATCH)
-    p = subprocess.run([EXE, "make-demo-data", DATA, "--seed", "4"], env=ENV, capture_output=True,
-                       text=True)
-    assert p.returncode == 0, p.stdout + p.stderr
+    fresh_demo_data(EXE, SCRATCH, DATA, 4, ENV)
     with open(SWEEP, "w") as f:
         f.write(SWEEP_TEXT)
 
