@@ -134,12 +134,31 @@ class Unpickler {
   Unpickler(std::string_view data, const std::string& file, const StorageLoader& loader)
       : data_(data), file_(file), loader_(loader) {}
 
+  // A pickle can make a value contain itself (e.g. a list DUPed and APPENDed to itself), a
+  // shared_ptr cycle: empty every container made here so that nothing outlives the reader.
+  ~Unpickler() {
+    for (const auto& weak : created_) {
+      if (const ValuePtr v = weak.lock()) {
+        v->items.clear();
+        v->entries.clear();
+      }
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+
   StateDict run() {
     const ValuePtr root = interpret();
     return to_state_dict(root);
   }
 
  private:
+  // Hides the free function inside the class: every value the reader makes is tracked.
+  ValuePtr make(Value::Kind k) {
+    ValuePtr v = ::fersweep::model::detail::make(k);
+    created_.push_back(v);
+    return v;
+  }
   [[noreturn]] void fail(const std::string& what) const {
     throw ModelError(fmt::format("{}: {}", file_, what));
   }
@@ -540,6 +559,7 @@ class Unpickler {
   std::unordered_map<std::uint64_t, ValuePtr> memo_;
   std::map<std::string, std::shared_ptr<StorageRef>> storages_;
   std::map<std::string, at::Tensor> loaded_;
+  std::vector<std::weak_ptr<Value>> created_;
 };
 
 }  // namespace
