@@ -113,23 +113,27 @@ void add_confusions(const ResultsTable& t, const ReportOptions& o, Content& c) {
   }
 }
 
-// Mean and ±1 sd band of values per x; NaN where nothing was seen.
-struct Band {
-  std::vector<double> y, lo, hi;
-};
-Band band_of(const std::vector<std::vector<double>>& samples) {
-  Band b;
-  for (const auto& s : samples) {
+// Sets a series' y to the mean of the values seen at each x and lo/hi to a ±1 sd band; NaN
+// where nothing was seen.
+void set_band(Series& s, const std::vector<std::vector<double>>& samples) {
+  for (const auto& sample : samples) {
     std::vector<double> v;
-    for (double x : s)
+    for (double x : sample)
       if (!std::isnan(x)) v.push_back(x);
     const Summary sum = summarize(v);
-    b.y.push_back(sum.mean);
+    s.y.push_back(sum.mean);
     const double sd = std::isnan(sum.sd) ? 0.0 : sum.sd;
-    b.lo.push_back(sum.mean - sd);
-    b.hi.push_back(sum.mean + sd);
+    s.lo.push_back(sum.mean - sd);
+    s.hi.push_back(sum.mean + sd);
   }
-  return b;
+}
+
+// A group's per-fold values of `metric` in percent; one NaN when the group is empty.
+std::vector<double> percent_values(const ConfigGroup& at, Metric metric) {
+  std::vector<double> v = at.fold_values(metric);
+  for (double& x : v) x *= 100;
+  if (v.empty()) v.push_back(std::nan(""));
+  return v;
 }
 
 void add_learning_curves(const ResultsTable& t, const ReportOptions& o, Content& c) {
@@ -155,16 +159,10 @@ void add_learning_curves(const ResultsTable& t, const ReportOptions& o, Content&
         ConfigGroup at;
         for (const auto* r : g.rows)
           if (r->param("epoch") == e) at.rows.push_back(r);
-        std::vector<double> v = at.fold_values(o.pivot.metric);
-        for (double& x : v) x *= 100;
-        if (v.empty()) v.push_back(std::nan(""));
         s.x.push_back(*e.number);
-        samples.push_back(v);
+        samples.push_back(percent_values(at, o.pivot.metric));
       }
-      const Band b = band_of(samples);
-      s.y = b.y;
-      s.lo = b.lo;
-      s.hi = b.hi;
+      set_band(s, samples);
       test.series.push_back(s);
       // Training loss: one curve per task of this configuration.
       std::set<std::int64_t> curves;
@@ -179,11 +177,8 @@ void add_learning_curves(const ResultsTable& t, const ReportOptions& o, Content&
           per_epoch[e].push_back(t.curves[k].train_loss[e]);
       Series l;
       l.name = s.name;
-      const Band lb = band_of(per_epoch);
       for (std::size_t e = 0; e < length; ++e) l.x.push_back(double(e + 1));
-      l.y = lb.y;
-      l.lo = lb.lo;
-      l.hi = lb.hi;
+      set_band(l, per_epoch);
       loss.series.push_back(l);
     }
     const std::string name = groups.size() > kPerFigure
@@ -219,16 +214,10 @@ void add_parameter_plots(const ResultsTable& t, const ReportOptions& o, Content&
         ConfigGroup at;
         for (const auto* r : g.rows)
           if (r->param(p) == xs[i] && r->param("epoch") == last) at.rows.push_back(r);
-        auto v = at.fold_values(o.pivot.metric);
-        for (double& x : v) x *= 100;
-        if (v.empty()) v.push_back(std::nan(""));
         s.x.push_back(double(i));
-        samples.push_back(v);
+        samples.push_back(percent_values(at, o.pivot.metric));
       }
-      const Band b = band_of(samples);
-      s.y = b.y;
-      s.lo = b.lo;
-      s.hi = b.hi;
+      set_band(s, samples);
       panel.series.push_back(s);
       if (panel.series.size() == 8) break;  // keep the legend readable
     }
