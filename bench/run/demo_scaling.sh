@@ -22,9 +22,9 @@ for np in $RANKS; do
   out="$WORK/run-np$np"
   start=$(date +%s.%N)
   if [[ "$np" == 1 ]]; then
-    "$FERSWEEP" --quiet run "$ROOT/sweeps/demo.yaml" --out "$out" "${sets[@]}" >/dev/null
+    "$FERSWEEP" --quiet run "$ROOT/sweeps/demo.yaml" --out "$out" --no-feature-cache "${sets[@]}" >/dev/null
   else
-    "${MPIRUN[@]}" -np "$np" "$FERSWEEP" --quiet run "$ROOT/sweeps/demo.yaml" --out "$out" \
+    "${MPIRUN[@]}" -np "$np" "$FERSWEEP" --quiet run "$ROOT/sweeps/demo.yaml" --out "$out" --no-feature-cache \
       "${sets[@]}" >/dev/null
   fi
   wall=$(echo "$(date +%s.%N) - $start" | bc -l)

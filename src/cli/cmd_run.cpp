@@ -45,7 +45,8 @@ run (any --out) copies them instead of extracting again. Only rank 0 reads and w
 that cannot be written is a warning. See docs/feature-cache.md.
 
 Devices: each worker uses cuda:(local rank % GPUs) when CUDA is available, else the CPU, with
-(cores on the node / ranks on the node) torch threads unless --threads says otherwise.
+(cores on the node / worker ranks on the node) torch threads unless --threads says otherwise
+(the coordinator, rank 0, mostly waits and takes no share).
 
 Examples:
   fersweep run sweeps/demo.yaml --out runs/demo
@@ -116,7 +117,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("--set", o->overrides, "Override a sweep key: KEY.PATH=VALUE (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--threads", o->threads,
-                  "Torch threads per rank (default: cores / ranks on the node)")
+                  "Torch threads per rank (default: cores / worker ranks on the node)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--retries", o->run.retries, "Extra attempts for a failed task")
       ->check(CLI::Range(0, 100))

@@ -86,6 +86,10 @@ MpiSession::MpiSession(bool force) {
         "MPI_Comm_split_type");
   check(MPI_Comm_rank(node, &placement_.local_rank), "MPI_Comm_rank(node)");
   check(MPI_Comm_size(node, &placement_.local_size), "MPI_Comm_size(node)");
+  // Split by world rank, so the node's local rank 0 has its lowest world rank.
+  int lowest = placement_.rank;
+  check(MPI_Bcast(&lowest, 1, MPI_INT, 0, node), "MPI_Bcast(node)");
+  placement_.coordinator_local = lowest == 0;
   MPI_Comm_free(&node);
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int len = 0;

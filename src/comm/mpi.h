@@ -13,8 +13,9 @@ namespace fersweep::comm {
 struct Placement {
   int rank = 0;
   int size = 1;
-  int local_rank = 0;  ///< rank among the processes on this node
-  int local_size = 1;  ///< processes on this node
+  int local_rank = 0;             ///< rank among the processes on this node
+  int local_size = 1;             ///< processes on this node
+  bool coordinator_local = true;  ///< rank 0 runs on this node
   std::string host;
   bool mpi = false;  ///< MPI is initialised (false when run alone without a launcher)
 };

@@ -1,17 +1,16 @@
-// Weight files: format sniffing, LibTorch's zip reader for torch.save archives, our strict pickle
-// reader for their data.pkl (torch::pickle_load rejects OrderedDict state dicts), and
-// torch::jit::load for TorchScript archives.
+// Weight files: format sniffing, LibTorch's zip reader for the archives and our strict pickle
+// reader for their data.pkl, both for torch.save state dicts (torch::pickle_load rejects
+// OrderedDicts) and TorchScript archives (torch::jit::load compiles the archive's code and
+// crashes on damaged files; the weights need only data.pkl and the storages).
 #include "model/checkpoint.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
-#include <torch/script.h>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "core/error.h"
 #include "model/state_pickle.h"
@@ -35,29 +34,10 @@ std::string head_bytes(const fs::path& path, std::size_t n) {
   return buf;
 }
 
-/// Collects a TorchScript module's tensors in state_dict order: a module's own parameters, then
-/// its buffers, then its children, depth first (what nn.Module.state_dict does).
-void collect_script_tensors(const torch::jit::Module& m, const std::string& prefix,
-                            StateDict& out) {
-  for (const auto& p : m.named_parameters(/*recurse=*/false))
-    out.emplace_back(prefix + p.name, p.value.detach());
-  for (const auto& b : m.named_buffers(/*recurse=*/false))
-    out.emplace_back(prefix + b.name, b.value.detach());
-  for (const auto& c : m.named_children())
-    collect_script_tensors(c.value, prefix + c.name + ".", out);
-}
-
-StateDict read_torchscript(const std::function<torch::jit::Module()>& load,
-                           const std::string& name) {
-  return with_context<ModelError>(fmt::format("reading TorchScript archive {}", name), [&] {
-    torch::jit::Module m = load();
-    StateDict out;
-    collect_script_tensors(m, "", out);
-    return out;
-  });
-}
-
-StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const std::string& name) {
+/// The tensors of a torch.save archive (`script` false) or a TorchScript archive (true): both keep
+/// the pickle in data.pkl and each storage in data/<key>.
+StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const std::string& name,
+                             bool script) {
   if (zip.hasRecord("byteorder")) {
     auto [ptr, size] = zip.getRecord("byteorder");
     const std::string order(static_cast<const char*>(ptr.get()), size);
@@ -84,7 +64,8 @@ StateDict read_pickled_state(caffe2::serialize::PyTorchStreamReader& zip, const 
     return at::from_blob(
         raw, {bytes}, [owner](void*) mutable { owner.reset(); }, at::TensorOptions(at::kByte));
   };
-  return detail::unpickle_state_dict(pickle, name, load_storage);
+  return script ? detail::unpickle_script_module(pickle, name, load_storage)
+                : detail::unpickle_state_dict(pickle, name, load_storage);
 }
 
 /// A zip archive in memory; reads past the end return fewer bytes (as a file would), never
@@ -105,11 +86,10 @@ class BoundedMemoryAdapter final : public caffe2::serialize::ReadAdapterInterfac
 };
 
 /// Format checks and reading shared by files and buffers: `head` is the first bytes,
-/// `open_zip` opens the archive, `load_script` loads it as TorchScript.
+/// `open_zip` opens the archive.
 StateDict read_archive(
     const std::string& head, const std::string& name,
-    const std::function<std::unique_ptr<caffe2::serialize::PyTorchStreamReader>()>& open_zip,
-    const std::function<torch::jit::Module()>& load_script) {
+    const std::function<std::unique_ptr<caffe2::serialize::PyTorchStreamReader>()>& open_zip) {
   if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
       static_cast<unsigned char>(head[1]) <= 5)
     throw ModelError(fmt::format(
@@ -130,14 +110,11 @@ StateDict read_archive(
         fmt::format("{} is not a readable PyTorch zip archive (truncated or corrupt?)", name));
   }
   try {
-    if (zip->hasRecord("constants.pkl")) {
-      zip.reset();
-      return read_torchscript(load_script, name);
-    }
+    const bool script = zip->hasRecord("constants.pkl");
     if (!zip->hasRecord("data.pkl"))
-      throw ModelError(
-          fmt::format("{} is a zip archive without data.pkl: not a torch.save file", name));
-    return read_pickled_state(*zip, name);
+      throw ModelError(fmt::format("{} is a zip archive without data.pkl: not a {} file", name,
+                                   script ? "torch.jit.save" : "torch.save"));
+    return read_pickled_state(*zip, name, script);
   } catch (const Error&) {
     throw;
   } catch (...) {
@@ -156,25 +133,18 @@ StateDict read_checkpoint(const fs::path& path) {
   const auto size = fs::file_size(path, ec);
   if (ec) throw ModelError(fmt::format("cannot read weights file {}: {}", name, ec.message()));
   if (size == 0) throw ModelError(fmt::format("weights file {} is empty (0 bytes)", name));
-  return read_archive(
-      head_bytes(path, 4), name,
-      [&] { return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string()); },
-      [&] { return torch::jit::load(path.string(), c10::Device(c10::kCPU)); });
+  return read_archive(head_bytes(path, 4), name, [&] {
+    return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string());
+  });
 }
 
 StateDict read_checkpoint_bytes(std::string_view bytes, const std::string& label) {
   const std::string name = fmt::format("'{}'", label);
   if (bytes.empty()) throw ModelError(fmt::format("weights file {} is empty (0 bytes)", name));
-  return read_archive(
-      std::string(bytes.substr(0, 4)), name,
-      [&] {
-        return std::make_unique<caffe2::serialize::PyTorchStreamReader>(
-            std::make_shared<BoundedMemoryAdapter>(bytes));
-      },
-      [&] {
-        std::istringstream in{std::string(bytes)};
-        return torch::jit::load(in, c10::Device(c10::kCPU));
-      });
+  return read_archive(std::string(bytes.substr(0, 4)), name, [&] {
+    return std::make_unique<caffe2::serialize::PyTorchStreamReader>(
+        std::make_shared<BoundedMemoryAdapter>(bytes));
+  });
 }
 
 at::Tensor find_tensor(const StateDict& state, const std::string& key) {

@@ -1,10 +1,13 @@
-// Strict pickle interpreter for state dicts. Written from the pickle protocol description
-// (CPython's Lib/pickletools.py documents every opcode) and torch/serialization.py's storage ids.
+// Strict pickle interpreter for state dicts and TorchScript module trees. Written from the pickle
+// protocol description (CPython's Lib/pickletools.py documents every opcode),
+// torch/serialization.py's storage ids and the object layout torch.jit.save writes (a module is
+// GLOBAL '__torch__.<class>', EMPTY_TUPLE, NEWOBJ, then BUILD with its attribute dict).
 #include "model/state_pickle.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -33,13 +36,26 @@ struct TensorRef {
 };
 
 struct Value {
-  enum class Kind { none, boolean, integer, string, tuple, list, dict, global, storage, tensor };
+  enum class Kind {
+    none,
+    boolean,
+    integer,
+    string,
+    tuple,
+    list,
+    dict,
+    global,
+    storage,
+    tensor,
+    object
+  };
   Kind kind = Kind::none;
   bool b = false;
   std::int64_t i = 0;
-  std::string s;                                       // string; global: "module name"
+  std::string s;                                       // string; global, object: class name
   std::vector<ValuePtr> items;                         // tuple, list
-  std::vector<std::pair<ValuePtr, ValuePtr>> entries;  // dict, in insertion order
+  std::vector<std::pair<ValuePtr, ValuePtr>> entries;  // dict, object attributes: in order
+  bool built = false;                                  // object: BUILD has set its attributes
   std::shared_ptr<StorageRef> storage;
   std::shared_ptr<TensorRef> tensor;
 };
@@ -66,6 +82,8 @@ const char* kind_name(Value::Kind k) {
       return "storage";
     case Value::Kind::tensor:
       return "tensor";
+    case Value::Kind::object:
+      return "object";
   }
   return "?";
 }
@@ -129,10 +147,20 @@ bool storage_dtype(const std::string& name, c10::ScalarType& out) {
   return true;
 }
 
+// A TorchScript module tree deeper than this, or with more module visits (shared submodules are
+// visited once per name), is not a network we read.
+constexpr int kMaxModuleDepth = 64;
+constexpr std::size_t kMaxModuleVisits = 100000;
+
+constexpr std::string_view kScriptClassPrefix = "__torch__.";
+
 class Unpickler {
  public:
-  Unpickler(std::string_view data, const std::string& file, const StorageLoader& loader)
-      : data_(data), file_(file), loader_(loader) {}
+  enum class Format { state_dict, script_module };
+
+  Unpickler(std::string_view data, const std::string& file, const StorageLoader& loader,
+            Format format)
+      : data_(data), file_(file), loader_(loader), format_(format) {}
 
   // A pickle can make a value contain itself (e.g. a list DUPed and APPENDed to itself), a
   // shared_ptr cycle: empty every container made here so that nothing outlives the reader.
@@ -149,7 +177,14 @@ class Unpickler {
 
   StateDict run() {
     const ValuePtr root = interpret();
-    return to_state_dict(root);
+    if (format_ == Format::state_dict) return to_state_dict(root);
+    if (root->kind != Value::Kind::object)
+      fail(fmt::format("TorchScript data.pkl holds a pickled {}, not a module",
+                       kind_name(root->kind)));
+    StateDict out;
+    std::vector<const Value*> path;
+    collect_module(*root, "", path, out);
+    return out;
   }
 
  private:
@@ -229,10 +264,17 @@ class Unpickler {
   ValuePtr make_global(const std::string& module, const std::string& name) {
     const std::string full = module + "." + name;
     c10::ScalarType unused;
-    const bool allowed = full == "collections.OrderedDict" || full == "builtins.dict" ||
-                         full == "torch._utils._rebuild_tensor_v2" ||
-                         full == "torch._utils._rebuild_parameter" ||
-                         (module == "torch" && storage_dtype(name, unused));
+    const bool script = format_ == Format::script_module;
+    const bool allowed =
+        full == "collections.OrderedDict" || full == "builtins.dict" ||
+        full == "torch._utils._rebuild_tensor_v2" || full == "torch._utils._rebuild_parameter" ||
+        (module == "torch" && storage_dtype(name, unused)) ||
+        // TorchScript: module classes (only ever instantiated empty, never called) and the
+        // helpers that tag typed lists.
+        (script && full.rfind(kScriptClassPrefix, 0) == 0) ||
+        (script && module == "torch.jit._pickle" &&
+         (name == "build_intlist" || name == "build_doublelist" || name == "build_boollist" ||
+          name == "build_tensorlist" || name == "build_genericlist" || name == "restore_type_tag"));
     if (!allowed)
       fail_at(op_pos_, fmt::format("unsupported global '{}' (not part of a state dict)", full));
     ValuePtr g = make(Value::Kind::global);
@@ -311,7 +353,37 @@ class Unpickler {
         fail_at(op_pos_, "malformed _rebuild_parameter call");
       return a[0];
     }
+    if (f.rfind("torch.jit._pickle.", 0) == 0) {
+      // build_*list(list) and restore_type_tag(value, type): the value, typed for TorchScript.
+      if (a.empty() || a.size() > 2) fail_at(op_pos_, fmt::format("malformed {} call", f));
+      return a[0];
+    }
     fail_at(op_pos_, fmt::format("'{}' cannot be called", f));
+  }
+
+  // NEWOBJ in a TorchScript pickle: an empty instance of a module class, filled by BUILD.
+  ValuePtr new_object(const ValuePtr& cls, const ValuePtr& args) {
+    if (cls->kind != Value::Kind::global || cls->s.rfind(kScriptClassPrefix, 0) != 0)
+      fail_at(op_pos_, "NEWOBJ of something that is not a TorchScript class");
+    if (args->kind != Value::Kind::tuple || !args->items.empty())
+      fail_at(op_pos_, fmt::format("NEWOBJ of {} with arguments", cls->s));
+    ValuePtr obj = make(Value::Kind::object);
+    obj->s = cls->s;
+    return obj;
+  }
+
+  void build_object(Value& obj, const Value& state) {
+    if (obj.built) fail_at(op_pos_, fmt::format("BUILD twice on one {} object", obj.s));
+    if (state.kind != Value::Kind::dict)
+      fail_at(op_pos_, fmt::format("{} object is built from a {}, not an attribute dict "
+                                   "(custom __setstate__ is not supported)",
+                                   obj.s, kind_name(state.kind)));
+    for (const auto& [k, v] : state.entries)
+      if (k->kind != Value::Kind::string)
+        fail_at(op_pos_,
+                fmt::format("{} object has a {} attribute name", obj.s, kind_name(k->kind)));
+    obj.entries = state.entries;
+    obj.built = true;
   }
 
   ValuePtr interpret() {
@@ -455,9 +527,22 @@ class Unpickler {
         case 'b': {  // BUILD: OrderedDict state ({"_metadata": ...}) carries nothing we need
           ValuePtr state = pop();
           ValuePtr& obj = top();
+          if (obj->kind == Value::Kind::object) {
+            build_object(*obj, *state);
+            break;
+          }
           if (obj->kind != Value::Kind::dict)
             fail_at(op_pos_, fmt::format("BUILD on a {}", kind_name(obj->kind)));
-          (void)state;
+          break;
+        }
+        case 0x81: {  // NEWOBJ
+          if (format_ != Format::script_module)
+            fail_at(op_pos_,
+                    "unsupported pickle opcode 0x81 (NEWOBJ); a state dict file holds "
+                    "only tensors under string keys");
+          ValuePtr args = pop();
+          ValuePtr cls = pop();
+          stack_.push_back(new_object(cls, args));
           break;
         }
         case 'Q': {  // BINPERSID
@@ -549,9 +634,38 @@ class Unpickler {
     return out;
   }
 
+  // A module's tensors in nn.Module.state_dict order: its own tensor attributes (parameters, then
+  // buffers: the order TorchScript declares them), then each submodule's, depth first. Other
+  // attributes (flags, hyperparameters, None for an absent bias) are not state.
+  void collect_module(const Value& m, const std::string& prefix, std::vector<const Value*>& path,
+                      StateDict& out) {
+    const std::string where = prefix.empty()
+                                  ? "the top-level module"
+                                  : "module '" + prefix.substr(0, prefix.size() - 1) + "'";
+    if (!m.built) fail(fmt::format("TorchScript {} ({}) has no attributes", where, m.s));
+    if (std::find(path.begin(), path.end(), &m) != path.end())
+      fail(fmt::format("TorchScript {} ({}) contains itself", where, m.s));
+    if (static_cast<int>(path.size()) >= kMaxModuleDepth)
+      fail(fmt::format("TorchScript modules are nested more than {} deep at {}", kMaxModuleDepth,
+                       where));
+    if (++module_visits_ > kMaxModuleVisits)
+      fail(fmt::format("TorchScript archive has more than {} modules", kMaxModuleVisits));
+    path.push_back(&m);
+    for (const auto& [k, v] : m.entries)
+      if (v->kind == Value::Kind::tensor) {
+        const std::string key = prefix + k->s;
+        out.emplace_back(key, materialise(key, *v->tensor));
+      }
+    for (const auto& [k, v] : m.entries)
+      if (v->kind == Value::Kind::object) collect_module(*v, prefix + k->s + ".", path, out);
+    path.pop_back();
+  }
+
   std::string_view data_;
   const std::string& file_;
   const StorageLoader& loader_;
+  Format format_;
+  std::size_t module_visits_ = 0;
   std::size_t pos_ = 0;
   std::size_t op_pos_ = 0;
   std::vector<ValuePtr> stack_;
@@ -566,7 +680,12 @@ class Unpickler {
 
 StateDict unpickle_state_dict(std::string_view pickle, const std::string& file,
                               const StorageLoader& load_storage) {
-  return Unpickler(pickle, file, load_storage).run();
+  return Unpickler(pickle, file, load_storage, Unpickler::Format::state_dict).run();
+}
+
+StateDict unpickle_script_module(std::string_view pickle, const std::string& file,
+                                 const StorageLoader& load_storage) {
+  return Unpickler(pickle, file, load_storage, Unpickler::Format::script_module).run();
 }
 
 }  // namespace fersweep::model::detail

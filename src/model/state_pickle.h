@@ -1,4 +1,5 @@
-// A small, strict reader for the pickles torch.save writes for state dicts (internal to model/).
+// A small, strict reader for the pickles torch.save writes for state dicts and torch.jit.save
+// writes for modules (internal to model/).
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -24,5 +25,12 @@ using StorageLoader = std::function<at::Tensor(const std::string& key)>;
 /// ModelError starting with `file`.
 StateDict unpickle_state_dict(std::string_view pickle, const std::string& file,
                               const StorageLoader& load_storage);
+
+/// Interprets a TorchScript archive's data.pkl (torch.jit.save of a scripted or traced module):
+/// a tree of `__torch__` module objects, each built from its attribute dict. Returns the tensor
+/// attributes with nn.Module.state_dict's keys and order; other attributes are skipped. The
+/// archive's code is never parsed or run (LibTorch's importer crashes on damaged archives).
+StateDict unpickle_script_module(std::string_view pickle, const std::string& file,
+                                 const StorageLoader& load_storage);
 
 }  // namespace fersweep::model::detail

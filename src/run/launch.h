@@ -10,7 +10,8 @@
 
 namespace fersweep::run {
 
-/// Torch threads for this rank: `requested` if > 0, else cores on the node / ranks on the node.
+/// Torch threads for this rank: `requested` if > 0, else cores on the node / working ranks on
+/// the node (every rank on it, less the coordinator when it has workers).
 int threads_for_rank(int requested, const comm::Placement& placement);
 
 /// Runs a sweep under mpirun/srun or alone. `make_setup` runs on rank 0 only (it may read the

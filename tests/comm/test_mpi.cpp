@@ -22,6 +22,7 @@ TEST(Mpi, PlacementIsConsistent) {
   EXPECT_GE(p.rank, 0);
   EXPECT_LT(p.rank, 2);
   EXPECT_EQ(p.local_size, 2);  // both ranks on this node
+  EXPECT_TRUE(p.coordinator_local);
   EXPECT_FALSE(p.host.empty());
 }
 

@@ -1,5 +1,6 @@
 // libFuzzer target: the bytes of a weights file -> LibTorch's zip reader -> our strict pickle
-// reader (or TorchScript's loader). Any input must give a StateDict or a fersweep::Error.
+// reader (state dict or TorchScript module tree). Any input must give a StateDict or a
+// fersweep::Error.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Seed inputs for the weights fuzzers, written with python3-torch (Debian's): small torch.save
 archives shaped like real state dicts (OrderedDict with _metadata, nested under "state_dict",
-several dtypes, views with offsets and strides), a TorchScript archive, and each archive's data.pkl
+several dtypes, views with offsets and strides), TorchScript archives, and each archive's data.pkl
 alone for fuzz_state_pickle.
 
 Usage: make_seeds.py OUT_DIR   (writes OUT_DIR/checkpoint/*.pth and OUT_DIR/state_pickle/*.pkl)
@@ -37,4 +37,12 @@ for name, obj in seeds.items():
     with zipfile.ZipFile(path) as z:
         data = next(n for n in z.namelist() if n.endswith("/data.pkl"))
         open(os.path.join(pkl, name + ".pkl"), "wb").write(z.read(data))
-torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), os.path.join(ckpt, "torchscript.pt"))
+# TorchScript archives (a scripted and a traced module tree) and their data.pkl.
+scripts = {"torchscript": torch.jit.script(torch.nn.Linear(2, 2)),
+           "torchscript_traced": torch.jit.trace(net.eval(), torch.zeros(1, 3, 1, 2))}
+for name, module in scripts.items():
+    path = os.path.join(ckpt, name + ".pt")
+    torch.jit.save(module, path)
+    with zipfile.ZipFile(path) as z:
+        data = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+        open(os.path.join(pkl, name + ".pkl"), "wb").write(z.read(data))

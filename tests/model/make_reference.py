@@ -70,6 +70,16 @@ def bad(out):
     r18 = random_model("resnet18", 18)
     sd = r18.state_dict()
     torch.save(sd, p("r18.pth"))
+    # The same network as TorchScript archives (scripted and traced; eval mode, so tracing leaves
+    # the BatchNorm statistics alone): both hold the same tensors under the same keys.
+    r18.eval()
+    torch.jit.save(torch.jit.script(r18), p("r18_script.pt"))
+    torch.jit.save(torch.jit.trace(r18, torch.zeros(1, 3, 32, 32)), p("r18_trace.pt"))
+    # A TorchScript module whose attribute is the module itself.
+    cycle = b"\x80\x02c__torch__.M\nM\n)\x81q\x00}(X\x04\x00\x00\x00selfh\x00ub."
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), p("linear_script.pt"))
+    rewrite_zip(p("linear_script.pt"), p("script_cycle.pt"),
+                lambda name, b: cycle if name.endswith("/data.pkl") else b)
     data = open(p("r18.pth"), "rb").read()
     open(p("truncated.pth"), "wb").write(data[: len(data) // 2])
     torch.save(random_model("resnet50", 50).state_dict(), p("r50.pth"))

@@ -213,6 +213,40 @@ TEST(Checkpoint, StateDictReadsInFileOrderWithTensorsIntact) {
                            find_tensor(sd, "layer3.1.conv2.weight")));
 }
 
+// TorchScript archives are read by our pickle reader (never LibTorch's importer): a scripted and a
+// traced ResNet-18 give exactly the state dict's keys, order and tensors.
+TEST(Checkpoint, TorchScriptArchivesGiveTheStateDict) {
+  const StateDict sd = read_checkpoint(bad_dir() / "r18.pth");
+  for (const char* name : {"r18_script.pt", "r18_trace.pt"}) {
+    const StateDict ts = read_checkpoint(bad_dir() / name);
+    ASSERT_EQ(ts.size(), sd.size()) << name;
+    for (std::size_t i = 0; i < sd.size(); ++i) {
+      EXPECT_EQ(ts[i].first, sd[i].first) << name;
+      EXPECT_EQ(ts[i].second.scalar_type(), sd[i].second.scalar_type()) << sd[i].first;
+      EXPECT_TRUE(torch::equal(ts[i].second, sd[i].second)) << name << " " << sd[i].first;
+    }
+  }
+}
+
+TEST(Checkpoint, TorchScriptModuleContainingItself) {
+  EXPECT_THAT(load_error("script_cycle.pt"),
+              HasSubstr("TorchScript module 'self' (__torch__.M.M) contains itself"));
+}
+
+// The damaged TorchScript archive fuzz_checkpoint found: torch::jit::load crashed on it (SIGSEGV
+// in its type parser, importing the archive's code). Its damage is one local header's file name;
+// the directory, data.pkl and storages are intact, so the weights of its nn.Linear(2, 2) read.
+TEST(Checkpoint, DamagedTorchScriptArchiveFoundByFuzzing) {
+  const fs::path p =
+      fs::path(FERSWEEP_TESTS_DIR) / "fuzz" / "corpus" / "fuzz_checkpoint" / "torchscript-segv";
+  const StateDict sd = read_checkpoint_bytes(file_bytes(p), "damaged.pt");
+  ASSERT_EQ(sd.size(), 2u);
+  EXPECT_EQ(sd[0].first, "weight");
+  EXPECT_EQ(sd[0].second.sizes().vec(), (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ(sd[1].first, "bias");
+  EXPECT_EQ(sd[1].second.sizes().vec(), (std::vector<std::int64_t>{2}));
+}
+
 TEST(Checkpoint, ClassifierMayHaveAnyNumberOfClassesButTheFeatureWidth) {
   StateDict sd = random_state_dict(Arch::resnet18, 1);
   for (auto& [k, t] : sd) {
