@@ -4,6 +4,7 @@
 // crashes on damaged files; the weights need only data.pkl and the storages).
 #include "model/checkpoint.h"
 
+#include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
 
