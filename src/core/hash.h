@@ -1,4 +1,5 @@
-// SHA-256 (weights files, dataset fingerprints, task ids) written from FIPS 180-4.
+// SHA-256 (weights files, dataset fingerprints, task ids, journal checksums) written from
+// FIPS 180-4.
 #pragma once
 
 #include <array>
@@ -23,13 +24,20 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void compress(const std::uint8_t* block);
   std::array<std::uint32_t, 8> state_;
   std::array<std::uint8_t, 64> buffer_{};
   std::size_t buffered_ = 0;
   std::uint64_t total_bytes_ = 0;
   bool finished_ = false;
 };
+
+namespace detail {
+/// SHA-256's compression of `n` 64-byte blocks into `state`, two ways: the CPU's SHA extensions
+/// (x86 SHA-NI; Sha256 uses them when present) and portable C++. Exposed for tests and benchmarks.
+bool sha256_hardware_available();
+void sha256_hardware(std::uint32_t* state, const std::uint8_t* blocks, std::size_t n);
+void sha256_portable(std::uint32_t* state, const std::uint8_t* blocks, std::size_t n);
+}  // namespace detail
 
 /// SHA-256 of a string, as hex.
 std::string sha256_hex(std::string_view text);

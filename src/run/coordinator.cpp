@@ -40,6 +40,9 @@ constexpr int kTag = 7;
 constexpr std::size_t kWorkerFeatureSlots = 8;
 // How long the coordinator polls without sleeping after the last message (see run_distributed).
 constexpr double kSpinSeconds = 0.002;
+// How long a worker polls without sleeping while it waits for its next tasks (see
+// wait_for_coordinator).
+constexpr double kWorkerSpinSeconds = 50e-6;
 
 // UTC time as ISO 8601 text, formatted once per second (it stamps every record and event).
 const std::string& now_iso() {
@@ -665,6 +668,24 @@ RunSummary run_coordinator(const RunSetup& setup, const RunOptions& options,
   return s;
 }
 
+namespace {
+// A worker's wait for the coordinator's next message. MPI's blocking receive busy-polls a core;
+// on a node with more ranks than cores (or busy with other jobs) that spinning takes the
+// coordinator's time. Poll, yielding briefly, then sleep in short steps.
+comm::Message wait_for_coordinator(comm::Communicator& comm) {
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    if (auto m = comm.try_recv(0, kTag)) return std::move(*m);
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited < kWorkerSpinSeconds)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(waited < 0.01 ? 20 : 500));
+  }
+}
+}  // namespace
+
 void run_worker(Executor& executor, const comm::Placement& placement) {
   // The coordinator decides when to stop; workers only note signals (mpirun forwards them to all).
   install_stop_handlers();
@@ -677,7 +698,7 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
     comm.send(0, kTag, w.bytes());
   }
   while (true) {
-    const comm::Message m = comm.recv(0, kTag);
+    const comm::Message m = wait_for_coordinator(comm);
     comm::WireReader r(m.payload, 0);
     if (r.type() == kStop) return;
     if (r.type() == kSetup) {

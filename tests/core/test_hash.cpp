@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -39,6 +42,49 @@ TEST(Sha256, FileMatchesSha256sum) {
   ASSERT_EQ(fread(buf, 1, 64, p), 64u);
   pclose(p);
   EXPECT_EQ(sha256_file(path), std::string(buf, 64));
+}
+
+// Lengths 0..200 cover every padding case (the length field in the same block or the next); each
+// is fed whole and in odd-sized pieces and compared with Python's hashlib.
+TEST(Sha256, EveryLengthAndSplitMatchesHashlib) {
+  const std::string cmd =
+      std::string(FERSWEEP_PYTHON) +
+      " -c \"import hashlib\nfor n in range(201): "
+      "print(hashlib.sha256(bytes((i * 131 + 7) % 256 for i in range(n))).hexdigest())\"";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  for (int n = 0; n <= 200; ++n) {
+    char line[80] = {};
+    ASSERT_NE(fgets(line, sizeof line, p), nullptr) << "hashlib printed too few lines";
+    const std::string expected(line, 64);
+    std::string data;
+    for (int i = 0; i < n; ++i) data.push_back(static_cast<char>((i * 131 + 7) % 256));
+    EXPECT_EQ(sha256_hex(data), expected) << n << " bytes";
+    for (std::size_t piece : {1u, 3u, 63u, 65u}) {
+      Sha256 h;
+      for (std::size_t at = 0; at < data.size(); at += piece)
+        h.update(std::string_view(data).substr(at, piece));
+      EXPECT_EQ(h.hex_digest(), expected) << n << " bytes in pieces of " << piece;
+    }
+  }
+  pclose(p);
+}
+
+// The SHA-NI compression against the portable one on random states and blocks.
+TEST(Sha256, HardwareCompressionMatchesPortable) {
+  if (!detail::sha256_hardware_available()) GTEST_SKIP() << "this CPU has no SHA extensions";
+  std::mt19937 rng(20261128);
+  for (std::size_t n : {1u, 2u, 3u, 7u, 16u}) {
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<std::uint8_t> blocks(64 * n);
+      for (auto& b : blocks) b = static_cast<std::uint8_t>(rng());
+      std::uint32_t hw[8], sw[8];
+      for (int i = 0; i < 8; ++i) hw[i] = sw[i] = static_cast<std::uint32_t>(rng());
+      detail::sha256_hardware(hw, blocks.data(), n);
+      detail::sha256_portable(sw, blocks.data(), n);
+      ASSERT_TRUE(std::equal(hw, hw + 8, sw)) << n << " blocks, trial " << trial;
+    }
+  }
 }
 
 TEST(Sha256, MissingFileNamesThePath) {
