@@ -6,4 +6,4 @@ sweep=${1:?sweep file}; out=${2:?results directory}; ranks=${3:-3}; shift $(( $#
 exe=${FERSWEEP:-$(command -v fersweep || echo build/release/src/fersweep)}
 # Root needs Open MPI's explicit consent; more ranks than cores need --oversubscribe.
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
-exec mpirun --oversubscribe -np "$ranks" "$exe" run "$sweep" --out "$out" "$@"
+exec mpirun --oversubscribe --bind-to none -np "$ranks" "$exe" run "$sweep" --out "$out" "$@"

@@ -4,7 +4,8 @@ BUILD="${BUILD:-$ROOT/build/ci}"
 FERSWEEP="${FERSWEEP:-$BUILD/src/fersweep}"
 FARM="${FARM:-$BUILD/bench/run/bench_run_farm}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-MPIRUN=(mpirun --oversubscribe)
+# --bind-to none: with 2 ranks mpirun binds each to one core, so a worker could not use the rest.
+MPIRUN=(mpirun --oversubscribe --bind-to none)
 WORK="$(mktemp -d /tmp/fersweep-bench-run.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 for exe in "$FERSWEEP" "$FARM"; do

@@ -5,10 +5,19 @@
 # task per request, no journal) measured in the same run, alternating, REPEAT times each.
 # Figure: tasks / the coordinator's run time (first dispatch to final results.h5 written); process
 # start and building the task list are excluded on both sides (shown separately as wall time).
-# Usage: bench/run/dispatch.sh   (env: TASKS=50000 BATCH=16 RANKS=4 REPEAT=3 BUILD=build/ci)
+# LOAD=N runs N busy loops meanwhile (both sides), to see the figures on a node shared with other
+# work: every hand-off between ranks then waits for the OS scheduler, for the farm as for us.
+# Usage: bench/run/dispatch.sh   (env: TASKS=50000 BATCH=16 RANKS=4 REPEAT=3 LOAD=0 BUILD=build/ci)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 TASKS="${TASKS:-50000}" BATCH="${BATCH:-16}" RANKS="${RANKS:-4}" REPEAT="${REPEAT:-3}"
+LOAD="${LOAD:-0}"
+hogs=()
+for ((k = 0; k < LOAD; k++)); do
+  (while :; do :; done) &
+  hogs+=($!)
+done
+trap '((${#hogs[@]})) && kill "${hogs[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
 ours=() peer=() walls=()
 for ((i = 1; i <= REPEAT; i++)); do
   line=$("${MPIRUN[@]}" -np "$RANKS" "$FARM" "$TASKS" | grep farm_tasks_per_s)
@@ -22,7 +31,8 @@ for ((i = 1; i <= REPEAT; i++)); do
 done
 m_ours=$(median "${ours[@]}") m_peer=$(median "${peer[@]}") m_wall=$(median "${walls[@]}")
 echo
-echo "dispatch: $TASKS no-op tasks, $RANKS ranks (--oversubscribe), batch $BATCH, median of $REPEAT"
+echo "dispatch: $TASKS no-op tasks, $RANKS ranks (--oversubscribe), batch $BATCH, median of $REPEAT," \
+  "$LOAD busy loops alongside"
 printf 'goal                      >= 50000 tasks/s\n'
 printf 'fersweep synthetic-run    %8.0f tasks/s   (whole command incl. start-up: %.2f s wall)\n' \
   "$m_ours" "$m_wall"

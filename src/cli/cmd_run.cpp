@@ -45,8 +45,9 @@ run (any --out) copies them instead of extracting again. Only rank 0 reads and w
 that cannot be written is a warning. See docs/feature-cache.md.
 
 Devices: each worker uses cuda:(local rank % GPUs) when CUDA is available, else the CPU, with
-(cores on the node / worker ranks on the node) torch threads unless --threads says otherwise
-(the coordinator, rank 0, mostly waits and takes no share).
+(cores on the node / worker ranks on the node, at most the CPUs the launcher bound the rank to)
+torch threads unless --threads says otherwise (the coordinator, rank 0, mostly waits and takes
+no share). mpirun binds each of 2 ranks to one core by default: add --bind-to none.
 
 Examples:
   fersweep run sweeps/demo.yaml --out runs/demo

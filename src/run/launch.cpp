@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -13,15 +15,26 @@
 
 namespace fersweep::run {
 
+int allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+  return CPU_COUNT(&set);
+}
+
 int threads_for_rank(int requested, const comm::Placement& placement) {
   if (requested > 0) return requested;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Workers on a node share its cores. The coordinator does not count when it has workers: it
-  // sleeps while it waits, and counting it left a core idle (2 ranks on 2 cores: the worker
-  // got 1 thread and the demo sweep took 159 s, against 109 s for rank 0 alone with 2).
+  // sleeps while it waits, and counting it would leave a core idle.
   const bool coordinator_here = placement.size > 1 && placement.coordinator_local;
   const int working_ranks = std::max(1, placement.local_size - (coordinator_here ? 1 : 0));
-  return std::max(1, cores / working_ranks);
+  int threads = std::max(1, cores / working_ranks);
+  // A launcher that binds the rank (mpirun's default core binding for 2 ranks, srun
+  // --cpus-per-task) has already given it its share: more threads would only contend.
+  const int allowed = allowed_cpus();
+  if (allowed > 0) threads = std::min(threads, allowed);
+  return threads;
 }
 
 void launch_run(
@@ -34,8 +47,9 @@ void launch_run(
   log::set_rank(placement.rank, placement.size);
   const int n_threads = threads_for_rank(threads, placement);
   at::set_num_threads(n_threads);
-  log::debug("rank {} of {} on {} (local {} of {}), {} torch threads", placement.rank,
-             placement.size, placement.host, placement.local_rank, placement.local_size, n_threads);
+  log::debug("rank {} of {} on {} (local {} of {}), {} torch threads ({} CPUs allowed)",
+             placement.rank, placement.size, placement.host, placement.local_rank,
+             placement.local_size, n_threads, allowed_cpus());
 
   // A rank that fails outside a task cannot tell the others; with several ranks the only clean
   // way out is to end the job (everything acknowledged is already in the journal).

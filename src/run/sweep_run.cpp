@@ -398,7 +398,6 @@ class SweepExecutor : public Executor {
     set->attributes = provenance;
     o.result = provenance;
     o.features = set;
-    provenance["images"] = set->n;
   }
 
   std::vector<TaskOutcome> train_batch(const std::vector<TaskSpec>& tasks,

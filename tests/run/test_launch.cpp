@@ -2,7 +2,9 @@
 #include "run/launch.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace fersweep::run {
@@ -20,18 +22,39 @@ comm::Placement on_node(int rank, int size, int local_size, bool coordinator_loc
 
 TEST(Launch, ThreadsShareTheNodesCoresAmongWorkers) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The test process may itself be bound to fewer CPUs (taskset): that caps every answer.
+  const int allowed = allowed_cpus();
+  ASSERT_GE(allowed, 1);
+  const auto capped = [&](int n) { return std::min(n, allowed); };
   // Alone: every core.
-  EXPECT_EQ(threads_for_rank(0, on_node(0, 1, 1, true)), cores);
+  EXPECT_EQ(threads_for_rank(0, on_node(0, 1, 1, true)), capped(cores));
   // Coordinator + 1 worker on one node: the worker gets every core (the coordinator waits).
-  EXPECT_EQ(threads_for_rank(0, on_node(1, 2, 2, true)), cores);
+  EXPECT_EQ(threads_for_rank(0, on_node(1, 2, 2, true)), capped(cores));
   // Coordinator + 2 workers: half each.
-  EXPECT_EQ(threads_for_rank(0, on_node(2, 3, 3, true)), std::max(1, cores / 2));
+  EXPECT_EQ(threads_for_rank(0, on_node(2, 3, 3, true)), capped(std::max(1, cores / 2)));
   // A node without the coordinator: its 2 ranks are both workers.
-  EXPECT_EQ(threads_for_rank(0, on_node(3, 5, 2, false)), std::max(1, cores / 2));
+  EXPECT_EQ(threads_for_rank(0, on_node(3, 5, 2, false)), capped(std::max(1, cores / 2)));
   // More workers than cores: at least one thread each.
   EXPECT_EQ(threads_for_rank(0, on_node(5, 2 * cores + 2, 2 * cores + 2, true)), 1);
   // An explicit --threads wins.
   EXPECT_EQ(threads_for_rank(7, on_node(1, 3, 3, true)), 7);
+}
+
+// A rank the launcher bound to one CPU (mpirun's default for 2 ranks) gets one thread.
+TEST(Launch, BindingCapsTheThreads) {
+  cpu_set_t before;
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &before)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  EXPECT_EQ(allowed_cpus(), 1);
+  EXPECT_EQ(threads_for_rank(0, on_node(1, 2, 2, true)), 1);
+  EXPECT_EQ(threads_for_rank(0, on_node(0, 1, 1, true)), 1);
+  EXPECT_EQ(threads_for_rank(3, on_node(1, 2, 2, true)), 3);  // --threads still wins
+  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
 }
 
 }  // namespace
