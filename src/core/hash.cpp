@@ -47,8 +47,9 @@ __attribute__((target("sha,sse4.1"))) void compress_sha_ni(std::uint32_t* state,
   __m128i cdgh = _mm_blend_epi16(efgh, abcd, 0xF0);
   for (; n > 0; --n, blocks += 64) {
     const __m128i abef_in = abef, cdgh_in = cdgh;
-    __m128i w[4];  // w[g % 4]: message words 4g..4g+3 of the current group g
-                   // Unrolled, every w[] index is a constant and the words stay in registers.
+    // w[g % 4]: message words 4g..4g+3 of group g. Unrolled, every index is a constant and the
+    // words stay in registers.
+    __m128i w[4];
 #pragma GCC unroll 16
     for (int g = 0; g < 16; ++g) {
       __m128i& cur = w[g % 4];
@@ -165,6 +166,7 @@ Sha256::Sha256()
 
 void Sha256::update(const void* data, std::size_t size) {
   FERSWEEP_ASSERT(!finished_, "Sha256 updated after digest");
+  if (size == 0) return;  // data may then be null, which memcpy must not see
   const auto* bytes = static_cast<const std::uint8_t*>(data);
   total_bytes_ += size;
   if (buffered_ > 0) {
