@@ -38,11 +38,28 @@ namespace {
 enum MessageType : std::uint16_t { kRequest = 1, kResult = 2, kTasks = 3, kStop = 4, kSetup = 5 };
 constexpr int kTag = 7;
 constexpr std::size_t kWorkerFeatureSlots = 8;
-// How long the coordinator polls without sleeping after the last message (see run_distributed).
-constexpr double kSpinSeconds = 0.002;
-// How long a worker polls without sleeping while it waits for its next tasks (see
-// wait_for_coordinator).
-constexpr double kWorkerSpinSeconds = 50e-6;
+// How a rank waiting for a message polls: it yields the core for the first `spin` seconds (the
+// next message is usually microseconds away, and a sleep costs 50+ us of timer slack), then
+// sleeps `short_sleep` at a time until `settle` seconds, then `long_sleep`.
+struct Backoff {
+  double spin, settle;
+  std::chrono::microseconds short_sleep, long_sleep;
+};
+// The coordinator after its last message (see run_distributed).
+constexpr Backoff kCoordinatorBackoff{0.002, 0.05, std::chrono::microseconds(100),
+                                      std::chrono::microseconds(1000)};
+// A worker waiting for its next tasks (see wait_for_coordinator).
+constexpr Backoff kWorkerBackoff{50e-6, 0.01, std::chrono::microseconds(20),
+                                 std::chrono::microseconds(500)};
+
+void back_off(const Backoff& b, std::chrono::steady_clock::time_point since) {
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  if (waited < b.spin)
+    std::this_thread::yield();
+  else
+    std::this_thread::sleep_for(waited < b.settle ? b.short_sleep : b.long_sleep);
+}
 
 // UTC time as ISO 8601 text, formatted once per second (it stamps every record and event).
 const std::string& now_iso() {
@@ -619,15 +636,7 @@ class Coordinator {
       } else {
         sends_.progress();
         housekeeping();
-        // Right after traffic the next request is usually microseconds away: yield the core
-        // (an oversubscribed worker may need it) but poll again at once; a sleep here costs
-        // 50+ us of timer slack per message. Idle longer, poll gently with sleeps.
-        const double idle =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_since).count();
-        if (idle < kSpinSeconds)
-          std::this_thread::yield();
-        else
-          std::this_thread::sleep_for(std::chrono::microseconds(idle < 0.05 ? 100 : 1000));
+        back_off(kCoordinatorBackoff, idle_since);
       }
     }
     if (!abandoned_) sends_.wait_all();  // the stop messages
@@ -676,12 +685,7 @@ comm::Message wait_for_coordinator(comm::Communicator& comm) {
   const auto start = std::chrono::steady_clock::now();
   while (true) {
     if (auto m = comm.try_recv(0, kTag)) return std::move(*m);
-    const double waited =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (waited < kWorkerSpinSeconds)
-      std::this_thread::yield();
-    else
-      std::this_thread::sleep_for(std::chrono::microseconds(waited < 0.01 ? 20 : 500));
+    back_off(kWorkerBackoff, start);
   }
 }
 }  // namespace
