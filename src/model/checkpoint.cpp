@@ -76,7 +76,8 @@ class BoundedMemoryAdapter final : public caffe2::serialize::ReadAdapterInterfac
   explicit BoundedMemoryAdapter(std::string_view bytes) : bytes_(bytes) {}
   std::size_t size() const override { return bytes_.size(); }
   std::size_t read(std::uint64_t pos, void* buf, std::size_t n, const char*) const override {
-    if (pos >= bytes_.size()) return 0;
+    // miniz reads an empty record into a null buffer: memcpy must not see it, even for 0 bytes.
+    if (pos >= bytes_.size() || n == 0 || buf == nullptr) return 0;
     n = std::min<std::size_t>(n, bytes_.size() - pos);
     std::memcpy(buf, bytes_.data() + pos, n);
     return n;
