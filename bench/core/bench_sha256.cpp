@@ -1,10 +1,10 @@
 // SHA-256 throughput on the two sizes fersweep hashes: journal records (~300 bytes, one per task)
 // and weights files (MB). Peer: Python's hashlib (OpenSSL) on the same sizes, same run.
 // Usage: bench_core_sha256 [PYTHON]   (default /usr/bin/python3)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include "core/hash.h"
 

@@ -200,6 +200,11 @@ class Unpickler {
   [[noreturn]] void fail_at(std::size_t offset, const std::string& what) const {
     fail(fmt::format("data.pkl byte {}: {}", offset, what));
   }
+  [[noreturn]] void fail_unsupported(unsigned char op) const {
+    fail_at(op_pos_, fmt::format("unsupported pickle opcode 0x{:02x} ({}); a state dict file "
+                                 "holds only tensors under string keys",
+                                 op, opcode_name(op)));
+  }
 
   // --- byte reading, every read bounds-checked ---
   const char* take(std::size_t n) {
@@ -536,10 +541,7 @@ class Unpickler {
           break;
         }
         case 0x81: {  // NEWOBJ
-          if (format_ != Format::script_module)
-            fail_at(op_pos_,
-                    "unsupported pickle opcode 0x81 (NEWOBJ); a state dict file holds "
-                    "only tensors under string keys");
+          if (format_ != Format::script_module) fail_unsupported(op);
           ValuePtr args = pop();
           ValuePtr cls = pop();
           stack_.push_back(new_object(cls, args));
@@ -566,9 +568,7 @@ class Unpickler {
           memo_get(read_le(4));
           break;
         default:
-          fail_at(op_pos_, fmt::format("unsupported pickle opcode 0x{:02x} ({}); a state dict "
-                                       "file holds only tensors under string keys",
-                                       op, opcode_name(op)));
+          fail_unsupported(op);
       }
     }
   }
