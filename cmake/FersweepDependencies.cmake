@@ -8,6 +8,7 @@ find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 and base64 (core/hash.h, core/base64.h)
 
 # LibTorch's config hands out flags and a list of libraries rather than one clean target: wrap them.
 add_library(fersweep_torch INTERFACE)

@@ -1,5 +1,6 @@
 // SHA-256 throughput on the two sizes fersweep hashes: journal records (~300 bytes, one per task)
-// and weights files (MB). Peer: Python's hashlib (OpenSSL) on the same sizes, same run.
+// and weights files (MB), through fersweep's wrapper (core/hash.h: OpenSSL's EVP interface).
+// Peer: Python's hashlib (the same libcrypto, without the wrapper) on the same sizes, same run.
 // Usage: bench_core_sha256 [PYTHON]   (default /usr/bin/python3)
 #include <algorithm>
 #include <chrono>
@@ -46,9 +47,6 @@ double python(const std::string& py, std::size_t size, int count) {
 
 int main(int argc, char** argv) {
   const std::string py = argc > 1 ? argv[1] : "/usr/bin/python3";
-  std::printf(
-      "SHA extensions on this CPU: %s (FERSWEEP_SHA256=portable forces the portable code)\n",
-      fersweep::detail::sha256_hardware_available() ? "yes" : "no");
   std::printf("%-22s %12s %12s %8s\n", "message", "fersweep MB/s", "hashlib MB/s", "ratio");
   const struct {
     const char* name;

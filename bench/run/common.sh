@@ -1,6 +1,6 @@
 # Shared by the bench/run drivers: paths, mpirun flags, small helpers.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${BUILD:-$ROOT/build/ci}"
+BUILD="${BUILD:-$ROOT/build/release}"
 FERSWEEP="${FERSWEEP:-$BUILD/src/fersweep}"
 FARM="${FARM:-$BUILD/bench/run/bench_run_farm}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -6,7 +6,7 @@
 # transfer, idle workers while the DAG unlocks). Peer: the 1-rank run (speed-up column).
 # Each full run takes minutes on 2 cores. Extra --set options reduce the grid, e.g.
 #   SET="grid.backbone=[resnet18]" bench/run/demo_scaling.sh
-# Usage: bench/run/demo_scaling.sh   (env: RANKS="1 2 3" SET=... DATA=dir BUILD=build/ci)
+# Usage: bench/run/demo_scaling.sh   (env: RANKS="1 2 3" SET=... DATA=dir BUILD=build/release)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 RANKS="${RANKS:-1 2 3}"

@@ -7,7 +7,7 @@
 # start and building the task list are excluded on both sides (shown separately as wall time).
 # LOAD=N runs N busy loops meanwhile (both sides), to see the figures on a node shared with other
 # work: every hand-off between ranks then waits for the OS scheduler, for the farm as for us.
-# Usage: bench/run/dispatch.sh   (env: TASKS=50000 BATCH=16 RANKS=4 REPEAT=3 LOAD=0 BUILD=build/ci)
+# Usage: bench/run/dispatch.sh   (env: TASKS=50000 BATCH=16 RANKS=4 REPEAT=3 LOAD=0 BUILD=build/release)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 TASKS="${TASKS:-50000}" BATCH="${BATCH:-16}" RANKS="${RANKS:-4}" REPEAT="${REPEAT:-3}"

@@ -3,7 +3,7 @@
 # (--oversubscribe). Rank 0 coordinates, so 15 ranks work: the ideal time is
 # TASKS x SLEEP / 15 = 6.67 s. Measured: the coordinator's run time (first dispatch to results.h5
 # written; process start excluded). Efficiency = ideal / measured; goal >= 98 %.
-# Usage: bench/run/efficiency.sh   (env: TASKS=2000 SLEEP_MS=50 RANKS=16 REPEAT=1 BUILD=build/ci)
+# Usage: bench/run/efficiency.sh   (env: TASKS=2000 SLEEP_MS=50 RANKS=16 REPEAT=1 BUILD=build/release)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 TASKS="${TASKS:-2000}" SLEEP_MS="${SLEEP_MS:-50}" RANKS="${RANKS:-16}" REPEAT="${REPEAT:-1}"

@@ -4,7 +4,7 @@
 # the journal (read + verify every checksum + write; `fersweep status --rewrite` does the same),
 # with the cost per task, which must stay flat (linear growth). Peer: the same process's RSS
 # right after start-up (libraries loaded, nothing planned), so the growth per task is visible.
-# Usage: bench/run/scale.sh   (env: SIZES="10000 30000 100000" RANKS=4 BUILD=build/ci)
+# Usage: bench/run/scale.sh   (env: SIZES="10000 30000 100000" RANKS=4 BUILD=build/release)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 SIZES="${SIZES:-10000 30000 100000}" RANKS="${RANKS:-4}"

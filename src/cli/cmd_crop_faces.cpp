@@ -146,7 +146,7 @@ void run_crop_faces(const Options& o) {
 void add_crop_faces(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("crop-faces", "Face-cropped dataset variant + QC report");
-  cmd->description(kDescription);
+  cmd->footer(kDescription);  // the manual; `fersweep --help` shows only the summary
   cmd->add_option("DATASET", o->dataset, "Dataset root (one folder per class)")->required();
   cmd->add_option("--out", o->out, "Directory to write the cropped dataset into")->required();
   cmd->add_option("--detector", o->detector, "haar (default), lbp, yunet, boxes or boxes:FILE.csv");

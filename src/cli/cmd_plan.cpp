@@ -78,7 +78,7 @@ void add_plan(CLI::App& app) {
   auto options = std::make_shared<PlanOptions>();
   CLI::App* cmd =
       app.add_subcommand("plan", "Validate and expand a sweep file; print its tasks and cost");
-  cmd->description(kDescription);
+  cmd->footer(kDescription);  // the manual; `fersweep --help` shows only the summary
   cmd->add_option("SWEEP", options->file, "The sweep file (YAML)")->required();
   cmd->add_option("--set", options->overrides,
                   "Override a key: KEY.PATH=VALUE, VALUE in YAML (e.g. train.lr=0.001, "

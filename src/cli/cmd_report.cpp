@@ -96,7 +96,7 @@ void add_report(CLI::App& app) {
   auto o = std::make_shared<CliReportOptions>();
   CLI::App* cmd =
       app.add_subcommand("report", "Tables, confusion matrices and learning curves from results");
-  cmd->description(kDescription);
+  cmd->footer(kDescription);  // the manual; `fersweep --help` shows only the summary
   cmd->add_option("RESULTS", o->input, "A run directory (fersweep run --out) or its results.h5")
       ->required();
   cmd->add_option("--out", o->out, "Report directory (created; files in it are replaced)")

@@ -38,6 +38,10 @@ Running the same command again skips every task already in the journal. A change
 dataset is refused (use another --out, or --force-new). SIGINT/SIGTERM stop dispatching, let
 running tasks finish within --grace seconds, save everything and exit 3.
 
+Settings: the sweep file's `run:` section (retries, threads, device, grace_period) gives the
+defaults; --retries, --threads, --device and --grace override it for this command. Without
+either: 2 retries, automatic threads, device auto, a 30 s grace period.
+
 Feature cache: feature sets are also kept in a cache shared across runs (--feature-cache DIR,
 else $FERSWEEP_FEATURE_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/fersweep/features), keyed by
 backbone, weights sha256, dataset fingerprint, variant, image size and normalisation; a later
@@ -57,7 +61,10 @@ struct RunCliOptions {
   std::string file;
   std::vector<std::string> overrides;
   std::string out;
-  int threads = 0;
+  // The sweep file's `run:` unless given on the command line (see given()).
+  int threads = 0, retries = 0;
+  double grace = 0;
+  std::string device;
   run::RunOptions run;
   bool no_progress = false;
   std::string feature_cache;
@@ -72,7 +79,7 @@ int launcher_rank() {
   return 0;
 }
 
-void run_command(RunCliOptions& o) {
+void run_command(RunCliOptions& o, const CLI::App& cmd) {
   const int rank = launcher_rank();
   // Every rank validates the sweep before MPI starts, so a bad file never starts a job; only
   // rank 0 reports it.
@@ -86,16 +93,23 @@ void run_command(RunCliOptions& o) {
   if (rank == 0) {
     for (const auto& w : plan.warnings) log::warn("{}", w);
   }
+  // Command-line options override the sweep file's `run:` section.
+  const auto given = [&cmd](const char* option) { return cmd.count(option) > 0; };
+  const sweep::RunSettings& file = plan.spec.run;
   o.run.out = o.out.empty() ? "runs/" + plan.spec.name : o.out;
   o.run.progress = !o.no_progress;
-  const int threads = o.threads;
+  o.run.retries = given("--retries") ? o.retries : file.retries;
+  o.run.grace_seconds = given("--grace") ? o.grace : file.grace_period;
+  const int threads = given("--threads") ? o.threads : file.threads;
+  const std::string device = given("--device") ? o.device : file.device;
   const std::filesystem::path out = o.run.out;
   const auto cache = store::feature_cache_dir(o.feature_cache, o.no_feature_cache);
   run::launch_run([&plan, threads, cache] { return run::make_sweep_setup(plan, threads, cache); },
                   o.run,
-                  [threads](const comm::Placement& p) {
+                  [threads, device](const comm::Placement& p) {
                     run::ExecutorSettings s;
                     s.threads = run::threads_for_rank(threads, p);
+                    s.device = device;
                     return run::make_sweep_executor(p, s);
                   },
                   threads,
@@ -112,21 +126,25 @@ void run_command(RunCliOptions& o) {
 void add_run(CLI::App& app) {
   auto o = std::make_shared<RunCliOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Run or resume a sweep (under mpirun/srun or alone)");
-  cmd->description(kDescription);
+  cmd->footer(kDescription);  // the manual; `fersweep --help` shows only the summary
   cmd->add_option("SWEEP", o->file, "The sweep file (YAML)")->required();
   cmd->add_option("--out", o->out, "Results directory (default: runs/<sweep name>)");
   cmd->add_option("--set", o->overrides, "Override a sweep key: KEY.PATH=VALUE (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--threads", o->threads,
-                  "Torch threads per rank (default: cores / worker ranks on the node)")
+                  "Torch threads per rank (default: run.threads, else cores / worker ranks on "
+                  "the node)")
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--retries", o->run.retries, "Extra attempts for a failed task")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  cmd->add_option("--grace", o->run.grace_seconds,
-                  "Seconds running tasks may take to finish after SIGTERM")
-      ->check(CLI::Range(0.0, 1e6))
-      ->capture_default_str();
+  cmd->add_option("--retries", o->retries,
+                  "Extra attempts for a failed task (default: run.retries, else 2)")
+      ->check(CLI::Range(0, 100));
+  cmd->add_option("--grace", o->grace,
+                  "Seconds running tasks may go on after SIGTERM (default: run.grace_period, "
+                  "else 30)")
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--device", o->device,
+                  "auto (CUDA when available), cpu or cuda (default: run.device, else auto)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", o->run.max_batch, "Training tasks sent to a worker at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -134,7 +152,7 @@ void add_run(CLI::App& app) {
                 "Discard earlier results in --out instead of resuming");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar or progress lines");
   add_feature_cache_options(*cmd, o->feature_cache, o->no_feature_cache);
-  cmd->callback([o] { run_command(*o); });
+  cmd->callback([o, cmd] { run_command(*o, *cmd); });
 }
 
 }  // namespace fersweep::cli

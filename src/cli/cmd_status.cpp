@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -39,15 +40,12 @@ void show_status(const fs::path& dir, bool list_failures) {
         fmt::format("'{}' has no run.json: not a fersweep results directory", dir.string()));
   }
   const auto contents = store::read_journal(dir / "journal.jsonl");
-  std::map<std::string, json> last;  // id → last record (done wins)
+  const std::map<std::string, json> last = run::last_records(contents.records);
   std::size_t attempts_failed = 0;
+  std::string updated;  // the latest record's time (ISO 8601 UTC sorts as text)
   for (const auto& r : contents.records) {
-    const std::string id = r.value("id", "");
     if (r.value("status", "") == "failed") ++attempts_failed;
-    auto it = last.find(id);
-    if (it == last.end() || r.value("status", "") == "done" ||
-        it->second.value("status", "") != "done")
-      last[id] = r;
+    updated = std::max(updated, r.value("finished", std::string()));
   }
   std::map<std::string, std::pair<std::size_t, std::size_t>> per_kind;  // done, failed for good
   std::vector<json> failed;
@@ -71,8 +69,9 @@ void show_status(const fs::path& dir, bool list_failures) {
   std::cout << fmt::format("state:             {}\n", lock_held(dir / ".lock")
                                                           ? "RUNNING (a coordinator holds the lock)"
                                                           : "not running");
-  std::cout << fmt::format("started / updated: {} / {}\n", run.value("created", "?"),
-                           run.value("updated", "?"));
+  // run.json is written when a run starts; the journal says when a task last finished.
+  if (updated.empty()) updated = run.value("updated", "?");
+  std::cout << fmt::format("started / updated: {} / {}\n", run.value("created", "?"), updated);
   for (const auto& [kind, c] : per_kind) {
     std::cout << fmt::format("  {:<10} {:>7} done  {:>5} failed\n", kind, c.first, c.second);
   }
@@ -109,7 +108,7 @@ void add_status(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("status", "Progress of a running or finished sweep");
-  cmd->description(
+  cmd->footer(
       "Summarise a results directory from its journal: tasks done and failed per stage, whether a\n"
       "coordinator is running on it, and the tasks that failed for good with their messages.\n"
       "Safe to run while the sweep runs (it only reads).");

@@ -11,7 +11,7 @@
 namespace fersweep::comm {
 
 /// Bumped whenever the layout of any message changes.
-inline constexpr std::uint16_t kWireVersion = 1;
+inline constexpr std::uint16_t kWireVersion = 2;  // 2: a result's status may be "cancelled"
 
 /// Builds one message.
 class WireWriter {

@@ -1,7 +1,6 @@
 // Rewrapping of third-party exceptions into the fersweep hierarchy.
 #include "core/error.h"
 
-#include <H5Cpp.h>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <yaml-cpp/exceptions.h>
@@ -16,8 +15,6 @@ std::string current_exception_message() {
   } catch (const c10::Error& e) {
     // LibTorch appends a C++ backtrace to what(); users get the message only.
     return fmt::format("LibTorch: {}", e.what_without_backtrace());
-  } catch (const H5::Exception& e) {
-    return fmt::format("HDF5: {} ({})", e.getDetailMsg(), e.getFuncName());
   } catch (const YAML::Exception& e) {
     return fmt::format("YAML: {}", e.what());
   } catch (const cv::Exception& e) {

@@ -1,11 +1,12 @@
-// SHA-256 (weights files, dataset fingerprints, task ids, journal checksums) written from
-// FIPS 180-4.
+// SHA-256 (weights files, dataset fingerprints, task ids, journal checksums), computed by
+// OpenSSL's libcrypto: audited, and it takes the CPU's SHA extensions (SHA-NI) when present.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,9 @@ namespace fersweep {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   /// Feeds more bytes.
   void update(const void* data, std::size_t size);
   void update(std::string_view text) { update(text.data(), text.size()); }
@@ -24,20 +28,10 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  std::array<std::uint32_t, 8> state_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t total_bytes_ = 0;
+  struct Context;
+  std::unique_ptr<Context> ctx_;
   bool finished_ = false;
 };
-
-namespace detail {
-/// SHA-256's compression of `n` 64-byte blocks into `state`, two ways: the CPU's SHA extensions
-/// (x86 SHA-NI; Sha256 uses them when present) and portable C++. Exposed for tests and benchmarks.
-bool sha256_hardware_available();
-void sha256_hardware(std::uint32_t* state, const std::uint8_t* blocks, std::size_t n);
-void sha256_portable(std::uint32_t* state, const std::uint8_t* blocks, std::size_t n);
-}  // namespace detail
 
 /// SHA-256 of a string, as hex.
 std::string sha256_hex(std::string_view text);

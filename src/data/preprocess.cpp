@@ -12,6 +12,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/cancel.h"
 #include "core/error.h"
 
 namespace fersweep::data {
@@ -155,6 +156,7 @@ ChannelStats compute_channel_stats(const Manifest& manifest,
   ImageBatch batch;
   at::Tensor sum = torch::zeros({3}, torch::kFloat64), sum_sq = torch::zeros({3}, torch::kFloat64);
   while (stream.next(batch)) {
+    throw_if_cancelled("channel statistics");
     const at::Tensor x = batch.images.to(torch::kFloat64);
     sum += x.sum({0, 2, 3});
     sum_sq += (x * x).sum({0, 2, 3});

@@ -187,13 +187,19 @@ std::string FeatureExtractor::summary() const {
   return summarise_graph(impl_->module);
 }
 
-c10::Device pick_device(int local_rank) {
-  if (torch::cuda::is_available()) {
-    const auto count = static_cast<int>(torch::cuda::device_count());
-    if (count > 0)
-      return c10::Device(c10::kCUDA,
-                         static_cast<c10::DeviceIndex>((local_rank < 0 ? 0 : local_rank) % count));
-  }
+c10::Device pick_device(int local_rank, const std::string& device) {
+  if (device == "cpu") return c10::Device(c10::kCPU);
+  if (device != "auto" && device != "cuda")
+    throw ConfigError(fmt::format("device '{}': expected auto, cpu or cuda", device));
+  const int count = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (count > 0)
+    return c10::Device(c10::kCUDA,
+                       static_cast<c10::DeviceIndex>((local_rank < 0 ? 0 : local_rank) % count));
+  if (device == "cuda")
+    throw ModelError(fmt::format(
+        "device cuda was asked for (run.device / --device) but no CUDA device is visible to "
+        "this process{}; use device auto or cpu",
+        torch::cuda::is_available() ? "" : " (this LibTorch build has no CUDA or finds no GPU)"));
   return c10::Device(c10::kCPU);
 }
 

@@ -47,7 +47,8 @@ class FeatureExtractor {
   std::unique_ptr<Impl> impl_;
 };
 
-/// cuda:(local_rank % device_count) when CUDA is available, else the CPU.
-c10::Device pick_device(int local_rank);
+/// `device` "auto": cuda:(local_rank % device_count) when CUDA is available, else the CPU; "cpu":
+/// the CPU; "cuda": cuda:(local_rank % device_count), ModelError when no CUDA device is visible.
+c10::Device pick_device(int local_rank, const std::string& device = "auto");
 
 }  // namespace fersweep::model

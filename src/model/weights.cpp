@@ -191,25 +191,12 @@ std::string state_dict_sha256(const StateDict& state) {
   return h.hex_digest();
 }
 
-ResolvedWeights resolve_weights(const WeightsSpec& spec, Arch arch) {
-  ResolvedWeights w;
+WeightsFile locate_weights(const WeightsSpec& spec, Arch arch) {
   switch (spec.kind) {
-    case WeightsSpec::random: {
-      w.random = true;
-      w.origin = fmt::format("random weights (seed {})", spec.seed);
-      w.state = random_state_dict(arch, spec.seed);
-      w.sha256 = state_dict_sha256(w.state);
-      log::info("{}: using random weights (seed {}), not ImageNet weights", arch_name(arch),
-                spec.seed);
-      return w;
-    }
-    case WeightsSpec::file: {
-      w.origin = spec.path.string();
-      w.state = read_checkpoint(spec.path);
-      w.sha256 = sha256_file(spec.path);
-      check_state_dict(w.state, arch, fmt::format("weights file '{}'", w.origin));
-      return w;
-    }
+    case WeightsSpec::random:
+      return {};
+    case WeightsSpec::file:
+      return {spec.path, sha256_file(spec.path)};
     case WeightsSpec::automatic:
       break;
   }
@@ -219,23 +206,41 @@ ResolvedWeights resolve_weights(const WeightsSpec& spec, Arch arch) {
     const fs::path p = dir / name;
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) continue;
-    w.origin = p.string();
-    w.sha256 = sha256_file(p);
+    WeightsFile file{p, sha256_file(p)};
     // torchvision names its files <arch>-<first 8 hex digits of the sha256>.pth.
     const std::string prefix = name.substr(name.find('-') + 1, 8);
-    if (w.sha256.compare(0, prefix.size(), prefix) != 0)
+    if (file.sha256.compare(0, prefix.size(), prefix) != 0)
       throw ModelError(fmt::format(
           "weights file '{}' is corrupt or incomplete: its sha256 starts with {}, torchvision's "
           "file starts with {}; download it again from https://download.pytorch.org/models/{}",
-          w.origin, w.sha256.substr(0, 8), prefix, name));
-    w.state = read_checkpoint(p);
-    check_state_dict(w.state, arch, fmt::format("weights file '{}'", w.origin));
-    return w;
+          p.string(), file.sha256.substr(0, 8), prefix, name));
+    return file;
   }
   throw ModelError(fmt::format(
       "weights: auto found no torchvision weights for {} in '{}'; put {} there (from "
       "https://download.pytorch.org/models/{}), set TORCH_HOME, or give a path or random",
       arch_name(arch), dir.string(), names.front(), names.front()));
+}
+
+ResolvedWeights resolve_weights(const WeightsSpec& spec, Arch arch) {
+  ResolvedWeights w;
+  if (spec.kind == WeightsSpec::random) {
+    w.random = true;
+    w.origin = fmt::format("random weights (seed {})", spec.seed);
+    w.state = random_state_dict(arch, spec.seed);
+    w.sha256 = state_dict_sha256(w.state);
+    log::info("{}: using random weights (seed {}), not ImageNet weights", arch_name(arch),
+              spec.seed);
+    return w;
+  }
+  // A given path is read first: read_checkpoint's messages say what is wrong with the file.
+  const WeightsFile file =
+      spec.kind == WeightsSpec::file ? WeightsFile{spec.path, {}} : locate_weights(spec, arch);
+  w.origin = file.path.string();
+  w.state = read_checkpoint(file.path);
+  w.sha256 = file.sha256.empty() ? sha256_file(file.path) : file.sha256;
+  check_state_dict(w.state, arch, fmt::format("weights file '{}'", w.origin));
+  return w;
 }
 
 }  // namespace fersweep::model

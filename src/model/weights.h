@@ -29,6 +29,20 @@ struct ResolvedWeights {
   StateDict state;
 };
 
+/// A weights file found and hashed, not yet loaded.
+struct WeightsFile {
+  std::filesystem::path path;
+  std::string sha256;
+};
+
+/// The file `spec` names for `arch` and its sha256 (empty for random weights). For `automatic`
+/// the file is torchvision's in torchvision_checkpoint_dir() and its sha256 must start with the
+/// 8 hex digits torchvision puts in its name (ModelError "corrupt or incomplete" otherwise, and
+/// when no file is there). Every path that names weights by their bytes (resolve_weights, the
+/// feature-cache key) goes through here, so a damaged file gives the same answer whatever a
+/// cache holds.
+WeightsFile locate_weights(const WeightsSpec& spec, Arch arch);
+
 /// Loads the weights `spec` names for `arch` and checks them strictly (check_state_dict).
 /// `automatic` looks for torchvision's file names in $TORCH_HOME/hub/checkpoints (default
 /// $XDG_CACHE_HOME/torch or ~/.cache/torch) and checks the sha256 prefix torchvision puts in

@@ -1,5 +1,5 @@
 // Small statistics for reports: mean, sample standard deviation, Student-t confidence intervals
-// and the paired t-test, with the t distribution computed here (no external library).
+// and the paired t-test; the t distribution comes from Boost.Math.
 #pragma once
 
 #include <vector>
@@ -17,13 +17,13 @@ struct Summary {
 };
 Summary summarize(const std::vector<double>& values);
 
-/// Regularized incomplete beta function I_x(a, b), by its continued fraction (Lentz).
+/// Regularized incomplete beta function I_x(a, b).
 double incomplete_beta(double a, double b, double x);
 
 /// Cumulative distribution function of Student's t with `dof` degrees of freedom.
 double student_t_cdf(double t, double dof);
 
-/// The quantile t such that student_t_cdf(t, dof) = p (0 < p < 1), by bisection.
+/// The quantile t such that student_t_cdf(t, dof) = p (0 < p < 1).
 double student_t_quantile(double p, double dof);
 
 /// Result of a paired t-test on differences a[i] − b[i].

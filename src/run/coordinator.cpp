@@ -37,6 +37,11 @@ namespace {
 // Message types (comm::WireWriter type field). Layouts are versioned by comm::kWireVersion.
 enum MessageType : std::uint16_t { kRequest = 1, kResult = 2, kTasks = 3, kStop = 4, kSetup = 5 };
 constexpr int kTag = 7;
+// A task outcome's status in a kResult message.
+enum OutcomeStatus : std::uint64_t { kOutcomeFailed = 0, kOutcomeDone = 1, kOutcomeCancelled = 2 };
+// After the grace period, how long the coordinator waits for busy workers to come back from their
+// next cancellation point (a batch, an epoch) before it ends the job without them.
+constexpr double kCancelMarginSeconds = 10;
 constexpr std::size_t kWorkerFeatureSlots = 8;
 // How a rank waiting for a message polls: it yields the core for the first `spin` seconds (the
 // next message is usually microseconds away, and a sleep costs 50+ us of timer slack), then
@@ -353,6 +358,13 @@ class Coordinator {
            std::chrono::duration<double>(now - stop_time_).count() > options_.grace_seconds;
   }
 
+  bool past_cancel_margin() const {
+    if (stop_requests() >= 2) return true;
+    const double since_stop =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_time_).count();
+    return since_stop > options_.grace_seconds + kCancelMarginSeconds;
+  }
+
   // Marks tasks found in the journal as done (extract tasks only if their feature file is there).
   void resume() {
     std::set<std::string> done;
@@ -451,6 +463,15 @@ class Coordinator {
   // parsed and dumped again on the way to the journal.
   void record(TaskOutcome& o, int worker, std::string result_text = {}) {
     const TaskSpec& spec = scheduler_.task(o.id);
+    if (o.cancelled) {
+      // Stopped at the end of the grace period: not an attempt, nothing to journal.
+      scheduler_.requeue(o.id);
+      log::info(
+          "task {} ({}) on rank {} abandoned at the end of the grace period; it runs again "
+          "on resume",
+          o.id, to_string(spec.kind), o.rank);
+      return;
+    }
     const bool keep_result = o.ok && scheduler_.has_dependents(o.id);
     const bool needs_json = result_text.empty() || o.features || keep_result ||
                             result_text.find("\"artifacts\"") != std::string::npos;
@@ -484,6 +505,7 @@ class Coordinator {
     }
     if (o.ok && needs_json) result_text = result.dump();
     const bool retry = scheduler_.complete(o.id, o.ok, worker);
+    if (o.ok) progress_.task_finished(spec.kind, spec.cost, o.seconds);
     const std::string kind = to_string(spec.kind);
     // The record as one line of JSON, keys in sorted order (as json::dump writes them):
     // {v, id, kind, status, attempt, final, rank, host, seconds, finished, params, result|error}.
@@ -593,7 +615,9 @@ class Coordinator {
       for (std::uint64_t i = 0; i < n; ++i) {
         TaskOutcome o;
         o.id = r.str();
-        o.ok = r.u64() != 0;
+        const auto status = r.u64();  // put_status
+        o.ok = status == kOutcomeDone;
+        o.cancelled = status == kOutcomeCancelled;
         std::string result_text = r.str();
         o.error = r.str();
         o.seconds = r.f64();
@@ -621,8 +645,13 @@ class Coordinator {
     auto idle_since = std::chrono::steady_clock::now();
     while (static_cast<int>(stopped_.size()) < workers) {
       if (stopping()) {
-        if (grace_expired()) {
-          abandoned_ = !busy_.empty();
+        // Workers got the signal too (mpirun and srun forward it): at the end of the grace
+        // period they abandon their tasks at the next cancellation point and ask for more, and
+        // are told to stop. One that does not come back in time is left behind (MPI_Abort).
+        if (grace_expired() && !busy_.empty() && past_cancel_margin()) {
+          abandoned_ = true;
+          log::warn("{} worker(s) still busy {:.0f} s after the grace period; ending the job",
+                    busy_.size(), kCancelMarginSeconds);
           break;
         }
         serve_idle();  // stops idle workers
@@ -673,7 +702,8 @@ RunSummary run_coordinator(const RunSetup& setup, const RunOptions& options,
                            const comm::Placement& placement, Executor& local) {
   Coordinator c(setup, options, placement);
   RunSummary s = c.run(local);
-  s.interrupted = s.interrupted || c.abandoned();
+  s.abandoned = c.abandoned();
+  s.interrupted = s.interrupted || s.abandoned;
   return s;
 }
 
@@ -745,7 +775,9 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
     w.u64(outcomes.size());
     for (auto& o : outcomes) {
       w.str(o.id)
-          .u64(o.ok)
+          .u64(o.ok          ? kOutcomeDone
+               : o.cancelled ? kOutcomeCancelled
+                             : kOutcomeFailed)
           .str(o.result.dump())
           .str(o.error)
           .f64(o.seconds)
@@ -758,12 +790,13 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
   }
 }
 
-std::map<std::string, json> finished_tasks(const fs::path& dir) {
+std::map<std::string, json> last_records(const std::vector<json>& records) {
   std::map<std::string, json> out;
-  for (auto& r : store::read_journal(dir / "journal.jsonl").records) {
-    const std::string id = r.value("id", "");
-    if (r.value("status", "") == "done" || !out.count(id) || out[id].value("status", "") != "done")
-      out[id] = r;
+  for (const auto& r : records) {
+    auto [it, fresh] = out.emplace(r.value("id", ""), r);
+    if (!fresh &&
+        supersedes(r.value("status", "") == "done", it->second.value("status", "") == "done"))
+      it->second = r;
   }
   return out;
 }

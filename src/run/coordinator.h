@@ -12,6 +12,7 @@
 
 #include "comm/mpi.h"
 #include "run/task.h"
+#include "sweep/settings.h"
 
 namespace fersweep::run {
 
@@ -40,11 +41,13 @@ struct RunSetup {
   FeatureCacheHooks feature_cache;
 };
 
-/// How to run it.
+/// How to run it (a sweep file's `run:` section and the command line fill it; the defaults are
+/// sweep::RunSettings').
 struct RunOptions {
-  std::filesystem::path out;    ///< results directory
-  int retries = 2;              ///< extra attempts per task after a failure
-  double grace_seconds = 60;    ///< after SIGTERM/SIGINT: how long running tasks may finish
+  std::filesystem::path out;                   ///< results directory
+  int retries = sweep::RunSettings{}.retries;  ///< extra attempts per task after a failure
+  /// After SIGTERM/SIGINT: how long running tasks may go on before they are abandoned.
+  double grace_seconds = sweep::RunSettings{}.grace_period;
   std::size_t max_batch = 16;   ///< training tasks sent to a worker at once
   double rewrite_seconds = 10;  ///< results.h5 is rewritten at most this often during a run
   bool force_new = false;       ///< discard earlier results in `out` instead of resuming
@@ -55,6 +58,9 @@ struct RunOptions {
 struct RunSummary {
   std::size_t total = 0, done = 0, failed = 0, resumed = 0;
   bool interrupted = false;
+  /// Workers were still inside tasks when the coordinator gave up waiting for them (after the
+  /// grace period and a margin, or on a second signal): the job must be ended.
+  bool abandoned = false;
   double seconds = 0;
 };
 
@@ -70,7 +76,7 @@ void run_worker(Executor& executor, const comm::Placement& placement);
 /// the coordinator and by `fersweep status --rewrite`.
 void rewrite_results(const std::filesystem::path& dir);
 
-/// Reads the journal of DIR and returns {task id → last record} of finished tasks.
-std::map<std::string, nlohmann::json> finished_tasks(const std::filesystem::path& dir);
+/// {task id → the record that counts (see supersedes)} of parsed journal records.
+std::map<std::string, nlohmann::json> last_records(const std::vector<nlohmann::json>& records);
 
 }  // namespace fersweep::run

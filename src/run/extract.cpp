@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "core/cancel.h"
 #include "core/hash.h"
 #include "core/version.h"
 #include "model/extractor.h"
@@ -28,6 +29,7 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor& extractor,
                                 options.threads, options.transform);
   data::ImageBatch batch;
   while (stream.next(batch)) {
+    throw_if_cancelled("feature extraction");  // between batches: within one forward pass
     torch::NoGradGuard no_grad;
     const at::Tensor x = data::normalize(batch.images, options.normalize, options.stats);
     const at::Tensor f = extractor.extract(x).to(torch::kCPU).contiguous();
@@ -67,7 +69,11 @@ std::optional<json> WeightsKeys::key(const std::string& weights, model::Arch arc
   std::error_code ec;
   if (file.empty() || !fs::is_regular_file(file, ec)) return std::nullopt;
   auto it = hashes_.find(file);
-  if (it == hashes_.end()) it = hashes_.emplace(file, sha256_file(file)).first;
+  if (it == hashes_.end()) {
+    // locate_weights checks torchvision's checksum for `auto`: a damaged file is refused here
+    // as it is by a cold extraction, whatever the cache holds.
+    it = hashes_.emplace(file, model::locate_weights(spec, arch).sha256).first;
+  }
   return json{{"sha256", it->second}};
 }
 

@@ -41,6 +41,7 @@ void launch_run(
     const std::function<RunSetup()>& make_setup, const RunOptions& options,
     const std::function<std::unique_ptr<Executor>(const comm::Placement&)>& make_executor,
     int threads, const std::function<void(const RunSummary&)>& on_finished) {
+  set_grace_period(options.grace_seconds);
   install_stop_handlers();  // before anything slow, so an early signal is not fatal
   comm::MpiSession session;
   const comm::Placement& placement = session.placement();
@@ -93,8 +94,9 @@ void launch_run(
     const std::string msg = fmt::format(
         "interrupted: {} of {} tasks done and saved in '{}'; run the same command again to resume",
         summary.done, summary.total, options.out.string());
-    if (placement.size > 1) {
-      // Workers may still be inside long tasks: everything is saved, so end the job now.
+    if (summary.abandoned) {
+      // Workers are still inside tasks they did not give up in time: everything finished is
+      // saved, so end the job. Otherwise every worker was told to stop and MPI ends cleanly.
       log::error("{}", msg);
       session.abort(static_cast<int>(ExitCode::interrupted));
     }

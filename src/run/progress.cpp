@@ -18,6 +18,24 @@ std::string clock_text(double seconds) {
 }
 }  // namespace
 
+double estimate_eta(const std::map<TaskKind, double>& cost_left,
+                    const std::map<TaskKind, KindRate>& measured, double elapsed) {
+  KindRate all;
+  for (const auto& [kind, m] : measured) {
+    all.cost += m.cost;
+    all.seconds += m.seconds;
+  }
+  if (all.seconds <= 0 || all.cost <= 0 || elapsed <= 0) return -1;
+  double task_seconds_left = 0;
+  for (const auto& [kind, cost] : cost_left) {
+    const auto m = measured.find(kind);
+    const KindRate& rate = m != measured.end() && m->second.cost > 0 ? m->second : all;
+    task_seconds_left += cost * rate.seconds / rate.cost;
+  }
+  const double parallelism = all.seconds / elapsed;
+  return task_seconds_left / parallelism;
+}
+
 ProgressReporter::ProgressReporter(bool enabled)
     : enabled_(enabled && log::level() >= log::Level::info), tty_(::isatty(STDERR_FILENO) == 1) {}
 
@@ -47,8 +65,7 @@ void ProgressReporter::update(const Scheduler& s, bool force) {
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double done_here = static_cast<double>(s.done_count() - done_at_start_);
   const double rate = elapsed > 0 ? done_here / elapsed : 0;
-  const double left = static_cast<double>(s.total() - s.done_count() - s.failed_count());
-  const double eta = rate > 0 ? left / rate : -1;
+  const double eta = estimate_eta(s.cost_left(), measured_, elapsed);
   const std::string line = summary_line(s, elapsed, rate, eta);
   if (tty_) {
     const double fraction =
@@ -62,6 +79,13 @@ void ProgressReporter::update(const Scheduler& s, bool force) {
   } else {
     log::info("progress: {}", line);
   }
+}
+
+void ProgressReporter::task_finished(TaskKind kind, double cost, double seconds) {
+  if (!enabled_ || !(seconds >= 0) || !(cost >= 0)) return;
+  KindRate& m = measured_[kind];
+  m.cost += cost;
+  m.seconds += seconds;
 }
 
 void ProgressReporter::finish(const Scheduler& s) {

@@ -119,7 +119,7 @@ void write_results_h5(const std::filesystem::path& path, const json& run_info,
   for (const auto& r : records) {
     if (!r.done) failed.push_back(&r);
     auto [it, fresh] = last.emplace(r.id, &r);
-    if (!fresh && (r.done || !it->second->done)) it->second = &r;
+    if (!fresh && supersedes(r.done, it->second->done)) it->second = &r;
   }
   // Rows in task-id order (as before); only the records written in full are parsed.
   std::vector<const JournalEntry*> full;

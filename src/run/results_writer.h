@@ -18,6 +18,12 @@ struct JournalEntry {
   std::string text;   ///< the record as one line of JSON; may be empty if !written_in_full(kind)
 };
 
+/// The one rule for a task with several journal records (retries, a resumed run): the last
+/// record counts, except that a done record is never replaced by a failed one.
+inline bool supersedes(bool later_done, bool earlier_done) {
+  return later_done || !earlier_done;
+}
+
 /// Kinds whose finished records become rows of results.h5 (the others are only counted).
 bool written_in_full(const std::string& kind);
 

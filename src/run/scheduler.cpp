@@ -220,6 +220,14 @@ std::map<TaskKind, std::pair<std::size_t, std::size_t>> Scheduler::progress() co
   return out;
 }
 
+std::map<TaskKind, double> Scheduler::cost_left() const {
+  std::map<TaskKind, double> out;
+  for (const auto& n : tasks_) {
+    if (n.state != State::done && n.state != State::failed) out[n.spec->kind] += n.spec->cost;
+  }
+  return out;
+}
+
 std::vector<std::string> Scheduler::failed_ids() const {
   std::vector<std::string> out;
   for (const auto& n : tasks_) {

@@ -56,6 +56,8 @@ class Scheduler {
   std::size_t running_count() const { return running_; }
   /// Per kind: {done, total}.
   std::map<TaskKind, std::pair<std::size_t, std::size_t>> progress() const;
+  /// Per kind: the summed TaskSpec::cost of the tasks neither done nor failed for good.
+  std::map<TaskKind, double> cost_left() const;
   /// Ids of tasks that failed for good (after retries, or because a dependency failed).
   std::vector<std::string> failed_ids() const;
 

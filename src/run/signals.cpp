@@ -3,18 +3,28 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdint>
+
+#include "core/cancel.h"
 
 namespace fersweep::run {
 namespace {
 std::atomic<int> g_requests{0};
 std::atomic<int> g_signal{0};
+std::atomic<std::int64_t> g_grace_ms{30'000};
 static_assert(std::atomic<int>::is_always_lock_free);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
 void on_signal(int sig) {
   g_signal.store(sig);
-  g_requests.fetch_add(1);
+  const int before = g_requests.fetch_add(1);
+  cancel_after(before == 0 ? static_cast<double>(g_grace_ms.load()) / 1000.0 : 0.0);
 }
 }  // namespace
+
+void set_grace_period(double grace_seconds) {
+  g_grace_ms = static_cast<std::int64_t>(grace_seconds * 1000.0);
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -37,6 +47,7 @@ int last_stop_signal() {
 void reset_stop_requests() {
   g_requests = 0;
   g_signal = 0;
+  reset_cancel();
 }
 
 }  // namespace fersweep::run

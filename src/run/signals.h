@@ -5,8 +5,11 @@
 
 namespace fersweep::run {
 
-/// Installs handlers for SIGINT, SIGTERM and SIGUSR1 that only set flags (async-signal-safe).
+/// Installs handlers for SIGINT, SIGTERM and SIGUSR1 that only set flags (async-signal-safe). The
+/// first signal also arms cancellation (core/cancel.h) `grace_seconds` later, a second one at once.
 void install_stop_handlers();
+/// The grace period the next first signal arms cancellation with (set before work starts).
+void set_grace_period(double grace_seconds);
 /// Number of stop signals received so far.
 int stop_requests();
 /// The last signal received (0 if none).

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/base64.h"
+#include "core/cancel.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -38,10 +39,29 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// GFLOPs of one forward pass at 224×224; scaled by (S/224)² for other sizes.
+// Task costs in GFLOPs, so that the scheduler's ordering and the progress ETA can weigh crops,
+// extractions and trainings against each other; the ETA then calibrates each kind's seconds per
+// GFLOP from the tasks that finish (run/progress.h).
+
+// Face detection and cropping: a rough figure per image (a Haar pass over an SFEW frame).
+constexpr double kCropGflopsPerImage = 0.5;
+
+// One forward pass per image: GFLOPs at 224×224, scaled by (S/224)².
 double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
   const double g = model::gflops_224(model::parse_arch(e.backbone));
   return g * images * (e.image_size / 224.0) * (e.image_size / 224.0);
+}
+
+// Forward and backward passes of the head (about 6 FLOPs per weight and row) over the training
+// rows of every epoch up to the last.
+double train_cost(const sweep::TrainTask& t, const json& params, std::size_t images,
+                  std::size_t classes) {
+  const auto s = params.get<sweep::TrainSettings>();
+  const double d = model::feature_dim(model::parse_arch(params.at("backbone")));
+  const double c = static_cast<double>(classes);
+  const double weights = s.head == "mlp" ? d * s.hidden + s.hidden * c : d * c;
+  const double rows = static_cast<double>(images) * (t.folds - 1) / std::max(1, t.folds);
+  return 6.0 * weights * rows * t.epochs.back() * 1e-9;
 }
 
 // One orchestrator task from a plan task: its parameters plus `extra` keys the executor reads.
@@ -193,8 +213,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   setup.sweep_text = spec.source_text;
   const std::size_t n = manifest.images.size();
   for (const auto& c : plan.crops)
-    setup.tasks.push_back(
-        make_task(c.id, TaskKind::crop, c.params, {{"variant", c.variant}}, {}, 0.01 * n));
+    setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {{"variant", c.variant}}, {},
+                                    kCropGflopsPerImage * n));
   for (const auto& e : plan.extracts) {
     std::vector<std::string> deps;
     if (e.crop) deps.push_back(*e.crop);
@@ -203,9 +223,10 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                                     std::move(deps), extract_cost(e, n)));
   }
   for (const auto& tr : plan.trains) {
-    setup.tasks.push_back(make_task(tr.id, TaskKind::train, tr.params(),
+    const json params = tr.params();
+    setup.tasks.push_back(make_task(tr.id, TaskKind::train, params,
                                     {{"epochs", tr.epochs}, {"train_seed", tr.seed}}, {tr.extract},
-                                    0.001 * tr.epochs.back()));
+                                    train_cost(tr, params, n, manifest.classes.size())));
     setup.tasks.back().features = tr.extract;
   }
   if (feature_cache) setup.feature_cache = make_cache_hooks(plan, manifest, *feature_cache);
@@ -241,7 +262,7 @@ class SweepExecutor : public Executor {
   SweepExecutor(const comm::Placement& placement, const ExecutorSettings& settings)
       : placement_(placement),
         settings_(settings),
-        device_(model::pick_device(placement.local_rank)) {}
+        device_(model::pick_device(placement.local_rank, settings.device)) {}
 
   void setup(const json& context) override {
     manifest_.root = context.at("dataset_root").get<std::string>();
@@ -281,6 +302,10 @@ class SweepExecutor : public Executor {
         throw Error(fmt::format("injected failure (FERSWEEP_INJECT_FAILURE)"));
       body(o);
       o.ok = true;
+    } catch (const CancelledError& e) {
+      o.cancelled = true;
+      o.error = e.what();
+      o.features.reset();
     } catch (...) {
       o.ok = false;
       o.error = current_exception_message();
@@ -432,6 +457,11 @@ class SweepExecutor : public Executor {
           o.result = to_json(results[j], jobs[j]);
           o.ok = true;
         }
+      } catch (const CancelledError& e) {
+        for (std::size_t i : job_task) {
+          out[i].error = e.what();
+          out[i].cancelled = true;
+        }
       } catch (...) {
         const std::string message = current_exception_message();
         for (std::size_t i : job_task) out[i].error = message;
@@ -458,17 +488,19 @@ class SweepExecutor : public Executor {
     train::HeadJob job;
     job.train_idx = split.train;
     job.test_idx = split.test;
+    // Typed once, with sweep::TrainSettings' defaults for the keys a task leaves out.
+    const auto s = p.get<sweep::TrainSettings>();
     train::HeadConfig& c = job.config;
-    c.head = p.at("head").get<std::string>();
-    c.hidden = p.value("hidden", 0);
-    c.optimizer = p.at("optimizer").get<std::string>();
-    c.lr = p.at("lr").get<double>();
-    c.weight_decay = p.at("weight_decay").get<double>();
-    c.momentum = p.value("momentum", 0.9);
-    c.batch_size = p.at("batch_size").get<int>();
+    c.head = s.head;
+    c.hidden = s.hidden;
+    c.optimizer = s.optimizer;
+    c.lr = s.lr;
+    c.weight_decay = s.weight_decay;
+    c.momentum = s.momentum;
+    c.batch_size = s.batch_size;
     c.eval_epochs = p.at("epochs").get<std::vector<int>>();
-    c.standardize = p.at("standardize").get<bool>();
-    c.label_smoothing = p.at("label_smoothing").get<double>();
+    c.standardize = s.standardize;
+    c.label_smoothing = s.label_smoothing;
     c.seed = p.at("train_seed").get<std::uint64_t>();
     train::validate(c);
     return job;

@@ -24,8 +24,9 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
 
 /// Settings of the executor on one rank.
 struct ExecutorSettings {
-  int threads = 1;         ///< torch/decoder threads of this rank
-  int extract_batch = 32;  ///< images per backbone forward pass
+  int threads = 1;              ///< torch/decoder threads of this rank
+  int extract_batch = 32;       ///< images per backbone forward pass
+  std::string device = "auto";  ///< run.device: auto, cpu or cuda (model::pick_device)
 };
 
 /// Creates the executor for this rank (device from the local rank: CUDA when available).

@@ -3,11 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
+#include "core/cancel.h"
 #include "core/error.h"
 
 namespace fersweep::run {
@@ -58,9 +60,15 @@ std::vector<TaskOutcome> SyntheticExecutor::execute(const std::vector<TaskSpec>&
     TaskOutcome o;
     o.id = t.id;
     const auto start = std::chrono::steady_clock::now();
-    const int sleep_ms = t.params.value("sleep_ms", 0);
-    if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
-    if (t.params.value("fail", false) || should_inject_failure(t)) {
+    const auto until = start + std::chrono::milliseconds(t.params.value("sleep_ms", 0));
+    while (std::chrono::steady_clock::now() < until && !cancel_due()) {
+      std::this_thread::sleep_until(
+          std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(10)));
+    }
+    if (cancel_due()) {
+      o.cancelled = true;
+      o.error = fmt::format("synthetic task {} cancelled", t.id);
+    } else if (t.params.value("fail", false) || should_inject_failure(t)) {
       o.ok = false;
       o.error = fmt::format("synthetic failure of task {}", t.id);
     } else {

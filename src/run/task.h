@@ -41,8 +41,11 @@ struct TaskInputs {
 struct TaskOutcome {
   std::string id;
   bool ok = false;
-  nlohmann::json result;                 ///< small results (metrics, boxes, provenance)
-  std::string error;                     ///< message when !ok
+  nlohmann::json result;  ///< small results (metrics, boxes, provenance)
+  std::string error;      ///< message when !ok
+  /// Stopped at a cancellation point after the grace period (core/cancel.h): not an attempt; the
+  /// task is neither journaled nor retried, and runs again on resume. Implies !ok.
+  bool cancelled = false;
   std::shared_ptr<FeatureSet> features;  ///< extract tasks: the features computed
   double seconds = 0;
   int rank = 0;
@@ -61,7 +64,8 @@ class Executor {
                                            const TaskInputs& inputs) = 0;
 };
 
-/// Runs synthetic tasks: params {"sleep_ms": N} sleeps, {"fail": true} fails. For benchmarks/tests.
+/// Runs synthetic tasks: params {"sleep_ms": N} sleeps (a cancellation point every 10 ms),
+/// {"fail": true} fails. For benchmarks and tests.
 class SyntheticExecutor : public Executor {
  public:
   void setup(const nlohmann::json&) override {}

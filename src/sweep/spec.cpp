@@ -566,17 +566,8 @@ class SpecBuilder {
   }
 
   void train(const YamlValue* v) {
-    json out = {{"head", "linear"},
-                {"hidden", 512},
-                {"optimizer", "adam"},
-                {"lr", 0.01},
-                {"weight_decay", 0.001},
-                {"momentum", 0.9},
-                {"batch_size", 256},
-                {"epochs", {50, 100, 200}},
-                {"standardize", false},
-                {"label_smoothing", 0.0},
-                {"seed", 0}};
+    json out = TrainSettings{};  // the defaults, from their one place
+    out["epochs"] = {50, 100, 200};
     if (v && c_.expect_map(*v, "train")) {
       c_.check_keys(*v, "train", kTrainKeys, {{"standardise", "standardize"}});
       for (const auto& e : v->entries) {
@@ -724,15 +715,17 @@ class SpecBuilder {
     json out = json::object();
     if (v && !c_.expect_map(*v, "run")) v = nullptr;
     if (v) c_.check_keys(*v, "run", kRunKeys);
-    field(v, "run", "retries", out, 2,
+    const RunSettings d;
+    field(v, "run", "retries", out, d.retries,
           [&](auto& x, auto path) { return c_.integer(x, path, 0, 100); });
-    field(v, "run", "threads", out, 0,
+    field(v, "run", "threads", out, d.threads,
           [&](auto& x, auto path) { return c_.integer(x, path, 0, 4096); });
-    field(v, "run", "device", out, "auto",
+    field(v, "run", "device", out, d.device,
           [&](auto& x, auto path) { return c_.choice(x, path, "device", kDevices); });
-    field(v, "run", "grace_period", out, 30.0,
+    field(v, "run", "grace_period", out, d.grace_period,
           [&](auto& x, auto path) { return c_.number(x, path, 0, false, kInf, false); });
     spec_.canonical["run"] = out;
+    spec_.run = out.get<RunSettings>();
   }
 
  public:

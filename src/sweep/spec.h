@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "sweep/settings.h"
+
 namespace fersweep::sweep {
 
 /// Backbones a sweep may name, in depth order.
@@ -31,6 +33,7 @@ struct SweepSpec {
   /// The fully defaulted, validated sweep (every section present, aliases resolved, scalars in
   /// grid/exclude/include turned into lists, `fold: all` expanded, weights filled per backbone).
   nlohmann::json canonical;
+  RunSettings run;                     ///< `run:`, defaulted
   std::filesystem::path dataset_root;  ///< dataset.root resolved against base_dir
   std::vector<std::string> variants;   ///< variant names in file order
   std::vector<std::string> warnings;   ///< "file:line:col: key: message" lines worth showing

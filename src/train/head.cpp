@@ -9,6 +9,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/cancel.h"
 #include "core/error.h"
 #include "train/detmath.h"
 #include "train/kernels.h"
@@ -374,6 +375,7 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   std::vector<const float*> test_rows;
 
   for (int epoch = 1; epoch <= max_epoch; ++epoch) {
+    throw_if_cancelled("head training");  // between epochs: a stop is honoured within one epoch
     int active = 0;
     while (active < heads && last_epoch(jobs[rank[active]]->config) >= epoch) ++active;
     const int ac = active * c;
@@ -505,6 +507,7 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   std::size_t next_eval = 0;
   long step = 0;
   for (int epoch = 1; epoch <= last_epoch(cfg); ++epoch) {
+    throw_if_cancelled("head training");
     epoch_order(order, rng, control, epoch);
     double loss_sum = 0;
     std::int64_t correct = 0;

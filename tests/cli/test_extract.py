@@ -132,6 +132,30 @@ def test_repeated_call_is_served_by_the_feature_cache():
     assert rc == 0 and "found in the feature cache" not in log, log
 
 
+def test_auto_checks_torchvision_checksum_whatever_the_cache_holds():
+    # The cache holds features of WEIGHTS' bytes (test_features_paths_labels_and_values ran with
+    # the same cache). The same bytes under torchvision's file name are not torchvision's file:
+    # `auto` must refuse them on a warm cache exactly as on a cold one.
+    home = os.path.join(SCRATCH, "torch-home")
+    os.makedirs(os.path.join(home, "hub", "checkpoints"), exist_ok=True)
+    fake = os.path.join(home, "hub", "checkpoints", "resnet18-f37072fd.pth")
+    with open(WEIGHTS, "rb") as src, open(fake, "wb") as dst:
+        dst.write(src.read())
+    env = dict(ENV, TORCH_HOME=home)
+    rc, log = extract(os.path.join(SCRATCH, "r18.h5"), "--weights", WEIGHTS, "--feature-cache",
+                      CACHE)
+    assert rc == 0, log
+    for cache in (["--feature-cache", CACHE], ["--no-feature-cache"]):
+        out = os.path.join(SCRATCH, "auto.h5")
+        cmd = [EXE, "extract", DATA, "--backbone", "resnet18", "--image-size", str(SIZE),
+               "--weights", "auto", "--out", out, *cache]
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        log = p.stdout + p.stderr
+        assert p.returncode == 1, (cache, p.returncode, log)
+        assert "resnet18-f37072fd.pth' is corrupt or incomplete" in log, (cache, log)
+        assert "found in the feature cache" not in log and not os.path.exists(out), log
+
+
 def test_random_weights_are_flagged():
     out = os.path.join(SCRATCH, "random.h5")
     rc, log = extract(out, "--weights", "random:3", "--no-feature-cache", "--normalize", "minmax")

@@ -29,6 +29,8 @@ TEST(Base64, BinaryRoundTripAndBadInput) {
   EXPECT_THROW(base64_decode("Zm9"), Error);
   EXPECT_THROW(base64_decode("Zm9*"), Error);
   EXPECT_THROW(base64_decode("Z=9v"), Error);
+  EXPECT_THROW(base64_decode("Zg==Zg=="), Error);  // padding only at the very end
+  EXPECT_THROW(base64_decode("Z==="), Error);
 }
 
 }  // namespace

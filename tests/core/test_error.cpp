@@ -1,7 +1,6 @@
 // Error hierarchy: exit codes and rewrapping of third-party exceptions with context.
 #include "core/error.h"
 
-#include <H5Cpp.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
@@ -43,17 +42,6 @@ TEST(Error, LibTorchErrorsLoseTheirBacktraceAndGainContext) {
 TEST(Error, YamlErrorsBecomeTheRequestedType) {
   EXPECT_THROW(with_context<ConfigError>("sweep.yaml", [] { return YAML::Load("a: [1, 2"); }),
                ConfigError);
-}
-
-TEST(Error, Hdf5ErrorsBecomeIoErrors) {
-  H5::Exception::dontPrint();
-  try {
-    with_context<IoError>("opening results",
-                          [] { return H5::H5File("/nonexistent/dir/x.h5", H5F_ACC_RDONLY); });
-    FAIL() << "no exception";
-  } catch (const IoError& e) {
-    EXPECT_NE(std::string(e.what()).find("opening results: HDF5: "), std::string::npos) << e.what();
-  }
 }
 
 TEST(Error, OpenCvErrorsKeepTheirMessage) {

@@ -70,23 +70,6 @@ TEST(Sha256, EveryLengthAndSplitMatchesHashlib) {
   pclose(p);
 }
 
-// The SHA-NI compression against the portable one on random states and blocks.
-TEST(Sha256, HardwareCompressionMatchesPortable) {
-  if (!detail::sha256_hardware_available()) GTEST_SKIP() << "this CPU has no SHA extensions";
-  std::mt19937 rng(20261128);
-  for (std::size_t n : {1u, 2u, 3u, 7u, 16u}) {
-    for (int trial = 0; trial < 50; ++trial) {
-      std::vector<std::uint8_t> blocks(64 * n);
-      for (auto& b : blocks) b = static_cast<std::uint8_t>(rng());
-      std::uint32_t hw[8], sw[8];
-      for (int i = 0; i < 8; ++i) hw[i] = sw[i] = static_cast<std::uint32_t>(rng());
-      detail::sha256_hardware(hw, blocks.data(), n);
-      detail::sha256_portable(sw, blocks.data(), n);
-      ASSERT_TRUE(std::equal(hw, hw + 8, sw)) << n << " blocks, trial " << trial;
-    }
-  }
-}
-
 TEST(Sha256, MissingFileNamesThePath) {
   try {
     sha256_file("/nonexistent/weights.pth");

@@ -161,6 +161,28 @@ def test_sigusr1_under_mpirun_drains_and_exits_3():
     assert len(set(done_ids(out))) == 2000
 
 
+def test_grace_period_bounds_the_exit_time_of_long_tasks():
+    # Tasks of 60 s; a stop 1 s in with --grace 2: the running tasks are abandoned at their next
+    # cancellation point once the grace is over, nothing is journaled for them, and they run again
+    # on resume. Under mpirun the workers are told to stop and MPI ends cleanly (no MPI_Abort).
+    for ranks in (1, 3):
+        out = fresh(f"grace{ranks}")
+        start = time.monotonic()
+        p = synthetic(out, "--tasks", 4, "--sleep-ms", 60000, "--grace", 2, ranks=ranks,
+                      start_new_session=True)
+        time.sleep(3 if ranks > 1 else 1.5)  # MPI start-up under ASan takes a moment
+        signaled = time.monotonic()
+        p.send_signal(signal.SIGTERM if ranks == 1 else signal.SIGUSR1)
+        rc, log = finish(p, timeout=60)
+        took = time.monotonic() - signaled
+        assert rc == 3, (ranks, rc, log)
+        assert took < 2 + 8, (ranks, took, log)  # the grace, a 10 ms step, start-up slack
+        assert "abandoned at the end of the grace period; it runs again on resume" in log, log
+        assert "MPI_ABORT" not in log and "Killed" not in log, (ranks, log)
+        assert not journal(out), (ranks, journal(out))
+        print(f"ranks {ranks}: exit 3 {took:.1f} s after the signal ({time.monotonic() - start:.1f} s in all)")
+
+
 def test_sigterm_to_mpirun_kills_the_job_but_nothing_acknowledged_is_lost():
     out = fresh("sigterm_mpi")
     p = synthetic(out, "--tasks", 2000, "--sleep-ms", 10, ranks=3, start_new_session=True)
@@ -189,6 +211,11 @@ def test_failing_tasks_are_retried_reported_and_exit_4():
     st = subprocess.run([EXE, "status", out], env=ENV, capture_output=True, text=True)
     assert st.returncode == 0, st.stderr
     assert "tasks failed for good: 5" in st.stdout, st.stdout
+    # "updated" is the time the last task finished, not when run.json was written.
+    last = max(r["finished"] for r in journal(out))
+    with open(os.path.join(out, "run.json")) as f:
+        created = json.load(f)["created"]
+    assert f"started / updated: {created} / {last}\n" in st.stdout, st.stdout
 
 
 def test_transient_failure_is_retried_and_recovers():
