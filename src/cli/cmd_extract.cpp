@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/version.h"
 #include "data/dataset.h"
 #include "model/extractor.h"
@@ -100,9 +101,7 @@ void extract_command(const Options& o) {
         "sweep (normalize: dataset); use imagenet or minmax here");
   const fs::path out = o.out;
   check_output(out);
-  const int threads = o.threads > 0
-                          ? o.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = default_threads(o.threads);
   at::set_num_threads(threads);
 
   data::ScanOptions scan;

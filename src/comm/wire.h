@@ -11,7 +11,9 @@
 namespace fersweep::comm {
 
 /// Bumped whenever the layout of any message changes.
-inline constexpr std::uint16_t kWireVersion = 2;  // 2: a result's status may be "cancelled"
+/// 2: a result's status may be "cancelled"; task artifacts travel as bytes beside the result; a
+/// task carries its evaluated epochs.
+inline constexpr std::uint16_t kWireVersion = 2;
 
 /// Builds one message.
 class WireWriter {

@@ -5,12 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
-#include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -18,6 +16,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/parallel.h"
 
 namespace fersweep::data {
 namespace fs = std::filesystem;
@@ -76,11 +75,6 @@ std::string image_problem(const std::vector<uchar>& bytes) {
     return fmt::format("not a decodable image ({})", e.err);
   }
   return "";
-}
-
-int resolve_threads(int threads) {
-  return threads > 0 ? threads
-                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace
@@ -191,26 +185,18 @@ Manifest scan_dataset(const fs::path& root, const ScanOptions& options) {
 
   // Hash and test-decode every image, in parallel; every problem is collected, not just the first.
   std::vector<std::string> hashes(m.images.size()), problems(m.images.size());
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    std::vector<uchar> bytes;
-    for (std::size_t i = next++; i < m.images.size(); i = next++) {
-      if (!read_bytes(m.path(i), bytes)) {
-        problems[i] = "cannot be read";
-        continue;
-      }
-      Sha256 h;
-      h.update(bytes.data(), bytes.size());
-      hashes[i] = h.hex_digest();
-      problems[i] = image_problem(bytes);
-    }
-  };
-  {
-    std::vector<std::thread> pool;
-    for (int t = 1; t < resolve_threads(options.threads); ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-  }
+  parallel_for_each(
+      m.images.size(), options.threads, [](int) { return std::vector<uchar>(); },
+      [&](std::vector<uchar>& bytes, std::size_t i) {
+        if (!read_bytes(m.path(i), bytes)) {
+          problems[i] = "cannot be read";
+          return;
+        }
+        Sha256 h;
+        h.update(bytes.data(), bytes.size());
+        hashes[i] = h.hex_digest();
+        problems[i] = image_problem(bytes);
+      });
 
   std::vector<std::string> bad;
   std::vector<ImageEntry> good;

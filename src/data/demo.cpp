@@ -8,17 +8,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <iterator>
-#include <mutex>
-#include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "data/random.h"
 
 namespace fersweep::data {
@@ -488,38 +486,27 @@ void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int
   }
   std::vector<cv::Rect> boxes(jobs.size());
 
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::atomic<std::size_t> next{0};
-  std::mutex error_mutex;
-  std::string first_error;
-  auto worker = [&] {
-    for (std::size_t j = next++; j < jobs.size(); j = next++) {
-      try {
-        const DemoImage img = render_demo_image(seed, jobs[j].class_index, jobs[j].image_index);
-        boxes[j] = img.face_box;
-        std::vector<uchar> jpeg;
-        // Fixed JPEG settings (baseline, quality 90, no optimisation): the same bytes for the same
-        // pixels with the same libjpeg. PNG would be ~10x larger because of the sensor noise.
-        cv::imencode(".jpg", img.bgr, jpeg,
-                     {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, 0,
-                      cv::IMWRITE_JPEG_OPTIMIZE, 0});
-        const fs::path file = dir / jobs[j].relative;
-        std::ofstream os(file, std::ios::binary | std::ios::trunc);
-        os.write(reinterpret_cast<const char*>(jpeg.data()),
-                 static_cast<std::streamsize>(jpeg.size()));
-        if (!os) throw IoError(fmt::format("demo dataset: cannot write {}", file.string()));
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (first_error.empty()) first_error = current_exception_message();
-        next = jobs.size();
-      }
+  parallel_for_each(jobs.size(), threads, [&](std::size_t j) {
+    try {
+      const DemoImage img = render_demo_image(seed, jobs[j].class_index, jobs[j].image_index);
+      boxes[j] = img.face_box;
+      std::vector<uchar> jpeg;
+      // Fixed JPEG settings (baseline, quality 90, no optimisation): the same bytes for the same
+      // pixels with the same libjpeg. PNG would be ~10x larger because of the sensor noise.
+      cv::imencode(".jpg", img.bgr, jpeg,
+                   {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, 0,
+                    cv::IMWRITE_JPEG_OPTIMIZE, 0});
+      const fs::path file = dir / jobs[j].relative;
+      std::ofstream os(file, std::ios::binary | std::ios::trunc);
+      os.write(reinterpret_cast<const char*>(jpeg.data()),
+               static_cast<std::streamsize>(jpeg.size()));
+      if (!os) throw IoError(fmt::format("demo dataset: cannot write {}", file.string()));
+    } catch (const Error&) {
+      throw;
+    } catch (...) {
+      throw IoError(current_exception_message());  // an OpenCV failure is an I/O error here
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (!first_error.empty()) throw IoError(first_error);
+  });
 
   const fs::path csv = dir / kDemoBoxesFile;
   std::ofstream os(csv, std::ios::binary | std::ios::trunc);

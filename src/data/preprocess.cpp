@@ -6,14 +6,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
-#include <thread>
 
 #include <opencv2/imgproc.hpp>
 
 #include "core/cancel.h"
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace fersweep::data {
 
@@ -74,27 +72,9 @@ ImageBatch decode_batch(const Manifest& manifest, std::vector<std::size_t> indic
   batch.indices = std::move(indices);
   float* base = batch.images.data_ptr<float>();
   const std::size_t per_image = 3 * static_cast<std::size_t>(size) * static_cast<std::size_t>(size);
-  std::atomic<std::size_t> next{0};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < batch.indices.size(); i = next++) {
-      try {
-        decode_into(manifest, batch.indices[i], size, transform, base + i * per_image);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = batch.indices.size();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  const std::size_t extra =
-      std::min(static_cast<std::size_t>(std::max(threads, 1) - 1), batch.indices.size());
-  for (std::size_t t = 1; t < extra + 1; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for_each(batch.indices.size(), threads, [&](std::size_t i) {
+    decode_into(manifest, batch.indices[i], size, transform, base + i * per_image);
+  });
   return batch;
 }
 
@@ -107,8 +87,7 @@ ImageBatchStream::ImageBatchStream(const Manifest& manifest, std::vector<std::si
       indices_(std::move(indices)),
       image_size_(image_size),
       batch_size_(batch_size),
-      threads_(threads > 0 ? threads
-                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      threads_(default_threads(threads)),
       transform_(std::move(transform)) {
   if (image_size <= 0)
     throw ConfigError(fmt::format("image size must be positive, got {}", image_size));

@@ -16,9 +16,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "faces/boxes.h"
 #include "faces/detect.h"
-#include "faces/parallel.h"
 #include "faces/qc.h"
 
 namespace fersweep::faces {
@@ -172,7 +172,7 @@ std::string cropped_relative_path(const std::string& source) {
 CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config, int threads) {
   const auto start = std::chrono::steady_clock::now();
   const std::size_t n = manifest.images.size();
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = default_threads(threads);
 
   std::optional<BoxTable> boxes;
   if (!config.boxes.empty()) boxes = read_box_table(config.boxes, manifest);
@@ -188,7 +188,7 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
   std::vector<ImageRecord> records(n);
   std::vector<std::optional<Crop>> crops(n);
   std::vector<char> pending_centre(n, 0);
-  parallel_items(
+  parallel_for_each(
       n, threads,
       [&](int) {
         Worker w;
@@ -273,7 +273,7 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
       std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
       fraction = ratios[ratios.size() / 2];
     }
-    parallel_items(
+    parallel_for_each(
         centre.size(), threads, [](int) { return 0; },
         [&](int, std::size_t k) {
           const std::size_t i = centre[k];
@@ -341,7 +341,7 @@ void write_cropped_dataset(const data::Manifest& manifest, const CropOutcome& ou
     if (rename_ec)
       throw IoError(fmt::format("cannot write {}: {}", file.string(), rename_ec.message()));
   };
-  parallel_items(
+  parallel_for_each(
       manifest.images.size(), threads, [](int) { return 0; },
       [&](int, std::size_t i) {
         if (!outcome.crops[i]) return;

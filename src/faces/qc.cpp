@@ -12,7 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
-#include "faces/parallel.h"
+#include "core/parallel.h"
 
 namespace fersweep::faces {
 namespace {
@@ -324,7 +324,7 @@ std::vector<unsigned char> draw_contact_sheet(const data::Manifest& manifest,
   }
 
   const int pad = (layout.cell - layout.thumb) / 2;
-  parallel_items(
+  parallel_for_each(
       cells.size(), threads, [](int) { return 0; },
       [&](int, std::size_t k) {
         const std::size_t i = cells[k].image;

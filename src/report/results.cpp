@@ -1,5 +1,6 @@
-// Reads results.h5 (format fersweep-results-1, docs/results-schema.md) through the checked HDF5
-// wrapper. Parameter columns are recognised as every 1-D `/results` dataset that is not a metric.
+// Reads results.h5 (docs/results-schema.md; its layout is store/results_schema.h, which the writer
+// uses too) through the checked HDF5 wrapper. Parameter columns are the 1-D `/results` datasets
+// that are not row columns of the schema.
 #include "report/results.h"
 
 #include <fmt/format.h>
@@ -11,14 +12,12 @@
 
 #include "core/error.h"
 #include "store/h5.h"
+#include "store/results_schema.h"
 
 namespace fersweep::report {
 namespace {
 
-// `/results` columns that are measurements or bookkeeping, not sweep parameters.
-const std::set<std::string> kNonParameters = {
-    "task_id", "epoch",  "accuracy", "macro_f1", "test_loss", "per_class_recall", "confusion",
-    "n_train", "n_test", "curve",    "host",     "rank",      "seconds",          "finished"};
+namespace schema = store::results_schema;
 
 const ParamValue kNoValue{};
 
@@ -153,7 +152,8 @@ void load_rows(const store::H5File& f, ResultsTable& t) {
     }
   }
   for (const auto& name : f.list("/results")) {
-    if (kNonParameters.count(name)) continue;
+    // Retired keys: results.h5 files written before typed task payloads had these columns.
+    if (schema::is_row_column(name) || schema::is_retired_param(name)) continue;
     const std::string path = "/results/" + name;
     if (f.dims(path).size() != 1) continue;
     auto col = read_column(f, path, n);
@@ -279,8 +279,8 @@ std::size_t ResultsTable::unrecovered_failures() const {
 }
 
 bool is_fold_parameter(const std::string& key) {
-  static const std::set<std::string> keys = {"fold", "repeat",     "cv_seed", "extract",
-                                             "seed", "train_seed", "epochs",  "folds"};
+  static const std::set<std::string> keys = {"fold",    "repeat", "cv_seed",
+                                             "extract", "seed",   "folds"};
   return keys.count(key) > 0;
 }
 
@@ -304,9 +304,9 @@ ResultsTable load_results(const std::filesystem::path& path) {
         fmt::format("'{}' is not a fersweep results file (no 'format' attribute)", file.string()));
   }
   const std::string format = f.string_attribute("/", "format");
-  if (format != "fersweep-results-1") {
-    throw DataError(fmt::format("'{}' has format '{}'; this fersweep reads 'fersweep-results-1'",
-                                file.string(), format));
+  if (format != schema::kFormat) {
+    throw DataError(fmt::format("'{}' has format '{}'; this fersweep reads '{}'", file.string(),
+                                format, schema::kFormat));
   }
   for (const char* name :
        {"created", "updated", "sweep_name", "sweep_file", "sweep_hash", "dataset_root",

@@ -4,23 +4,15 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
-#include <sched.h>
-
 #include <algorithm>
 #include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "run/signals.h"
 
 namespace fersweep::run {
-
-int allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
-  return CPU_COUNT(&set);
-}
 
 int threads_for_rank(int requested, const comm::Placement& placement) {
   if (requested > 0) return requested;
@@ -32,8 +24,7 @@ int threads_for_rank(int requested, const comm::Placement& placement) {
   int threads = std::max(1, cores / working_ranks);
   // A launcher that binds the rank (mpirun's default core binding for 2 ranks, srun
   // --cpus-per-task) has already given it its share: more threads would only contend.
-  const int allowed = allowed_cpus();
-  if (allowed > 0) threads = std::min(threads, allowed);
+  threads = std::min(threads, available_cpus());
   return threads;
 }
 
@@ -50,7 +41,7 @@ void launch_run(
   at::set_num_threads(n_threads);
   log::debug("rank {} of {} on {} (local {} of {}), {} torch threads ({} CPUs allowed)",
              placement.rank, placement.size, placement.host, placement.local_rank,
-             placement.local_size, n_threads, allowed_cpus());
+             placement.local_size, n_threads, available_cpus());
 
   // A rank that fails outside a task cannot tell the others; with several ranks the only clean
   // way out is to end the job (everything acknowledged is already in the journal).

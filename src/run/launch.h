@@ -14,8 +14,6 @@ namespace fersweep::run {
 /// the node (every rank on it, less the coordinator when it has workers), at most the CPUs the
 /// process may run on (a launcher's binding).
 int threads_for_rank(int requested, const comm::Placement& placement);
-/// CPUs in this process's affinity mask (0 when unknown).
-int allowed_cpus();
 
 /// Runs a sweep under mpirun/srun or alone. `make_setup` runs on rank 0 only (it may read the
 /// dataset); `make_executor` on every rank that executes tasks. Returns normally when everything

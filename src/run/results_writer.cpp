@@ -1,5 +1,5 @@
-// results.h5 layout. Parameter columns are typed from their values: all strings → string column,
-// all integers → int64, numbers → float64 (missing: NaN), booleans → int64 0/1, else JSON text.
+// results.h5, written from the journal records. Its layout (column names, format, parameter
+// types) is store/results_schema.h, which the report reads with.
 #include "run/results_writer.h"
 
 #include <fmt/format.h>
@@ -8,59 +8,76 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
 
 #include "store/h5.h"
+#include "store/results_schema.h"
 
 namespace fersweep::run {
 namespace {
 using nlohmann::json;
 
-// Writes one column per key of `rows[i][field]` objects into `group`.
+namespace schema = store::results_schema;
+using schema::ColumnType;
+
+// The column type of `key` from its values: all strings → text, all booleans → boolean, all
+// integers → int64, numbers → float64; anything else is stored as JSON text.
+ColumnType inferred_type(const std::vector<const json*>& params, const std::string& key) {
+  bool all_string = true, all_int = true, all_number = true, all_bool = true;
+  for (const json* p : params) {
+    if (!p->contains(key)) continue;
+    const json& v = (*p)[key];
+    all_string &= v.is_string();
+    all_int &= v.is_number_integer();
+    all_number &= v.is_number();
+    all_bool &= v.is_boolean();
+  }
+  if (all_bool) return ColumnType::boolean;
+  if (all_int) return ColumnType::int64;
+  if (all_number) return ColumnType::float64;
+  return ColumnType::text;
+}
+
+// Writes one column per key of the `params` objects into `group`, typed by `declared` (the
+// schema's parameter types) or, for keys it does not know, from their values.
 void write_param_columns(store::H5File& f, const std::string& group,
-                         const std::vector<const json*>& params) {
+                         const std::vector<const json*>& params,
+                         std::optional<ColumnType> (*declared)(std::string_view) = nullptr) {
   std::set<std::string> keys;
   for (const json* p : params) {
-    for (const auto& [k, v] : p->items()) keys.insert(k);
+    for (const auto& [k, v] : p->items())
+      if (!schema::is_retired_param(k)) keys.insert(k);
   }
   for (const auto& key : keys) {
-    bool all_string = true, all_int = true, all_number = true, all_bool = true;
-    for (const json* p : params) {
-      if (!p->contains(key)) continue;
-      const json& v = (*p)[key];
-      all_string &= v.is_string();
-      all_int &= v.is_number_integer();
-      all_number &= v.is_number();
-      all_bool &= v.is_boolean();
-    }
+    const std::optional<ColumnType> known = declared ? declared(key) : std::nullopt;
+    const ColumnType type = known ? *known : inferred_type(params, key);
     const std::string path = group + "/" + key;
-    if (all_bool) {
+    const auto value = [&](const json* p) -> const json* {
+      return p->contains(key) && !(*p)[key].is_null() ? &(*p)[key] : nullptr;
+    };
+    if (type == ColumnType::boolean) {
       std::vector<std::int64_t> col;
-      for (const json* p : params) col.push_back(p->contains(key) && (*p)[key].get<bool>() ? 1 : 0);
+      for (const json* p : params) col.push_back(value(p) && value(p)->get<bool>() ? 1 : 0);
       f.write(path, col);
-    } else if (all_int) {
+    } else if (type == ColumnType::int64) {
       std::vector<std::int64_t> col;
-      for (const json* p : params)
-        col.push_back(p->contains(key) ? (*p)[key].get<std::int64_t>() : -1);
+      for (const json* p : params) col.push_back(value(p) ? value(p)->get<std::int64_t>() : -1);
       f.write(path, col);
-    } else if (all_number) {
+    } else if (type == ColumnType::float64) {
       std::vector<double> col;
       for (const json* p : params) {
-        col.push_back(p->contains(key) ? (*p)[key].get<double>()
-                                       : std::numeric_limits<double>::quiet_NaN());
+        col.push_back(value(p) ? value(p)->get<double>()
+                               : std::numeric_limits<double>::quiet_NaN());
       }
       f.write(path, col);
     } else {
       std::vector<std::string> col;
       for (const json* p : params) {
-        if (!p->contains(key)) {
-          col.emplace_back();
-        } else {
-          const json& v = (*p)[key];
-          col.push_back(all_string ? v.get<std::string>() : v.dump());
-        }
+        const json* v = value(p);
+        col.push_back(!v ? std::string() : v->is_string() ? v->get<std::string>() : v->dump());
       }
       f.write_strings(path, col);
     }
@@ -110,9 +127,18 @@ void write_results_h5(const std::filesystem::path& path, const json& run_info,
   write_results_h5(path, run_info, entries);
 }
 
-void write_results_h5(const std::filesystem::path& path, const json& run_info,
-                      const std::vector<JournalEntry>& records) {
-  // The last record of each task wins (a retried task's success replaces its failures).
+namespace {
+
+// The records results.h5 is written from: the one that counts per task (see supersedes), parsed
+// only for the kinds written in full, in task-id order; and every failed attempt.
+struct SortedRecords {
+  std::vector<json> parsed;  // done crop/extract/train records, by task id
+  std::vector<const json*> trains, extracts, crops;
+  std::vector<json> failure_rows;
+  std::size_t synthetic_done = 0;
+};
+
+SortedRecords sort_records(const std::vector<JournalEntry>& records) {
   std::unordered_map<std::string_view, const JournalEntry*> last;
   last.reserve(records.size());
   std::vector<const JournalEntry*> failed;
@@ -121,161 +147,173 @@ void write_results_h5(const std::filesystem::path& path, const json& run_info,
     auto [it, fresh] = last.emplace(r.id, &r);
     if (!fresh && supersedes(r.done, it->second->done)) it->second = &r;
   }
-  // Rows in task-id order (as before); only the records written in full are parsed.
+  SortedRecords out;
   std::vector<const JournalEntry*> full;
-  std::size_t synthetic_done = 0;
   for (const auto& [id, r] : last) {
     if (!r->done) continue;
     if (written_in_full(r->kind))
       full.push_back(r);
     else
-      ++synthetic_done;
+      ++out.synthetic_done;
   }
   std::sort(full.begin(), full.end(),
             [](const JournalEntry* a, const JournalEntry* b) { return a->id < b->id; });
-  std::vector<json> parsed;
-  parsed.reserve(full.size());
-  for (const JournalEntry* r : full) parsed.push_back(json::parse(r->text));
-  std::vector<const json*> trains, extracts, crops;
-  for (const auto& r : parsed) {
+  out.parsed.reserve(full.size());
+  for (const JournalEntry* r : full) out.parsed.push_back(json::parse(r->text));
+  for (const auto& r : out.parsed) {
     const std::string kind = r.value("kind", "");
-    (kind == "train" ? trains : kind == "extract" ? extracts : crops).push_back(&r);
+    (kind == "train" ? out.trains : kind == "extract" ? out.extracts : out.crops).push_back(&r);
   }
   // Failures that were later retried successfully stay listed, marked as recovered.
-  std::vector<json> failure_rows;
   for (const JournalEntry* e : failed) {
     const json r = json::parse(e->text);
-    failure_rows.push_back({{"task_id", e->id},
-                            {"kind", r.value("kind", "")},
-                            {"attempt", r.value("attempt", 0)},
-                            {"final", r.value("final", false)},
-                            {"recovered", last.at(e->id)->done},
-                            {"message", r.value("error", "")},
-                            {"rank", r.value("rank", 0)},
-                            {"host", r.value("host", "")}});
+    out.failure_rows.push_back({{"task_id", e->id},
+                                {"kind", r.value("kind", "")},
+                                {"attempt", r.value("attempt", 0)},
+                                {"final", r.value("final", false)},
+                                {"recovered", last.at(e->id)->done},
+                                {"message", r.value("error", "")},
+                                {"rank", r.value("rank", 0)},
+                                {"host", r.value("host", "")}});
   }
+  return out;
+}
 
+void write_root_attributes(store::H5File& f, const json& run_info) {
+  f.set_attribute("/", "format", std::string(schema::kFormat));
+  const json& prov = run_info.value("provenance", json::object());
+  for (const auto& [k, v] : prov.items()) set_json_attribute(f, "/", k, v);
+  for (const char* k : {"created", "updated"}) {
+    if (run_info.contains(k)) set_json_attribute(f, "/", k, run_info[k]);
+  }
+  f.set_attribute("/", "identity", run_info.value("identity", json::object()).dump());
+}
+
+// Per-class recall [R, C] and confusion matrices [R, C, C] (rows: true class) of the rows.
+void write_class_metrics(store::H5File& f, const std::vector<json>& rows, std::size_t classes) {
+  std::vector<double> recall(rows.size() * classes, std::numeric_limits<double>::quiet_NaN());
+  std::vector<std::int64_t> confusion(rows.size() * classes * classes, 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& rc = rows[i].value("per_class_recall", json::array());
+    for (std::size_t c = 0; c < rc.size() && c < classes; ++c)
+      if (rc[c].is_number()) recall[i * classes + c] = rc[c].get<double>();  // null: absent class
+    const auto& cm = rows[i].value("confusion", json::array());
+    for (std::size_t k = 0; k < cm.size() && k < classes * classes; ++k) {
+      confusion[i * classes * classes + k] = cm[k].get<std::int64_t>();
+    }
+  }
+  f.write("/results/per_class_recall", recall, {rows.size(), classes});
+  f.write("/results/confusion", confusion, {rows.size(), classes, classes});
+}
+
+// /results: one row per (training task, evaluated epoch); the row's curve is the task's index.
+void write_rows(store::H5File& f, const std::vector<const json*>& trains) {
+  std::vector<json> rows;
+  std::vector<const json*> row_params;
+  std::vector<std::int64_t> curve_index;
+  std::size_t classes = 0;
+  for (std::size_t t = 0; t < trains.size(); ++t) {
+    const json& r = *trains[t];
+    const json& res = r["result"];
+    for (const auto& e : res.value("evals", json::array())) {
+      json row = e;
+      row["task_id"] = r["id"];
+      row["n_train"] = res.value("n_train", 0);
+      row["n_test"] = res.value("n_test", 0);
+      row["host"] = r.value("host", "");
+      row["rank"] = r.value("rank", 0);
+      row["seconds"] = r.value("seconds", 0.0);
+      row["finished"] = r.value("finished", "");
+      classes = std::max(classes, e.value("per_class_recall", json::array()).size());
+      rows.push_back(std::move(row));
+      row_params.push_back(&r["params"]);
+      curve_index.push_back(static_cast<std::int64_t>(t));
+    }
+  }
+  std::vector<const json*> row_ptrs;
+  for (const auto& r : rows) row_ptrs.push_back(&r);
+  f.write_strings("/results/task_id", column<std::string>(row_ptrs, "task_id", ""));
+  f.write("/results/epoch", column<std::int64_t>(row_ptrs, "epoch", -1));
+  for (const char* m : {"accuracy", "macro_f1", "test_loss", "seconds"}) {
+    f.write(std::string("/results/") + m,
+            column<double>(row_ptrs, m, std::numeric_limits<double>::quiet_NaN()));
+  }
+  for (const char* m : {"n_train", "n_test", "rank"}) {
+    f.write(std::string("/results/") + m, column<std::int64_t>(row_ptrs, m, -1));
+  }
+  f.write_strings("/results/host", column<std::string>(row_ptrs, "host", ""));
+  f.write_strings("/results/finished", column<std::string>(row_ptrs, "finished", ""));
+  f.write("/results/curve", curve_index);
+  // Parameters: one column each, with the schema's declared types.
+  write_param_columns(f, "/results", row_params, schema::train_param_type);
+  write_class_metrics(f, rows, classes);
+  f.set_attribute("/results", "rows", static_cast<std::int64_t>(rows.size()));
+}
+
+// /curves: per training task, training loss and accuracy at every epoch (NaN past its end).
+void write_curves(store::H5File& f, const std::vector<const json*>& trains) {
+  std::size_t max_epochs = 0;
+  for (const json* r : trains)
+    max_epochs = std::max(max_epochs, (*r)["result"].value("train_loss", json::array()).size());
+  f.ensure_group("/curves");
+  std::vector<double> loss(trains.size() * max_epochs, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> acc(loss.size(), std::numeric_limits<double>::quiet_NaN());
+  std::vector<std::string> curve_ids;
+  for (std::size_t t = 0; t < trains.size(); ++t) {
+    const json& res = (*trains[t])["result"];
+    curve_ids.push_back((*trains[t])["id"]);
+    const auto& l = res.value("train_loss", json::array());
+    const auto& a = res.value("train_accuracy", json::array());
+    for (std::size_t e = 0; e < l.size(); ++e) loss[t * max_epochs + e] = l[e].get<double>();
+    for (std::size_t e = 0; e < a.size(); ++e) acc[t * max_epochs + e] = a[e].get<double>();
+  }
+  f.write_strings("/curves/task_id", curve_ids);
+  f.write("/curves/train_loss", loss, {trains.size(), max_epochs});
+  f.write("/curves/train_accuracy", acc, {trains.size(), max_epochs});
+}
+
+// /extracts, /crops: each task's parameters, where it ran and its scalar results as result_<key>.
+void write_provenance_table(store::H5File& f, const char* group,
+                            const std::vector<const json*>& list) {
+  f.ensure_group(group);
+  std::vector<json> flat;
+  for (const json* r : list) {
+    json row = (*r)["params"];
+    row["task_id"] = (*r)["id"];
+    row["host"] = r->value("host", "");
+    row["seconds"] = r->value("seconds", 0.0);
+    const json result = r->value("result", json::object());
+    for (const auto& [k, v] : result.items()) {
+      if (!v.is_array() && !v.is_object()) row["result_" + k] = v;
+    }
+    flat.push_back(std::move(row));
+  }
+  std::vector<const json*> ptrs;
+  for (const auto& r : flat) ptrs.push_back(&r);
+  if (!ptrs.empty()) write_param_columns(f, group, ptrs);
+  f.set_attribute(group, "count", static_cast<std::int64_t>(ptrs.size()));
+}
+
+}  // namespace
+
+void write_results_h5(const std::filesystem::path& path, const json& run_info,
+                      const std::vector<JournalEntry>& records) {
+  const SortedRecords sorted = sort_records(records);
   store::write_h5_atomically(path, [&](store::H5File& f) {
     f.ensure_group("/results");
-    f.set_attribute("/", "format", std::string("fersweep-results-1"));
-    const json& prov = run_info.value("provenance", json::object());
-    for (const auto& [k, v] : prov.items()) set_json_attribute(f, "/", k, v);
-    for (const char* k : {"created", "updated"}) {
-      if (run_info.contains(k)) set_json_attribute(f, "/", k, run_info[k]);
-    }
-    f.set_attribute("/", "identity", run_info.value("identity", json::object()).dump());
-
-    // /results: one row per (training task, evaluated epoch).
-    std::vector<json> rows;
-    std::vector<const json*> row_params;
-    std::vector<std::int64_t> curve_index;
-    std::size_t classes = 0, max_epochs = 0;
-    std::vector<const json*> curve_tasks;
-    for (const json* r : trains) {
-      const json& res = (*r)["result"];
-      const auto& evals = res.value("evals", json::array());
-      const std::int64_t curve = static_cast<std::int64_t>(curve_tasks.size());
-      curve_tasks.push_back(r);
-      max_epochs = std::max(max_epochs, res.value("train_loss", json::array()).size());
-      for (const auto& e : evals) {
-        json row = e;
-        row["task_id"] = (*r)["id"];
-        row["n_train"] = res.value("n_train", 0);
-        row["n_test"] = res.value("n_test", 0);
-        row["host"] = r->value("host", "");
-        row["rank"] = r->value("rank", 0);
-        row["seconds"] = r->value("seconds", 0.0);
-        row["finished"] = r->value("finished", "");
-        classes = std::max(classes, e.value("per_class_recall", json::array()).size());
-        rows.push_back(std::move(row));
-        row_params.push_back(&(*r)["params"]);
-        curve_index.push_back(curve);
-      }
-    }
-    std::vector<const json*> row_ptrs;
-    for (const auto& r : rows) row_ptrs.push_back(&r);
-    f.write_strings("/results/task_id", column<std::string>(row_ptrs, "task_id", ""));
-    f.write("/results/epoch", column<std::int64_t>(row_ptrs, "epoch", -1));
-    for (const char* m : {"accuracy", "macro_f1", "test_loss", "seconds"}) {
-      f.write(std::string("/results/") + m,
-              column<double>(row_ptrs, m, std::numeric_limits<double>::quiet_NaN()));
-    }
-    for (const char* m : {"n_train", "n_test", "rank"}) {
-      f.write(std::string("/results/") + m, column<std::int64_t>(row_ptrs, m, -1));
-    }
-    f.write_strings("/results/host", column<std::string>(row_ptrs, "host", ""));
-    f.write_strings("/results/finished", column<std::string>(row_ptrs, "finished", ""));
-    f.write("/results/curve", curve_index);
-    // Parameters: one column each, prefixed so they never collide with metric names.
-    std::vector<json> prefixed;
-    prefixed.reserve(row_params.size());
-    for (const json* p : row_params) prefixed.push_back(*p);
-    std::vector<const json*> prefixed_ptrs;
-    for (const auto& p : prefixed) prefixed_ptrs.push_back(&p);
-    write_param_columns(f, "/results", prefixed_ptrs);
-    // Per-class recall [R, C] and confusion matrices [R, C, C] (rows: true class).
-    std::vector<double> recall(rows.size() * classes, std::numeric_limits<double>::quiet_NaN());
-    std::vector<std::int64_t> confusion(rows.size() * classes * classes, 0);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& rc = rows[i].value("per_class_recall", json::array());
-      for (std::size_t c = 0; c < rc.size() && c < classes; ++c)
-        if (rc[c].is_number()) recall[i * classes + c] = rc[c].get<double>();  // null: absent class
-      const auto& cm = rows[i].value("confusion", json::array());
-      for (std::size_t k = 0; k < cm.size() && k < classes * classes; ++k) {
-        confusion[i * classes * classes + k] = cm[k].get<std::int64_t>();
-      }
-    }
-    f.write("/results/per_class_recall", recall, {rows.size(), classes});
-    f.write("/results/confusion", confusion, {rows.size(), classes, classes});
-
-    // /curves: per training task, training loss and accuracy at every epoch (NaN past its end).
-    f.ensure_group("/curves");
-    std::vector<double> loss(curve_tasks.size() * max_epochs,
-                             std::numeric_limits<double>::quiet_NaN());
-    std::vector<double> acc(loss.size(), std::numeric_limits<double>::quiet_NaN());
-    std::vector<std::string> curve_ids;
-    for (std::size_t t = 0; t < curve_tasks.size(); ++t) {
-      const json& res = (*curve_tasks[t])["result"];
-      curve_ids.push_back((*curve_tasks[t])["id"]);
-      const auto& l = res.value("train_loss", json::array());
-      const auto& a = res.value("train_accuracy", json::array());
-      for (std::size_t e = 0; e < l.size(); ++e) loss[t * max_epochs + e] = l[e].get<double>();
-      for (std::size_t e = 0; e < a.size(); ++e) acc[t * max_epochs + e] = a[e].get<double>();
-    }
-    f.write_strings("/curves/task_id", curve_ids);
-    f.write("/curves/train_loss", loss, {curve_tasks.size(), max_epochs});
-    f.write("/curves/train_accuracy", acc, {curve_tasks.size(), max_epochs});
-
-    // /extracts and /crops: provenance of each feature set and cropped variant.
-    for (const auto& [group, list] :
-         {std::pair{"/extracts", &extracts}, std::pair{"/crops", &crops}}) {
-      f.ensure_group(group);
-      std::vector<json> flat;
-      for (const json* r : *list) {
-        json row = (*r)["params"];
-        row["task_id"] = (*r)["id"];
-        row["host"] = r->value("host", "");
-        row["seconds"] = r->value("seconds", 0.0);
-        const json result = r->value("result", json::object());
-        for (const auto& [k, v] : result.items()) {
-          if (!v.is_array() && !v.is_object()) row["result_" + k] = v;
-        }
-        flat.push_back(std::move(row));
-      }
-      std::vector<const json*> ptrs;
-      for (const auto& r : flat) ptrs.push_back(&r);
-      if (!ptrs.empty()) write_param_columns(f, group, ptrs);
-      f.set_attribute(group, "count", static_cast<std::int64_t>(ptrs.size()));
-    }
-
+    write_root_attributes(f, run_info);
+    write_rows(f, sorted.trains);
+    write_curves(f, sorted.trains);
+    write_provenance_table(f, "/extracts", sorted.extracts);
+    write_provenance_table(f, "/crops", sorted.crops);
     // /failures: every failed attempt.
     f.ensure_group("/failures");
-    std::vector<const json*> fptrs;
-    for (const auto& r : failure_rows) fptrs.push_back(&r);
-    if (!fptrs.empty()) write_param_columns(f, "/failures", fptrs);
-    f.set_attribute("/failures", "count", static_cast<std::int64_t>(fptrs.size()));
-    f.set_attribute("/results", "rows", static_cast<std::int64_t>(rows.size()));
-    f.set_attribute("/results", "synthetic_tasks_done", static_cast<std::int64_t>(synthetic_done));
+    std::vector<const json*> failures;
+    for (const auto& r : sorted.failure_rows) failures.push_back(&r);
+    if (!failures.empty()) write_param_columns(f, "/failures", failures);
+    f.set_attribute("/failures", "count", static_cast<std::int64_t>(failures.size()));
+    f.set_attribute("/results", "synthetic_tasks_done",
+                    static_cast<std::int64_t>(sorted.synthetic_done));
   });
 }
 

@@ -11,7 +11,6 @@
 #include <map>
 #include <set>
 
-#include "core/base64.h"
 #include "core/cancel.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -224,10 +223,10 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   }
   for (const auto& tr : plan.trains) {
     const json params = tr.params();
-    setup.tasks.push_back(make_task(tr.id, TaskKind::train, params,
-                                    {{"epochs", tr.epochs}, {"train_seed", tr.seed}}, {tr.extract},
+    setup.tasks.push_back(make_task(tr.id, TaskKind::train, params, json::object(), {tr.extract},
                                     train_cost(tr, params, n, manifest.classes.size())));
     setup.tasks.back().features = tr.extract;
+    setup.tasks.back().epochs = tr.epochs;
   }
   if (feature_cache) setup.feature_cache = make_cache_hooks(plan, manifest, *feature_cache);
 
@@ -326,14 +325,13 @@ class SweepExecutor : public Executor {
       crops.push_back(c ? faces::to_json(*c) : json(nullptr));
       kept += c.has_value();
     }
-    const std::string png(outcome.contact_sheet_png.begin(), outcome.contact_sheet_png.end());
     o.result = {{"crops", crops},
                 {"images", outcome.crops.size()},
                 {"kept", kept},
-                {"summary", faces::format_qc_summary(outcome.qc)},
-                {"artifacts",
-                 {{"qc.json", base64_encode(outcome.qc.dump(2))},
-                  {"contact_sheet.png", base64_encode(png)}}}};
+                {"summary", faces::format_qc_summary(outcome.qc)}};
+    o.artifacts["qc.json"] = outcome.qc.dump(2);
+    o.artifacts["contact_sheet.png"].assign(outcome.contact_sheet_png.begin(),
+                                            outcome.contact_sheet_png.end());
     log::info("variant '{}': {}", t.params.value("variant", ""),
               faces::format_qc_summary(outcome.qc));
   }
@@ -498,10 +496,10 @@ class SweepExecutor : public Executor {
     c.weight_decay = s.weight_decay;
     c.momentum = s.momentum;
     c.batch_size = s.batch_size;
-    c.eval_epochs = p.at("epochs").get<std::vector<int>>();
+    c.eval_epochs = t.epochs;
     c.standardize = s.standardize;
     c.label_smoothing = s.label_smoothing;
-    c.seed = p.at("train_seed").get<std::uint64_t>();
+    c.seed = sweep::seed_from_id(t.id);  // the plan's TrainTask::seed
     train::validate(c);
     return job;
   }

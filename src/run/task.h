@@ -26,7 +26,10 @@ struct TaskSpec {
   nlohmann::json params;          ///< everything the executor needs besides bulk inputs
   std::vector<std::string> deps;  ///< tasks that must be done first
   std::string features;           ///< train tasks: id of the extract task whose features they use
-  double cost = 1.0;              ///< relative cost estimate, for ordering and ETA
+  /// Train tasks: the epochs evaluated during one run to the last. Not a parameter: the id and
+  /// the training seed do not depend on it (a 50-epoch result equals a separate 50-epoch run).
+  std::vector<int> epochs;
+  double cost = 1.0;  ///< relative cost estimate, for ordering and ETA
 };
 
 using store::FeatureSet;
@@ -47,6 +50,9 @@ struct TaskOutcome {
   /// task is neither journaled nor retried, and runs again on resume. Implies !ok.
   bool cancelled = false;
   std::shared_ptr<FeatureSet> features;  ///< extract tasks: the features computed
+  /// Files the task produced (QC report, contact sheet): name → bytes. Only rank 0 writes them,
+  /// under cache/KIND/ID/, and lists their paths in the journaled result's "artifacts".
+  std::map<std::string, std::string> artifacts;
   double seconds = 0;
   int rank = 0;
   std::string host;

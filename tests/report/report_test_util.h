@@ -33,6 +33,7 @@ inline std::pair<int, std::string> run_command(const std::string& command) {
 }
 
 /// Writes (once per test process) a results.h5 fixture: mode full|empty|failed, plus extra flags.
+/// make_fixture.py journals the records and fersweep's own writer makes results.h5 from them.
 /// ctest runs test cases as parallel processes, so each writes under its own name and renames the
 /// result into place: readers never see a half-written file.
 inline std::filesystem::path fixture(const std::string& name, const std::string& mode,
@@ -41,9 +42,9 @@ inline std::filesystem::path fixture(const std::string& name, const std::string&
   static std::map<std::string, bool> made;
   if (!made[name]) {
     const auto temp = tmp_dir() / (name + "." + std::to_string(::getpid()) + ".h5");
-    const auto [rc, out] =
-        run_command(std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
-                    "/report/make_fixture.py " + temp.string() + " " + mode + " " + flags);
+    const auto [rc, out] = run_command(std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
+                                       "/report/make_fixture.py " + FERSWEEP_EXE_PATH + " " +
+                                       temp.string() + " " + mode + " " + flags);
     EXPECT_EQ(rc, 0) << out;
     std::filesystem::rename(temp.string() + ".json", path.string() + ".json");
     std::filesystem::rename(temp, path);

@@ -1,4 +1,5 @@
 // Torch threads per rank: cores shared by the working ranks on a node.
+#include "core/parallel.h"
 #include "run/launch.h"
 
 #include <gtest/gtest.h>
@@ -23,7 +24,7 @@ comm::Placement on_node(int rank, int size, int local_size, bool coordinator_loc
 TEST(Launch, ThreadsShareTheNodesCoresAmongWorkers) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // The test process may itself be bound to fewer CPUs (taskset): that caps every answer.
-  const int allowed = allowed_cpus();
+  const int allowed = available_cpus();
   ASSERT_GE(allowed, 1);
   const auto capped = [&](int n) { return std::min(n, allowed); };
   // Alone: every core.
@@ -50,7 +51,7 @@ TEST(Launch, BindingCapsTheThreads) {
   CPU_ZERO(&one);
   CPU_SET(first, &one);
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-  EXPECT_EQ(allowed_cpus(), 1);
+  EXPECT_EQ(available_cpus(), 1);
   EXPECT_EQ(threads_for_rank(0, on_node(1, 2, 2, true)), 1);
   EXPECT_EQ(threads_for_rank(0, on_node(0, 1, 1, true)), 1);
   EXPECT_EQ(threads_for_rank(3, on_node(1, 2, 2, true)), 3);  // --threads still wins

@@ -1,0 +1,72 @@
+// The worker loop (ranks >= 1): ask rank 0 for work, run it, send the outcomes back, until told to
+// stop. Features stay in memory for the next tasks that use them (the most recent few).
+#include <fmt/format.h>
+
+#include <deque>
+#include <map>
+
+#include "core/error.h"
+#include "run/backoff.h"
+#include "run/coordinator.h"
+#include "run/protocol.h"
+#include "run/signals.h"
+
+namespace fersweep::run {
+namespace {
+
+constexpr std::size_t kWorkerFeatureSlots = 8;
+
+// A worker's wait for the coordinator's next message: polls with backoff (see backoff.h).
+comm::Message wait_for_coordinator(comm::Communicator& comm) {
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    if (auto m = comm.try_recv(0, protocol::kTag)) return std::move(*m);
+    kWorkerBackoff.wait(start);
+  }
+}
+
+}  // namespace
+
+void run_worker(Executor& executor, const comm::Placement& placement) {
+  // The coordinator decides when to stop; workers note signals (mpirun and srun forward them),
+  // which arms the cancellation deadline their running tasks check.
+  install_stop_handlers();
+  comm::Communicator comm;
+  std::deque<std::string> holds;  // most recent first
+  std::map<std::string, std::shared_ptr<const FeatureSet>> features;
+  comm.send(0, protocol::kTag, protocol::encode_request(holds));
+  while (true) {
+    protocol::Message m = protocol::decode(wait_for_coordinator(comm).payload, 0);
+    if (m.type == protocol::kStop) return;
+    if (m.type == protocol::kSetup) {
+      executor.setup(m.context);
+      continue;
+    }
+    if (m.type != protocol::kTasks)
+      throw CommError(fmt::format("unexpected message type {} from rank 0", int(m.type)));
+    TaskInputs in;
+    in.dep_results = std::move(m.tasks.dep_results);
+    if (auto& set = m.tasks.features) {
+      features[set->id] = set;
+      holds.push_front(set->id);
+      while (holds.size() > kWorkerFeatureSlots) {
+        features.erase(holds.back());
+        holds.pop_back();
+      }
+    }
+    const auto& tasks = m.tasks.tasks;
+    if (!tasks.empty() && tasks.front().kind == TaskKind::train) {
+      auto it = features.find(tasks.front().features);
+      if (it == features.end()) {
+        throw CommError(fmt::format("rank {} was sent training tasks without their features {}",
+                                    placement.rank, tasks.front().features));
+      }
+      in.features = it->second;
+    }
+    const auto outcomes = executor.execute(tasks, in);
+    comm.send(0, protocol::kTag,
+              protocol::encode_result(outcomes, placement.rank, placement.host, holds));
+  }
+}
+
+}  // namespace fersweep::run
