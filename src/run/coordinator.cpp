@@ -161,13 +161,15 @@ class Coordinator {
     results_.event({{"event", "cached"}, {"id", t.id}, {"kind", to_string(t.kind)}});
     JournalRecord record;
     record.id = t.id;
-    record.kind = to_string(t.kind);
+    const std::string kind = to_string(t.kind);  // the record holds views
+    record.kind = kind;
     record.ok = true;
     record.attempt = scheduler_.attempts(t.id);
     record.host = placement_.host;
     record.seconds = seconds;
-    record.params = t.params.dump();
-    record.result = result.dump();
+    const std::string params = t.params.dump(), result_text = result.dump();
+    record.params = params;
+    record.result = result_text;
     results_.append(record);
   }
 
@@ -241,8 +243,9 @@ class Coordinator {
     record.rank = o.rank;
     record.host = o.host;
     record.seconds = o.seconds;
-    record.params = spec.params.dump();
-    record.result = std::move(result_text);
+    const std::string params = spec.params.dump();
+    record.params = params;
+    record.result = result_text;
     record.error = o.error;
     if (keep_result) finished_results_[o.id] = std::move(result);
     if (!o.ok) {

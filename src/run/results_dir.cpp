@@ -21,10 +21,16 @@ using nlohmann::json;
 namespace {
 
 // A JSON string literal for `s`; plain ASCII (task ids, kinds, host names) skips the serialiser.
-std::string json_string(const std::string& s) {
+std::string json_string(std::string_view s) {
   const bool plain = std::all_of(
       s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-  return plain ? '"' + s + '"' : json(s).dump();
+  if (!plain) return json(std::string(s)).dump();
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
 }
 
 // A JSON number for a measured duration (never NaN or infinite in the output).
@@ -83,11 +89,15 @@ std::string JournalRecord::text() const {
   // Keys in sorted order, as json::dump writes them:
   // {attempt, error?, final, finished, host, id, kind, params, rank, result?, seconds, status, v}.
   std::string t = fmt::format(R"({{"attempt":{},)", attempt);
-  if (!ok) t += R"("error":)" + json(error).dump() + ',';
+  if (!ok) t += R"("error":)" + json(std::string(error)).dump() + ',';
   t += fmt::format(R"("final":{},"finished":"{}","host":{},"id":{},"kind":{},"params":{},)", final,
                    now_iso(), json_string(host), json_string(id), json_string(kind), params);
   t += fmt::format(R"("rank":{},)", rank);
-  if (ok) t += R"("result":)" + (result.empty() ? std::string("null") : result) + ',';
+  if (ok) {
+    t += R"("result":)";
+    t += result.empty() ? std::string_view("null") : result;
+    t += ',';
+  }
   t += fmt::format(R"("seconds":{},"status":"{}","v":1}})", json_seconds(seconds),
                    ok ? "done" : "failed");
   return t;
@@ -168,7 +178,7 @@ std::string ResultsDirectory::write_artifact(const std::string& kind, const std:
 }
 
 void ResultsDirectory::append(const JournalRecord& record) {
-  JournalEntry entry{record.id, record.kind, record.ok, record.text()};
+  JournalEntry entry{std::string(record.id), std::string(record.kind), record.ok, record.text()};
   journal_->append_text(entry.text);
   keep(std::move(entry));
   dirty_ = true;

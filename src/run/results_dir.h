@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "run/coordinator.h"
@@ -27,18 +28,20 @@ const std::string& now_iso();
 
 /// One finished attempt as the journal stores it (docs/results-schema.md): one line of JSON with
 /// its keys in sorted order. Built here only, whether the task ran or came from the feature cache.
+/// The text fields are views: the record is built and appended within one call (the coordinator
+/// journals every task, so copies of ids and hosts would cost dispatch throughput).
 struct JournalRecord {
-  std::string id;
-  std::string kind;
+  std::string_view id;
+  std::string_view kind;
   bool ok = false;
   int attempt = 0;
   bool final = true;  ///< no further attempt follows (done, or failed for good)
   int rank = 0;
-  std::string host;
+  std::string_view host;
   double seconds = 0;
-  std::string params;  ///< the task's parameters as JSON text
-  std::string result;  ///< JSON text when ok ("null" when empty)
-  std::string error;   ///< when !ok
+  std::string_view params;  ///< the task's parameters as JSON text
+  std::string_view result;  ///< JSON text when ok ("null" when empty)
+  std::string_view error;   ///< when !ok
 
   /// The record's line (without the journal's checksum), finished now.
   std::string text() const;
