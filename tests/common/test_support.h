@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -13,6 +14,29 @@
 namespace fersweep::test_support {
 
 namespace fs = std::filesystem;
+
+/// Binds this process to the first CPU it may run on for the scope (as mpirun binds each of two
+/// ranks to one core), restoring the previous affinity mask afterwards.
+class ScopedOneCpu {
+ public:
+  ScopedOneCpu() {
+    EXPECT_EQ(sched_getaffinity(0, sizeof before_, &before_), 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &before_)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    EXPECT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  }
+  ~ScopedOneCpu() { sched_setaffinity(0, sizeof before_, &before_); }
+  ScopedOneCpu(const ScopedOneCpu&) = delete;
+  ScopedOneCpu& operator=(const ScopedOneCpu&) = delete;
+  /// The CPUs allowed before.
+  int cpus_before() const { return CPU_COUNT(&before_); }
+
+ private:
+  cpu_set_t before_;
+};
 
 /// A fresh, empty folder FERSWEEP_TEST_TMP/<module>/<suite>.<test><suffix> for the running test.
 inline fs::path scratch_dir(const std::string& module, const std::string& suffix = "") {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include "common/test_support.h"
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -69,18 +71,12 @@ TEST(ParallelForEach, FirstErrorIsRethrownAndStopsTheRest) {
 
 TEST(ParallelForEach, DefaultThreadsAreTheCpusThisProcessMayUse) {
   EXPECT_EQ(default_threads(5), 5);
-  cpu_set_t before;
-  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
-  EXPECT_EQ(default_threads(0), CPU_COUNT(&before));
-  int first = 0;
-  while (!CPU_ISSET(first, &before)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-  EXPECT_EQ(default_threads(0), 1);  // e.g. mpirun bound the rank to one core
+  cpu_set_t all;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(default_threads(0), CPU_COUNT(&all));
+  test_support::ScopedOneCpu bound;  // e.g. mpirun bound the rank to one core
+  EXPECT_EQ(default_threads(0), 1);
   EXPECT_EQ(available_cpus(), 1);
-  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Torch threads per rank: cores shared by the working ranks on a node.
+#include "common/test_support.h"
 #include "core/parallel.h"
 #include "run/launch.h"
 
@@ -43,19 +44,11 @@ TEST(Launch, ThreadsShareTheNodesCoresAmongWorkers) {
 
 // A rank the launcher bound to one CPU (mpirun's default for 2 ranks) gets one thread.
 TEST(Launch, BindingCapsTheThreads) {
-  cpu_set_t before;
-  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
-  int first = 0;
-  while (!CPU_ISSET(first, &before)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  test_support::ScopedOneCpu bound;
   EXPECT_EQ(available_cpus(), 1);
   EXPECT_EQ(threads_for_rank(0, on_node(1, 2, 2, true)), 1);
   EXPECT_EQ(threads_for_rank(0, on_node(0, 1, 1, true)), 1);
   EXPECT_EQ(threads_for_rank(3, on_node(1, 2, 2, true)), 3);  // --threads still wins
-  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
 }
 
 }  // namespace
