@@ -63,6 +63,18 @@ double train_cost(const sweep::TrainTask& t, const json& params, std::size_t ima
   return 6.0 * weights * rows * t.epochs.back() * 1e-9;
 }
 
+// What every executor gets before its first task (RunSetup::context, sent once to each worker):
+// the dataset as rank 0 scanned it. One field list, JSON both ways.
+struct SweepContext {
+  std::string dataset_root;
+  std::string base_dir = ".";  ///< relative paths of the sweep file (cascades, models, boxes)
+  std::vector<std::string> classes;
+  std::vector<std::pair<std::string, int>> images;  ///< [relative path, label], manifest order
+  std::string fingerprint;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
+                                                images, fingerprint)
+
 // One orchestrator task from a plan task: its parameters plus `extra` keys the executor reads.
 TaskSpec make_task(const std::string& id, TaskKind kind, const json& params, const json& extra,
                    std::vector<std::string> deps, double cost) {
@@ -230,15 +242,15 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   }
   if (feature_cache) setup.feature_cache = make_cache_hooks(plan, manifest, *feature_cache);
 
-  json images = json::array();
-  for (const auto& im : manifest.images) images.push_back({im.relative_path, im.label});
+  SweepContext context;
+  context.dataset_root = manifest.root.string();
+  context.base_dir = spec.base_dir.string();
+  context.classes = manifest.classes;
+  for (const auto& im : manifest.images) context.images.emplace_back(im.relative_path, im.label);
+  context.fingerprint = manifest.fingerprint;
   setup.identity = {{"sweep_hash", spec.source_hash},
                     {"dataset_fingerprint", manifest.fingerprint}};
-  setup.context = {{"dataset_root", manifest.root.string()},
-                   {"base_dir", spec.base_dir.string()},
-                   {"classes", manifest.classes},
-                   {"images", images},
-                   {"fingerprint", manifest.fingerprint}};
+  setup.context = context;
   setup.provenance = {{"sweep_name", spec.name},
                       {"sweep_file", spec.file},
                       {"sweep_text", spec.source_text},
@@ -264,14 +276,13 @@ class SweepExecutor : public Executor {
         device_(model::pick_device(placement.local_rank, settings.device)) {}
 
   void setup(const json& context) override {
-    manifest_.root = context.at("dataset_root").get<std::string>();
-    manifest_.classes = context.at("classes").get<std::vector<std::string>>();
-    manifest_.fingerprint = context.at("fingerprint").get<std::string>();
-    base_dir_ = context.value("base_dir", std::string("."));
+    const auto c = context.get<SweepContext>();
+    manifest_.root = c.dataset_root;
+    manifest_.classes = c.classes;
+    manifest_.fingerprint = c.fingerprint;
+    base_dir_ = c.base_dir;
     manifest_.images.clear();
-    for (const auto& im : context.at("images")) {
-      manifest_.images.push_back({im.at(0).get<std::string>(), im.at(1).get<int>()});
-    }
+    for (const auto& [path, label] : c.images) manifest_.images.push_back({path, label});
   }
 
   std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
