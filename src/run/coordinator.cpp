@@ -62,7 +62,8 @@ class Coordinator {
       run_distributed();
     }
     progress_.finish(scheduler_);
-    summary_.interrupted = stopping() && !scheduler_.finished();
+    // Unfinished because of a stop request — ours, or the workers' own (all withdrew).
+    summary_.interrupted = (stopping() || !withdrawn_.empty()) && !scheduler_.finished();
     results_.event({{"event", summary_.interrupted ? "interrupted" : "finished"},
                     {"done", scheduler_.done_count()},
                     {"failed", scheduler_.failed_count()}});
@@ -202,10 +203,18 @@ class Coordinator {
     if (o.cancelled) {
       // Stopped at the end of the grace period: not an attempt, nothing to journal.
       scheduler_.requeue(o.id);
-      log::info(
-          "task {} ({}) on rank {} abandoned at the end of the grace period; it runs again "
-          "on resume",
-          o.id, to_string(spec.kind), o.rank);
+      if (stopping()) {
+        log::info(
+            "task {} ({}) on rank {} abandoned at the end of the grace period; it runs again "
+            "on resume",
+            o.id, to_string(spec.kind), o.rank);
+      } else {
+        // Only this worker got a signal (e.g. `kill` of its pid): it is done, the run is not.
+        if (withdrawn_.insert(worker).second)
+          log::warn(
+              "rank {} was stopped by a signal of its own; its task {} goes to another worker",
+              o.rank, o.id);
+      }
       return;
     }
     const bool keep_result = o.ok && scheduler_.has_dependents(o.id);
@@ -314,7 +323,7 @@ class Coordinator {
 
   // Gives `worker` work if there is any; otherwise parks it, or stops it when no work can come.
   void serve(int worker, const std::set<std::string>& holds) {
-    if (stopping()) return stop_worker(worker);
+    if (stopping() || withdrawn_.count(worker)) return stop_worker(worker);
     const auto tasks = scheduler_.next_for(worker, holds, batch_size());
     if (!tasks.empty()) return send_tasks(worker, tasks, holds);
     if (nothing_more()) return stop_worker(worker);
@@ -396,6 +405,7 @@ class Coordinator {
   std::map<int, std::set<std::string>> idle_;
   std::map<int, std::size_t> busy_;
   std::set<int> stopped_, setup_sent_;
+  std::set<int> withdrawn_;  // workers that abandoned a task on a signal the coordinator missed
   bool stop_seen_ = false;
   bool abandoned_ = false;
   std::chrono::steady_clock::time_point stop_time_;

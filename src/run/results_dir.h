@@ -94,7 +94,7 @@ class ResultsDirectory {
   std::chrono::steady_clock::time_point last_rewrite_{};
 };
 
-/// The JSON text of a JSON file; IoError naming it when unreadable or not JSON.
+/// A JSON file, parsed; IoError naming it when it is unreadable or not JSON.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
 }  // namespace fersweep::run

@@ -183,6 +183,40 @@ def test_grace_period_bounds_the_exit_time_of_long_tasks():
         print(f"ranks {ranks}: exit 3 {took:.1f} s after the signal ({time.monotonic() - start:.1f} s in all)")
 
 
+def rank_pid(launcher, rank):
+    """The pid of MPI rank `rank` among the launcher's child processes."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == launcher and f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+            return int(entry)
+    raise AssertionError(f"no rank {rank} under pid {launcher}")
+
+
+def test_a_worker_stopped_on_its_own_hands_its_tasks_to_the_others():
+    # SIGTERM to worker rank 1 only (not to mpirun): after its grace period it abandons its
+    # task; the coordinator gives it to rank 2, stops rank 1 and the run still completes.
+    out = fresh("worker_alone")
+    p = synthetic(out, "--tasks", 40, "--sleep-ms", 400, "--grace", 1, ranks=3,
+                  start_new_session=True)
+    wait_for_records(out, 2)
+    os.kill(rank_pid(p.pid, 1), signal.SIGTERM)
+    rc, log = finish(p, timeout=120)
+    assert rc == 0, (rc, log)
+    assert "rank 1 was stopped by a signal of its own" in log, log
+    ids = done_ids(out)
+    assert len(ids) == 40 and len(set(ids)) == 40, len(ids)
+    ranks = {r["rank"] for r in journal(out)}
+    assert 2 in ranks, ranks
+
+
 def test_sigterm_to_mpirun_kills_the_job_but_nothing_acknowledged_is_lost():
     out = fresh("sigterm_mpi")
     p = synthetic(out, "--tasks", 2000, "--sleep-ms", 10, ranks=3, start_new_session=True)
