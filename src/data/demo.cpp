@@ -501,10 +501,8 @@ void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int
       os.write(reinterpret_cast<const char*>(jpeg.data()),
                static_cast<std::streamsize>(jpeg.size()));
       if (!os) throw IoError(fmt::format("demo dataset: cannot write {}", file.string()));
-    } catch (const Error&) {
-      throw;
     } catch (...) {
-      throw IoError(current_exception_message());  // an OpenCV failure is an I/O error here
+      rethrow_with_context<IoError>("");  // an OpenCV failure is an I/O error here
     }
   });
 
