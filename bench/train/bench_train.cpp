@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   std::vector<HeadJob> fold_jobs, lr_jobs;
   for (int k = 0; k < folds; ++k) {
     HeadJob job{train[k], test[k], cfg};
-    job.config.seed = static_cast<std::uint64_t>(k);
+    job.config.rng_seed = static_cast<std::uint64_t>(k);
     fold_jobs.push_back(job);
     for (double lr : {0.01, 0.003, 0.001, 0.03}) {
       job.config.lr = lr;

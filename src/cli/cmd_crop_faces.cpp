@@ -2,9 +2,9 @@
 // quality-control report, outside a sweep (same settings as a sweep's face variant).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "faces/config.h"
 #include "faces/crop.h"
+#include "faces/settings.h"
 
 namespace fersweep::cli {
 namespace {
@@ -56,41 +57,45 @@ Examples:
 
 struct Options {
   std::string dataset, out;
-  std::optional<std::string> detector, model, boxes, cascade, select, fallback;
-  std::optional<double> margin, blur_threshold, iou_threshold;
-  std::optional<int> min_size, min_face_px;
-  bool square = true, align = false, overwrite = false, skip_bad_images = false;
+  faces::CropSettings settings;  // filled by the options below (their defaults are its own)
+  std::string detector = faces::to_string(faces::CropSettings{}.detector);
+  std::string select = faces::to_string(faces::CropSettings{}.select);
+  std::string fallback = faces::to_string(faces::CropSettings{}.fallback);
+  bool overwrite = false, skip_bad_images = false;
   std::vector<std::string> classes;
   int threads = 0;
 };
 
-nlohmann::json variant_json(const Options& o) {
-  nlohmann::json v = nlohmann::json::object();
-  auto put = [&](const char* key, const auto& value) {
-    if (value) v[key] = *value;
-  };
-  put("detector", o.detector);
-  put("model", o.model);
-  put("boxes", o.boxes);
-  put("cascade", o.cascade);
-  put("select", o.select);
-  put("fallback", o.fallback);
-  put("margin", o.margin);
-  put("min_size", o.min_size);
-  v["square"] = o.square;
-  v["align"] = o.align;
-  nlohmann::json qc = nlohmann::json::object();
-  if (o.min_face_px) qc["min_face_px"] = *o.min_face_px;
-  if (o.blur_threshold) qc["blur_threshold"] = *o.blur_threshold;
-  if (o.iou_threshold) qc["iou_threshold"] = *o.iou_threshold;
-  if (!qc.empty()) v["qc"] = qc;
-  return v;
+template <class Enum>
+Enum enum_named(const std::vector<std::string>& names, const std::string& name) {
+  return static_cast<Enum>(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
+// The settings the options give; `--detector boxes:FILE` is short for --detector boxes --boxes
+// FILE.
+faces::CropSettings settings_of(const Options& o) {
+  faces::CropSettings s = o.settings;
+  std::string detector = o.detector;
+  if (detector.rfind("boxes:", 0) == 0) {
+    const std::string file = detector.substr(6);
+    if (file.empty())
+      throw ConfigError("face variant: detector: boxes: needs a file name, as in boxes:FILE.csv");
+    if (s.boxes && *s.boxes != file)
+      throw ConfigError(
+          fmt::format("face variant: boxes: two boxes files given ({} and {})", file, *s.boxes));
+    s.boxes = file;
+    detector = "boxes";
+  }
+  s.detector = enum_named<faces::DetectorKind>(faces::kDetectorNames, detector);
+  s.select = enum_named<faces::SelectPolicy>(faces::kSelectNames, o.select);
+  s.fallback = enum_named<faces::FallbackPolicy>(faces::kFallbackNames, o.fallback);
+  return s;
 }
 
 void run_crop_faces(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
   // Settings first: a typo must not cost a dataset scan.
-  const faces::CropConfig config = faces::parse_crop_config(variant_json(o), fs::current_path());
+  const faces::CropConfig config = faces::resolve_crop_config(settings_of(o), fs::current_path());
   const fs::path out = o.out;
   std::error_code ec;
   const bool exists = fs::exists(out, ec);
@@ -149,22 +154,49 @@ void add_crop_faces(CLI::App& app) {
   cmd->footer(kDescription);  // the manual; `fersweep --help` shows only the summary
   cmd->add_option("DATASET", o->dataset, "Dataset root (one folder per class)")->required();
   cmd->add_option("--out", o->out, "Directory to write the cropped dataset into")->required();
-  cmd->add_option("--detector", o->detector, "haar (default), lbp, yunet, boxes or boxes:FILE.csv");
-  cmd->add_option("--model", o->model, "YuNet ONNX model (detector yunet)");
-  cmd->add_option("--boxes", o->boxes, "Boxes CSV path,class,x,y,w,h (detector/fallback boxes)");
-  cmd->add_option("--cascade", o->cascade,
+  using faces::CropLimits;
+  faces::CropSettings& s = o->settings;
+  auto detectors = faces::kDetectorNames;
+  const auto is_detector = CLI::Validator(
+      [detectors](std::string& v) {
+        if (v.rfind("boxes:", 0) == 0 ||
+            std::find(detectors.begin(), detectors.end(), v) != detectors.end())
+          return std::string();
+        return fmt::format("unknown detector '{}' (haar, lbp, yunet, boxes or boxes:FILE.csv)", v);
+      },
+      "DETECTOR");
+  cmd->add_option("--detector", o->detector, "haar, lbp, yunet, boxes or boxes:FILE.csv")
+      ->check(is_detector)
+      ->capture_default_str();
+  cmd->add_option("--model", s.model, "YuNet ONNX model (detector yunet)");
+  cmd->add_option("--boxes", s.boxes, "Boxes CSV path,class,x,y,w,h (detector/fallback boxes)");
+  cmd->add_option("--cascade", s.cascade,
                   "Cascade XML for haar/lbp (default: opencv-data's frontal-face cascade)");
-  cmd->add_option("--margin", o->margin, "Margin on every side, fraction of the box (default 0.2)");
-  cmd->add_flag("--square,!--no-square", o->square, "Square crops (default) or the box's shape");
-  cmd->add_option("--select", o->select, "Face to keep: largest (default), central, score");
-  cmd->add_flag("--align", o->align, "Rotate crops so the eyes are level");
-  cmd->add_option("--fallback", o->fallback, "No face: keep (default), center, drop, boxes");
-  cmd->add_option("--min-size", o->min_size, "Smallest face searched for, pixels (default 20)");
-  cmd->add_option("--min-face-px", o->min_face_px, "QC: flag faces narrower than this (48)");
-  cmd->add_option("--blur-threshold", o->blur_threshold,
-                  "QC: flag crops whose Laplacian variance is below this (50)");
-  cmd->add_option("--iou-threshold", o->iou_threshold,
-                  "QC: flag face boxes whose IoU with the true box is below this (0.5)");
+  cmd->add_option("--margin", s.margin, "Margin on every side, fraction of the box")
+      ->check(CLI::Range(0.0, CropLimits::max_margin))
+      ->capture_default_str();
+  cmd->add_flag("--square,!--no-square", s.square, "Square crops (default) or the box's shape");
+  cmd->add_option("--select", o->select, "Face to keep: largest, central, score")
+      ->check(CLI::IsMember(faces::kSelectNames))
+      ->capture_default_str();
+  cmd->add_flag("--align", s.align, "Rotate crops so the eyes are level");
+  cmd->add_option("--fallback", o->fallback, "No face: keep, center, drop, boxes")
+      ->check(CLI::IsMember(faces::kFallbackNames))
+      ->capture_default_str();
+  cmd->add_option("--min-size", s.min_size, "Smallest face searched for, pixels")
+      ->check(CLI::Range(1, CropLimits::max_min_size))
+      ->capture_default_str();
+  cmd->add_option("--min-face-px", s.qc.min_face_px, "QC: flag faces narrower than this")
+      ->check(CLI::Range(0, CropLimits::max_min_face_px))
+      ->capture_default_str();
+  cmd->add_option("--blur-threshold", s.qc.blur_threshold,
+                  "QC: flag crops whose Laplacian variance is below this")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--iou-threshold", s.qc.iou_threshold,
+                  "QC: flag face boxes whose IoU with the true box is below this")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--classes", o->classes, "Class folders to use, in label order (default: all)")
       ->delimiter(',');
   cmd->add_flag("--skip-bad-images", o->skip_bad_images, "Leave unreadable images out");

@@ -8,21 +8,19 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
-#include <numeric>
-#include <thread>
 
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/error.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/version.h"
 #include "data/dataset.h"
-#include "model/extractor.h"
+#include "data/preprocess.h"
 #include "model/weights.h"
-#include "run/extract.h"
+#include "run/sweep_run.h"
 #include "store/feature_cache.h"
+#include "sweep/settings.h"
 #include "sweep/yaml_tree.h"
 
 namespace fersweep::cli {
@@ -93,7 +91,7 @@ void check_output(const fs::path& out) {
 
 void extract_command(const Options& o) {
   const model::Arch arch = parse_backbone(o.backbone);
-  const model::WeightsSpec weights_spec = model::parse_weights(o.weights);
+  model::parse_weights(o.weights);  // a bad spelling is refused before the dataset is scanned
   const data::Normalization norm = data::parse_normalization(o.normalize);
   if (norm == data::Normalization::dataset)
     throw ConfigError(
@@ -111,69 +109,30 @@ void extract_command(const Options& o) {
   log::info("dataset '{}': {} images in {} classes, fingerprint {}", o.dataset,
             manifest.images.size(), manifest.classes.size(), manifest.fingerprint.substr(0, 16));
 
-  // The cache key is known without loading the weights (file hash, or the random seed).
-  const auto cache_dir = store::feature_cache_dir(o.feature_cache, o.no_feature_cache);
-  std::optional<store::FeatureCache> cache;
-  std::string key;
-  run::WeightsKeys weights_keys;
-  if (const auto wkey = weights_keys.key(o.weights, arch)) {
-    run::FeatureKey k;
-    k.arch = arch;
-    k.weights = *wkey;
-    k.dataset_fingerprint = manifest.fingerprint;
-    k.image_size = o.image_size;
-    k.normalize = data::to_string(norm);
-    key = run::canonical_feature_key(k);
-    if (cache_dir) cache.emplace(*cache_dir);
-  }
-
-  store::FeatureSet set;
-  json provenance;
+  sweep::ExtractSettings settings;
+  settings.backbone = model::arch_name(arch);
+  settings.weights = o.weights;
+  settings.image_size = o.image_size;
+  settings.normalize = data::to_string(norm);
+  run::ExecutorSettings executor;
+  executor.threads = threads;
+  executor.extract_batch = o.batch_size;
   const auto start = std::chrono::steady_clock::now();
-  std::optional<store::CachedFeatures> hit;
-  if (cache) hit = cache->load(key);
-  if (hit) {
-    set = std::move(hit->set);
-    const fs::path file = run::WeightsKeys::file_of(o.weights, arch);
-    provenance = {
-        {"weights_origin", file.empty() ? hit->result.value("weights_origin", "") : file.string()},
-        {"weights_sha256", hit->result.value("weights_sha256", "")},
-        {"random_weights", weights_spec.kind == model::WeightsSpec::random},
-        {"device", hit->result.value("device", "")},
-        {"from_cache", true},
-        {"feature_cache", hit->file.string()}};
-    log::info("features found in the feature cache: '{}'", hit->file.string());
-  } else {
-    const model::ResolvedWeights w = model::resolve_weights(weights_spec, arch);
-    model::FeatureExtractor fx(arch, w.state, model::pick_device(0),
-                               model::ExtractorOptions{threads, true});
-    run::ExtractOptions options;
-    options.image_size = o.image_size;
-    options.normalize = norm;
-    options.batch_size = o.batch_size;
-    options.threads = threads;
-    std::vector<std::size_t> indices(manifest.images.size());
-    std::iota(indices.begin(), indices.end(), std::size_t{0});
-    set = run::extract_feature_set(fx, manifest, indices, options);
-    provenance = {{"weights_origin", w.origin},
-                  {"weights_sha256", w.sha256},
-                  {"random_weights", w.random},
-                  {"device", fx.device().str()},
-                  {"images_per_second", set.attributes["images_per_second"]},
-                  {"from_cache", false}};
-  }
-  provenance["backbone"] = model::arch_name(arch);
+  run::TaskOutcome outcome = run::extract_features(
+      manifest, settings, executor, store::feature_cache_dir(o.feature_cache, o.no_feature_cache));
+  store::FeatureSet& set = *outcome.features;
+  json provenance = std::move(outcome.result);
+  const bool from_cache = provenance.value("from_cache", false);
+  if (from_cache)
+    log::info("features found in the feature cache: '{}'",
+              provenance.value("feature_cache", std::string()));
+  provenance.erase("variant");  // a sweep's face variant; here always the whole images
   provenance["weights"] = o.weights;
-  provenance["image_size"] = o.image_size;
-  provenance["normalize"] = data::to_string(norm);
   provenance["dataset_root"] = fs::absolute(manifest.root).lexically_normal().string();
-  provenance["dataset_fingerprint"] = manifest.fingerprint;
   provenance["classes"] = json(manifest.classes).dump();
   provenance["fersweep_version"] = version();
   provenance["libtorch_version"] = torch_version();
   set.attributes = provenance;
-  set.id = key.empty() ? std::string("extract") : sha256_hex(key).substr(0, 16);
-  if (cache && !hit) cache->store(key, set, provenance);
   store::write_features_file(out, set);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

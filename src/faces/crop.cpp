@@ -175,7 +175,7 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
   threads = default_threads(threads);
 
   std::optional<BoxTable> boxes;
-  if (!config.boxes.empty()) boxes = read_box_table(config.boxes, manifest);
+  if (!config.boxes_file.empty()) boxes = read_box_table(config.boxes_file, manifest);
   std::optional<BoxTable> truth;
   std::error_code ec;
   if (const fs::path own = manifest.root / "face_boxes.csv"; fs::is_regular_file(own, ec)) {
@@ -193,7 +193,8 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
       [&](int) {
         Worker w;
         if (config.detector != DetectorKind::boxes) w.detector = make_detector(config);
-        if (!config.eye_cascade.empty()) w.eyes = std::make_unique<EyeFinder>(config.eye_cascade);
+        if (!config.eye_cascade_file.empty())
+          w.eyes = std::make_unique<EyeFinder>(config.eye_cascade_file);
         return w;
       },
       [&](Worker& w, std::size_t i) {
@@ -290,7 +291,7 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
   out.qc["summary"]["center_fraction"] = centre.empty() ? json(nullptr) : json(fraction);
   const std::string title = fmt::format(
       "{} | {} images, {} with a face | red: no face found, orange: flagged",
-      config.detector == DetectorKind::boxes ? "boxes " + config.boxes.filename().string()
+      config.detector == DetectorKind::boxes ? "boxes " + config.boxes_file.filename().string()
                                              : to_string(config.detector),
       n, out.qc["summary"]["with_face"].get<std::size_t>());
   out.contact_sheet_png = draw_contact_sheet(manifest, records, crops, title, threads);

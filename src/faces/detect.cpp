@@ -122,9 +122,9 @@ std::unique_ptr<FaceDetector> make_detector(const CropConfig& config) {
   switch (config.detector) {
     case DetectorKind::haar:
     case DetectorKind::lbp:
-      return std::make_unique<CascadeDetector>(config.cascade, config.min_size);
+      return std::make_unique<CascadeDetector>(config.cascade_file, config.min_size);
     case DetectorKind::yunet:
-      return std::make_unique<YunetDetector>(config.model, config.min_size);
+      return std::make_unique<YunetDetector>(config.model_file, config.min_size);
     case DetectorKind::boxes:
       break;
   }

@@ -1,6 +1,7 @@
 // Streaming feature extraction over a dataset, and feature-cache keys.
 #include "run/extract.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -46,35 +47,36 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor& extractor,
   return set;
 }
 
-fs::path WeightsKeys::file_of(const std::string& weights, model::Arch arch) {
-  const model::WeightsSpec spec = model::parse_weights(weights);
-  if (spec.kind == model::WeightsSpec::file) return spec.path;
-  if (spec.kind == model::WeightsSpec::random) return {};
-  for (const std::string& name : model::torchvision_file_names(arch)) {
-    const fs::path p = model::torchvision_checkpoint_dir() / name;
-    std::error_code ec;
-    if (fs::is_regular_file(p, ec)) return p;
-  }
-  return {};
+LocatedWeights locate_and_check_weights(const std::string& spec, model::Arch arch) {
+  const model::WeightsSpec parsed = model::parse_weights(spec);
+  LocatedWeights out{spec, "", ""};
+  if (parsed.kind == model::WeightsSpec::random) return out;
+  // resolve_weights reads a given path before hashing it (its messages say what is wrong with
+  // the file) and checks `auto` against torchvision's checksum first.
+  const model::ResolvedWeights w = model::resolve_weights(parsed, arch);
+  out.file = w.origin;
+  out.sha256 = w.sha256;
+  return out;
 }
 
-std::optional<json> WeightsKeys::key(const std::string& weights, model::Arch arch) {
-  const model::WeightsSpec spec = model::parse_weights(weights);
-  if (spec.kind == model::WeightsSpec::random) {
-    return json{{"random_seed", spec.seed},
-                {"arch", model::arch_name(arch)},
-                {"libtorch", torch_version()}};
-  }
-  const fs::path file = file_of(weights, arch);
-  std::error_code ec;
-  if (file.empty() || !fs::is_regular_file(file, ec)) return std::nullopt;
-  auto it = hashes_.find(file);
-  if (it == hashes_.end()) {
-    // locate_weights checks torchvision's checksum for `auto`: a damaged file is refused here
-    // as it is by a cold extraction, whatever the cache holds.
-    it = hashes_.emplace(file, model::locate_weights(spec, arch).sha256).first;
-  }
-  return json{{"sha256", it->second}};
+model::ResolvedWeights load_weights(const LocatedWeights& weights, model::Arch arch) {
+  const model::WeightsSpec parsed = model::parse_weights(weights.spec);
+  if (parsed.kind == model::WeightsSpec::random) return model::resolve_weights(parsed, arch);
+  model::ResolvedWeights w;
+  w.origin = weights.file;
+  w.sha256 = weights.sha256;
+  w.state = model::read_checkpoint(weights.file);
+  model::check_state_dict(w.state, arch, fmt::format("weights file '{}'", w.origin));
+  return w;
+}
+
+json weights_cache_key(const LocatedWeights& weights, model::Arch arch) {
+  const model::WeightsSpec parsed = model::parse_weights(weights.spec);
+  if (parsed.kind == model::WeightsSpec::random)
+    return {{"random_seed", parsed.seed},
+            {"arch", model::arch_name(arch)},
+            {"libtorch", torch_version()}};
+  return {{"sha256", weights.sha256}};
 }
 
 std::string canonical_feature_key(const FeatureKey& key) {

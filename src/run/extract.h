@@ -12,6 +12,7 @@
 
 #include "data/preprocess.h"
 #include "model/arch.h"
+#include "model/weights.h"
 #include "store/features_file.h"
 
 namespace fersweep::model {
@@ -42,24 +43,32 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor& extractor,
                                       const std::vector<std::size_t>& indices,
                                       const ExtractOptions& options);
 
-/// Names weights in a cache key without loading them: {"sha256"} of the file for a path or for
-/// the file `auto` resolves to (each file hashed once per object), {"random_seed", "arch",
-/// "libtorch"} for random weights (their values come from LibTorch's generator). nullopt when
-/// `auto` finds no file: the extraction itself then reports what is missing.
-class WeightsKeys {
- public:
-  std::optional<nlohmann::json> key(const std::string& weights, model::Arch arch);
-  /// The file `weights` names for `arch` (a path, or what `auto` finds); empty for random.
-  static std::filesystem::path file_of(const std::string& weights, model::Arch arch);
-
- private:
-  std::map<std::filesystem::path, std::string> hashes_;
+/// The weights of an extraction as rank 0 located them: each file found, hashed and its state
+/// checked once per run (a bad file is then a plain error before anything is written); workers
+/// load the file and take its hash from here. One field list, JSON both ways (the run context).
+struct LocatedWeights {
+  std::string spec;    ///< auto | random | random:SEED | an absolute path
+  std::string file;    ///< the file (a path, or what `auto` found); "" for random weights
+  std::string sha256;  ///< of the file; "" for random weights
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LocatedWeights, spec, file, sha256)
+
+/// Finds, hashes and checks the weights `spec` names for `arch` (model::locate_weights: `auto`
+/// must be torchvision's file by its checksum; the state must fit `arch`). Random weights are
+/// generated only by the extraction itself. ModelError/IoError naming the file.
+LocatedWeights locate_and_check_weights(const std::string& spec, model::Arch arch);
+
+/// Loads located weights for an extraction without hashing the file again.
+model::ResolvedWeights load_weights(const LocatedWeights& weights, model::Arch arch);
+
+/// Names weights in a cache key: {"sha256"} of the file; {"random_seed", "arch", "libtorch"} for
+/// random weights (their values come from LibTorch's generator).
+nlohmann::json weights_cache_key(const LocatedWeights& weights, model::Arch arch);
 
 /// Everything a feature set's values depend on.
 struct FeatureKey {
   model::Arch arch = model::Arch::resnet18;
-  nlohmann::json weights;  ///< WeightsKeys::key
+  nlohmann::json weights;  ///< weights_cache_key
   std::string dataset_fingerprint;
   nlohmann::json variant;  ///< null for whole images; crop settings + file hashes
   int image_size = 224;

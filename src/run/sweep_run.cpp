@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <set>
 
 #include "core/cancel.h"
 #include "core/error.h"
@@ -55,7 +54,7 @@ double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
 // rows of every epoch up to the last.
 double train_cost(const sweep::TrainTask& t, const json& params, std::size_t images,
                   std::size_t classes) {
-  const auto s = params.get<sweep::TrainSettings>();
+  const auto s = params.get<train::TrainSettings>();
   const double d = model::feature_dim(model::parse_arch(params.at("backbone")));
   const double c = static_cast<double>(classes);
   const double weights = s.head == "mlp" ? d * s.hidden + s.hidden * c : d * c;
@@ -64,25 +63,36 @@ double train_cost(const sweep::TrainTask& t, const json& params, std::size_t ima
 }
 
 // What every executor gets before its first task (RunSetup::context, sent once to each worker):
-// the dataset as rank 0 scanned it. One field list, JSON both ways.
+// the dataset as rank 0 scanned it, and what rank 0 worked out once for the whole run. One field
+// list, JSON both ways. A task's own parameters stay what its id hashes.
 struct SweepContext {
   std::string dataset_root;
   std::string base_dir = ".";  ///< relative paths of the sweep file (cascades, models, boxes)
   std::vector<std::string> classes;
   std::vector<std::pair<std::string, int>> images;  ///< [relative path, label], manifest order
   std::string fingerprint;
+  std::map<std::string, std::string> variants;    ///< crop/extract task id → variant name
+  std::map<std::string, LocatedWeights> weights;  ///< extract task id → its weights
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
-                                                images, fingerprint)
+                                                images, fingerprint, variants, weights)
 
-// One orchestrator task from a plan task: its parameters plus `extra` keys the executor reads.
-TaskSpec make_task(const std::string& id, TaskKind kind, const json& params, const json& extra,
+SweepContext context_of(const data::Manifest& manifest, const fs::path& base_dir) {
+  SweepContext c;
+  c.dataset_root = manifest.root.string();
+  c.base_dir = base_dir.string();
+  c.classes = manifest.classes;
+  for (const auto& im : manifest.images) c.images.emplace_back(im.relative_path, im.label);
+  c.fingerprint = manifest.fingerprint;
+  return c;
+}
+
+TaskSpec make_task(const std::string& id, TaskKind kind, const json& params,
                    std::vector<std::string> deps, double cost) {
   TaskSpec t;
   t.id = id;
   t.kind = kind;
   t.params = params;
-  for (const auto& [k, v] : extra.items()) t.params[k] = v;
   t.deps = std::move(deps);
   t.cost = cost;
   return t;
@@ -91,15 +101,14 @@ TaskSpec make_task(const std::string& id, TaskKind kind, const json& params, con
 // The variant part of a feature-cache key: the crop settings with every file they name (cascade,
 // model, boxes, eye cascade) replaced by its sha256, so moving a file does not matter but
 // editing it does. The dataset is keyed by its fingerprint instead of its root.
-json variant_cache_key(const json& crop_params, const fs::path& base_dir,
+json variant_cache_key(const faces::CropSettings& settings, const fs::path& base_dir,
                        std::map<fs::path, std::string>& file_hashes) {
-  const faces::CropConfig config = faces::parse_crop_config(crop_params, base_dir);
-  json key = crop_params;
-  key.erase("dataset");
+  const faces::CropConfig config = faces::resolve_crop_config(settings, base_dir);
+  json key = settings;
   json files = json::object();
   for (const auto& [name, path] :
-       {std::pair{"cascade", config.cascade}, std::pair{"model", config.model},
-        std::pair{"boxes", config.boxes}, std::pair{"eye_cascade", config.eye_cascade}}) {
+       {std::pair{"cascade", config.cascade_file}, std::pair{"model", config.model_file},
+        std::pair{"boxes", config.boxes_file}, std::pair{"eye_cascade", config.eye_cascade_file}}) {
     key.erase(name);
     if (path.empty()) continue;
     auto it = file_hashes.find(path);
@@ -115,62 +124,67 @@ json variant_cache_key(const json& crop_params, const fs::path& base_dir,
 struct CacheLink {
   explicit CacheLink(fs::path dir) : cache(std::move(dir)) {}
   store::FeatureCache cache;
-  std::map<std::string, std::string> keys;     // extract task id -> canonical key
-  std::map<std::string, std::string> origins;  // extract task id -> weights origin
+  std::map<std::string, std::string> keys;  // extract task id -> canonical key
+  SweepContext context;                     // variant names and weights of the tasks
 };
 
-FeatureCacheHooks make_cache_hooks(const sweep::Plan& plan, const data::Manifest& manifest,
-                                   const fs::path& dir) {
-  auto link = std::make_shared<CacheLink>(dir);
+// The cache key of extract task `id` with parameters `params` (variant: variant_cache_key, or
+// null for whole images).
+std::string extract_cache_key(const std::string& id, const json& params,
+                              const SweepContext& context, json variant) {
+  const auto s = params.get<sweep::ExtractSettings>();
+  FeatureKey key;
+  key.arch = model::parse_arch(s.backbone);
+  key.weights = weights_cache_key(context.weights.at(id), key.arch);
+  key.dataset_fingerprint = context.fingerprint;
+  key.variant = std::move(variant);
+  key.image_size = s.image_size;
+  key.normalize = s.normalize;
+  if (data::parse_normalization(s.normalize) == data::Normalization::dataset)
+    key.fold = params.get<sweep::FoldSettings>();
+  return canonical_feature_key(key);
+}
+
+// The cache key of every extract task of `plan`.
+void add_plan_keys(CacheLink& link, const sweep::Plan& plan) {
   std::map<std::string, const sweep::CropTask*> crops;
   for (const auto& c : plan.crops) crops[c.id] = &c;
-  WeightsKeys weights;
   std::map<fs::path, std::string> file_hashes;
   for (const auto& e : plan.extracts) {
     try {
-      FeatureKey key;
-      key.arch = model::parse_arch(e.backbone);
-      const auto w = weights.key(e.weights, key.arch);
-      if (!w) continue;  // `auto` found no file: the task reports it
-      key.weights = *w;
-      key.dataset_fingerprint = manifest.fingerprint;
+      json variant;
       if (e.crop)
-        key.variant = variant_cache_key(crops.at(*e.crop)->params, plan.spec.base_dir, file_hashes);
-      key.image_size = e.image_size;
-      key.normalize = e.normalize;
-      if (e.fold) {
-        const json& p = e.params;
-        key.fold = {{"fold", p.at("fold")},
-                    {"repeat", p.at("repeat")},
-                    {"folds", p.at("folds")},
-                    {"cv_seed", p.at("cv_seed")}};
-      }
-      link->keys[e.id] = canonical_feature_key(key);
-      const fs::path file = WeightsKeys::file_of(e.weights, key.arch);
-      if (!file.empty()) link->origins[e.id] = file.string();
+        variant = variant_cache_key(crops.at(*e.crop)->params.get<faces::CropSettings>(),
+                                    plan.spec.base_dir, file_hashes);
+      link.keys[e.id] = extract_cache_key(e.id, e.params, link.context, std::move(variant));
     } catch (const Error& err) {
       log::warn("feature cache: not used for feature set {} ({})", e.id, err.what());
     }
   }
-  log::info("feature cache: '{}'", dir.string());
+}
+
+FeatureCacheHooks make_cache_hooks(std::shared_ptr<CacheLink> link) {
+  log::info("feature cache: '{}'", link->cache.dir().string());
   FeatureCacheHooks hooks;
   hooks.fetch = [link](const TaskSpec& t) -> std::optional<TaskOutcome> {
     const auto key = link->keys.find(t.id);
     if (key == link->keys.end()) return std::nullopt;
     auto hit = link->cache.load(key->second);
     if (!hit) return std::nullopt;
+    const std::string variant = link->context.variants[t.id];
     TaskOutcome o;
     o.id = t.id;
     o.ok = true;
     o.result = hit->result;
-    o.result["variant"] = t.params.value("variant", "");
+    o.result["variant"] = variant;
+    o.result["from_cache"] = true;
     o.result["feature_cache"] = hit->file.string();
-    if (auto origin = link->origins.find(t.id); origin != link->origins.end())
-      o.result["weights_origin"] = origin->second;
+    const LocatedWeights& w = link->context.weights.at(t.id);
+    if (!w.file.empty()) o.result["weights_origin"] = w.file;
     o.features = std::make_shared<FeatureSet>(std::move(hit->set));
     log::info("feature set {} ({}, {} px, variant '{}'): reused from '{}'", t.id,
-              t.params.value("backbone", ""), t.params.value("image_size", 0),
-              t.params.value("variant", ""), hit->file.string());
+              t.params.value("backbone", ""), t.params.value("image_size", 0), variant,
+              hit->file.string());
     return o;
   };
   hooks.store = [link](const TaskSpec& t, const TaskOutcome& o) {
@@ -182,26 +196,32 @@ FeatureCacheHooks make_cache_hooks(const sweep::Plan& plan, const data::Manifest
   return hooks;
 }
 
+// Every extraction's weights, each distinct (backbone, weights) located, hashed and checked once.
+void locate_plan_weights(const sweep::Plan& plan, SweepContext& context) {
+  std::map<std::string, LocatedWeights> located;
+  for (const auto& e : plan.extracts) {
+    const std::string key = e.backbone + "|" + e.weights;
+    auto it = located.find(key);
+    if (it == located.end())
+      it = located.emplace(key, locate_and_check_weights(e.weights, model::parse_arch(e.backbone)))
+               .first;
+    context.weights[e.id] = it->second;
+  }
+}
+
 }  // namespace
 
 RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                           const std::optional<fs::path>& feature_cache) {
   const sweep::SweepSpec& spec = plan.spec;
   // A weights file that is unreadable or does not fit its backbone would fail every extraction
-  // the same way (retried, then exit 4, with a results directory of failures): check each file
+  // the same way (retried, then exit 4, with a results directory of failures): each is checked
   // once here, before the results directory is touched, so it is a plain error naming the file.
-  std::set<std::string> checked;
-  for (const auto& e : plan.extracts) {
-    const model::WeightsSpec w = model::parse_weights(e.weights);
-    if (w.kind == model::WeightsSpec::random ||
-        !checked.insert(e.backbone + "|" + e.weights).second)
-      continue;
-    model::resolve_weights(w, model::parse_arch(e.backbone));
-  }
-  const json& ds = spec.canonical["dataset"];
+  SweepContext context;
+  locate_plan_weights(plan, context);
   data::ScanOptions scan;
   scan.classes = plan.classes;
-  scan.skip_bad_images = ds.value("skip_bad_images", false);
+  scan.skip_bad_images = spec.dataset.skip_bad_images;
   scan.threads = scan_threads;
   log::info("scanning dataset '{}'", spec.dataset_root.string());
   const data::Manifest manifest = data::scan_dataset(spec.dataset_root, scan);
@@ -223,31 +243,35 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   RunSetup setup;
   setup.sweep_text = spec.source_text;
   const std::size_t n = manifest.images.size();
-  for (const auto& c : plan.crops)
-    setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {{"variant", c.variant}}, {},
-                                    kCropGflopsPerImage * n));
+  SweepContext located = std::move(context);
+  context = context_of(manifest, spec.base_dir);
+  context.weights = std::move(located.weights);
+  for (const auto& c : plan.crops) {
+    setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {}, kCropGflopsPerImage * n));
+    context.variants[c.id] = c.variant;
+  }
   for (const auto& e : plan.extracts) {
     std::vector<std::string> deps;
     if (e.crop) deps.push_back(*e.crop);
-    setup.tasks.push_back(make_task(e.id, TaskKind::extract, e.params,
-                                    {{"variant", e.variant}, {"weights_resolved", e.weights}},
-                                    std::move(deps), extract_cost(e, n)));
+    setup.tasks.push_back(
+        make_task(e.id, TaskKind::extract, e.params, std::move(deps), extract_cost(e, n)));
+    context.variants[e.id] = e.variant;
   }
   for (const auto& tr : plan.trains) {
     const json params = tr.params();
-    setup.tasks.push_back(make_task(tr.id, TaskKind::train, params, json::object(), {tr.extract},
+    setup.tasks.push_back(make_task(tr.id, TaskKind::train, params, {tr.extract},
                                     train_cost(tr, params, n, manifest.classes.size())));
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
   }
-  if (feature_cache) setup.feature_cache = make_cache_hooks(plan, manifest, *feature_cache);
-
-  SweepContext context;
-  context.dataset_root = manifest.root.string();
-  context.base_dir = spec.base_dir.string();
-  context.classes = manifest.classes;
-  for (const auto& im : manifest.images) context.images.emplace_back(im.relative_path, im.label);
-  context.fingerprint = manifest.fingerprint;
+  if (feature_cache) {
+    auto link = std::make_shared<CacheLink>(*feature_cache);
+    link->context.fingerprint = context.fingerprint;
+    link->context.variants = context.variants;
+    link->context.weights = context.weights;
+    add_plan_keys(*link, plan);
+    setup.feature_cache = make_cache_hooks(link);
+  }
   setup.identity = {{"sweep_hash", spec.source_hash},
                     {"dataset_fingerprint", manifest.fingerprint}};
   setup.context = context;
@@ -276,13 +300,13 @@ class SweepExecutor : public Executor {
         device_(model::pick_device(placement.local_rank, settings.device)) {}
 
   void setup(const json& context) override {
-    const auto c = context.get<SweepContext>();
-    manifest_.root = c.dataset_root;
-    manifest_.classes = c.classes;
-    manifest_.fingerprint = c.fingerprint;
-    base_dir_ = c.base_dir;
+    context_ = context.get<SweepContext>();
+    manifest_.root = context_.dataset_root;
+    manifest_.classes = context_.classes;
+    manifest_.fingerprint = context_.fingerprint;
     manifest_.images.clear();
-    for (const auto& [path, label] : c.images) manifest_.images.push_back({path, label});
+    for (const auto& [path, label] : context_.images) manifest_.images.push_back({path, label});
+    context_.images.clear();  // kept once, in manifest_
   }
 
   std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
@@ -325,10 +349,14 @@ class SweepExecutor : public Executor {
     return o;
   }
 
+  std::string variant_of(const std::string& id) const {
+    const auto it = context_.variants.find(id);
+    return it == context_.variants.end() ? std::string() : it->second;
+  }
+
   void crop(const TaskSpec& t, TaskOutcome& o) {
-    json settings = t.params;
-    settings.erase("variant");  // added for provenance; not a crop setting
-    const faces::CropConfig config = faces::parse_crop_config(settings, base_dir_);
+    const faces::CropConfig config =
+        faces::resolve_crop_config(t.params.get<faces::CropSettings>(), context_.base_dir);
     const faces::CropOutcome outcome = faces::crop_faces(manifest_, config, settings_.threads);
     json crops = json::array();
     std::size_t kept = 0;
@@ -339,20 +367,21 @@ class SweepExecutor : public Executor {
     o.result = {{"crops", crops},
                 {"images", outcome.crops.size()},
                 {"kept", kept},
+                {"variant", variant_of(t.id)},
                 {"summary", faces::format_qc_summary(outcome.qc)}};
     o.artifacts["qc.json"] = outcome.qc.dump(2);
     o.artifacts["contact_sheet.png"].assign(outcome.contact_sheet_png.begin(),
                                             outcome.contact_sheet_png.end());
-    log::info("variant '{}': {}", t.params.value("variant", ""),
-              faces::format_qc_summary(outcome.qc));
+    log::info("variant '{}': {}", variant_of(t.id), faces::format_qc_summary(outcome.qc));
   }
 
-  model::FeatureExtractor& extractor_for(model::Arch arch, const std::string& weights,
+  model::FeatureExtractor& extractor_for(model::Arch arch, const LocatedWeights& weights,
                                          json& provenance) {
-    const std::string key = model::arch_name(arch) + "|" + weights;
+    const std::string key =
+        fmt::format("{}|{}|{}", model::arch_name(arch), weights.spec, weights.sha256);
     if (extractor_key_ != key) {
       extractor_.reset();
-      const model::ResolvedWeights w = model::resolve_weights(model::parse_weights(weights), arch);
+      const model::ResolvedWeights w = load_weights(weights, arch);
       extractor_ = std::make_unique<model::FeatureExtractor>(
           arch, w.state, device_, model::ExtractorOptions{settings_.threads, true});
       extractor_key_ = key;
@@ -364,11 +393,15 @@ class SweepExecutor : public Executor {
   }
 
   void extract(const TaskSpec& t, const TaskInputs& inputs, TaskOutcome& o) {
-    const json& p = t.params;
+    const auto p = t.params.get<sweep::ExtractSettings>();
+    const auto weights = context_.weights.find(t.id);
+    if (weights == context_.weights.end())
+      throw InternalError("extract task " + t.id + " has no weights in the run context");
+    const std::string variant = variant_of(t.id);
     // A face variant reads the crops its crop task decided; dropped images are left out.
     std::vector<std::optional<faces::Crop>> crops;
-    if (!p.at("crop").is_null()) {
-      const std::string crop_id = p.at("crop").get<std::string>();
+    if (p.crop) {
+      const std::string& crop_id = *p.crop;
       const auto it = inputs.dep_results.find(crop_id);
       if (it == inputs.dep_results.end())
         throw InternalError("extract task arrived without its crop result " + crop_id);
@@ -387,30 +420,27 @@ class SweepExecutor : public Executor {
         return faces::apply_crop(rgb, *crops[i]);
       };
     }
-    const auto arch = model::parse_arch(p.at("backbone").get<std::string>());
+    const auto arch = model::parse_arch(p.backbone);
     json provenance;
-    model::FeatureExtractor& fx =
-        extractor_for(arch, p.at("weights_resolved").get<std::string>(), provenance);
-    const int size = p.at("image_size").get<int>();
-    const auto norm = data::parse_normalization(p.at("normalize").get<std::string>());
+    model::FeatureExtractor& fx = extractor_for(arch, weights->second, provenance);
+    const int size = p.image_size;
+    const auto norm = data::parse_normalization(p.normalize);
 
     std::vector<std::size_t> indices;
     for (std::size_t i = 0; i < manifest_.images.size(); ++i) {
       if (crops.empty() || crops[i]) indices.push_back(i);
     }
-    if (indices.empty())
-      throw DataError(fmt::format("variant '{}' kept no images", p.value("variant", "")));
+    if (indices.empty()) throw DataError(fmt::format("variant '{}' kept no images", variant));
     data::ChannelStats stats = data::imagenet_stats();
     if (norm == data::Normalization::dataset) {
       // Statistics of this fold's training images only: the test fold never leaks into them. The
       // folds are those the training tasks compute from this feature set's labels.
       std::vector<int> labels;
       for (std::size_t i : indices) labels.push_back(manifest_.images[i].label);
-      const auto assignment = data::stratified_fold_assignment(
-          labels, p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
+      const auto f = t.params.get<sweep::FoldSettings>();
+      const auto assignment = data::stratified_fold_assignment(labels, f.folds, f.cv_seed);
       std::vector<std::size_t> train;
-      for (std::size_t k : data::fold_split(assignment, p.at("fold").get<int>()).train)
-        train.push_back(indices[k]);
+      for (std::size_t k : data::fold_split(assignment, f.fold).train) train.push_back(indices[k]);
       stats = data::compute_channel_stats(manifest_, train, size, settings_.threads, transform);
     }
     ExtractOptions options;
@@ -422,7 +452,7 @@ class SweepExecutor : public Executor {
     options.transform = transform;
     auto set = std::make_shared<FeatureSet>(extract_feature_set(fx, manifest_, indices, options));
     provenance["backbone"] = model::arch_name(arch);
-    provenance["variant"] = p.value("variant", "");
+    provenance["variant"] = variant;
     provenance["image_size"] = size;
     provenance["normalize"] = data::to_string(norm);
     provenance["dataset_fingerprint"] = manifest_.fingerprint;
@@ -491,27 +521,16 @@ class SweepExecutor : public Executor {
 
   train::HeadJob make_job(const TaskSpec& t, const FeatureSet& fs) {
     const json& p = t.params;
-    const auto& assignment =
-        assignment_for(fs, p.at("folds").get<int>(), p.at("cv_seed").get<std::uint64_t>());
-    const auto split = data::fold_split(assignment, p.at("fold").get<int>());
+    const auto f = p.get<sweep::FoldSettings>();
+    const auto split = data::fold_split(assignment_for(fs, f.folds, f.cv_seed), f.fold);
     train::HeadJob job;
     job.train_idx = split.train;
     job.test_idx = split.test;
-    // Typed once, with sweep::TrainSettings' defaults for the keys a task leaves out.
-    const auto s = p.get<sweep::TrainSettings>();
-    train::HeadConfig& c = job.config;
-    c.head = s.head;
-    c.hidden = s.hidden;
-    c.optimizer = s.optimizer;
-    c.lr = s.lr;
-    c.weight_decay = s.weight_decay;
-    c.momentum = s.momentum;
-    c.batch_size = s.batch_size;
-    c.eval_epochs = t.epochs;
-    c.standardize = s.standardize;
-    c.label_smoothing = s.label_smoothing;
-    c.seed = sweep::seed_from_id(t.id);  // the plan's TrainTask::seed
-    train::validate(c);
+    // Typed once, with TrainSettings' defaults for the keys a task leaves out.
+    static_cast<train::TrainSettings&>(job.config) = p.get<train::TrainSettings>();
+    job.config.eval_epochs = t.epochs;
+    job.config.rng_seed = sweep::seed_from_id(t.id);  // the plan's TrainTask::seed
+    train::validate(job.config);
     return job;
   }
 
@@ -535,8 +554,8 @@ class SweepExecutor : public Executor {
   comm::Placement placement_;
   ExecutorSettings settings_;
   c10::Device device_;
+  SweepContext context_;  // its images are in manifest_
   data::Manifest manifest_;
-  std::string base_dir_;
   std::unique_ptr<model::FeatureExtractor> extractor_;
   std::string extractor_key_;
   json weights_info_;
@@ -548,6 +567,37 @@ class SweepExecutor : public Executor {
 std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement,
                                               const ExecutorSettings& settings) {
   return std::make_unique<SweepExecutor>(placement, settings);
+}
+
+TaskOutcome extract_features(const data::Manifest& manifest, const sweep::ExtractSettings& settings,
+                             const ExecutorSettings& executor_settings,
+                             const std::optional<fs::path>& feature_cache) {
+  const json params = settings;
+  const TaskSpec t = make_task(sweep::task_id(params), TaskKind::extract, params, {}, 0);
+  SweepContext context = context_of(manifest, fs::current_path());
+  context.weights[t.id] =
+      locate_and_check_weights(settings.weights, model::parse_arch(settings.backbone));
+  context.variants[t.id] = "";
+  FeatureCacheHooks hooks;
+  if (feature_cache) {
+    auto link = std::make_shared<CacheLink>(*feature_cache);
+    link->context.fingerprint = context.fingerprint;
+    link->context.variants = context.variants;
+    link->context.weights = context.weights;
+    link->keys[t.id] = extract_cache_key(t.id, params, context, nullptr);
+    hooks = make_cache_hooks(link);
+    if (auto hit = hooks.fetch(t)) {
+      hit->features->id = t.id;
+      return std::move(*hit);
+    }
+  }
+  SweepExecutor executor(comm::Placement{}, executor_settings);
+  executor.setup(context);
+  TaskOutcome o = std::move(executor.execute({t}, {}).front());
+  if (!o.ok) throw Error(o.error);
+  o.features->id = t.id;
+  if (hooks.store) hooks.store(t, o);
+  return o;
 }
 
 }  // namespace fersweep::run

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "comm/mpi.h"
+#include "data/dataset.h"
 #include "run/coordinator.h"
 #include "sweep/plan.h"
 
@@ -32,5 +33,14 @@ struct ExecutorSettings {
 /// Creates the executor for this rank (device from the local rank: CUDA when available).
 std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement,
                                               const ExecutorSettings& settings);
+
+/// One feature set of `manifest` outside a sweep (`fersweep extract`), by a sweep's own extract
+/// task: the same weights check, feature-cache key, lookup and store, extraction and provenance.
+/// The outcome's result is the provenance (`from_cache` says whether `feature_cache` held the
+/// features). Weights problems throw as for a sweep (ModelError, IoError); a failed extraction
+/// throws Error with its message.
+TaskOutcome extract_features(const data::Manifest& manifest, const sweep::ExtractSettings& settings,
+                             const ExecutorSettings& executor_settings,
+                             const std::optional<std::filesystem::path>& feature_cache);
 
 }  // namespace fersweep::run

@@ -44,9 +44,8 @@ DatasetCensus census_dataset(const SweepSpec& spec) {
   std::error_code ec;
   census.found = !census.root.empty() && fs::is_directory(census.root, ec);
   if (!census.found) return census;
-  const auto& listed = spec.canonical["dataset"]["classes"];
-  if (listed.is_array()) {
-    for (const auto& c : listed) census.classes.push_back(c.get<std::string>());
+  if (spec.dataset.classes) {
+    census.classes = *spec.dataset.classes;
   } else {
     for (fs::directory_iterator it(census.root, ec), end; !ec && it != end; it.increment(ec))
       if (it->is_directory(ec) && it->path().filename().string()[0] != '.')

@@ -109,9 +109,9 @@ class Expander {
  public:
   Expander(const SweepSpec& spec, Plan& plan) : spec_(spec), c_(spec.canonical), plan_(plan) {
     FERSWEEP_ASSERT(grid_keys().size() == kKeyCount, "grid key table and enum disagree");
-    folds_ = c_["cv"]["folds"].get<int>();
-    repeats_ = c_["cv"]["repeats"].get<int>();
-    cv_seed_ = c_["cv"]["seed"].get<std::uint64_t>();
+    folds_ = spec.cv.folds;
+    repeats_ = spec.cv.repeats;
+    cv_seed_ = spec.cv.seed;
     dataset_ = {{"root", c_["dataset"]["root"]},
                 {"classes", c_["dataset"]["classes"]},
                 {"skip_bad_images", c_["dataset"]["skip_bad_images"]}};
@@ -130,8 +130,8 @@ class Expander {
     axes[kBackbone] = {};
     for (const auto& v : spec_.variants) axes[kVariant].push_back(v);
     axes[kWeights] = {nullptr};  // from the weights section, per backbone
-    axes[kImageSize] = {c_["dataset"]["image_size"]};
-    axes[kNormalize] = {c_["dataset"]["normalize"]};
+    axes[kImageSize] = {json(spec_.dataset.image_size)};
+    axes[kNormalize] = {json(spec_.dataset.normalize)};
     for (std::size_t k : {kHead, kHidden, kOptimizer, kLr, kWeightDecay, kMomentum, kBatchSize,
                           kStandardize, kLabelSmoothing, kSeed})
       axes[k] = {train[grid_keys()[k]]};
@@ -397,11 +397,10 @@ Plan plan_sweep(const SweepSpec& spec) {
   Plan plan;
   plan.spec = spec;
   const json& c = spec.canonical;
-  plan.folds = c["cv"]["folds"].get<int>();
-  for (int r = 0; r < c["cv"]["repeats"].get<int>(); ++r)
-    plan.cv_seeds.push_back(c["cv"]["seed"].get<std::uint64_t>() + static_cast<std::uint64_t>(r));
-  if (c["dataset"]["classes"].is_array())
-    plan.classes = c["dataset"]["classes"].get<std::vector<std::string>>();
+  plan.folds = spec.cv.folds;
+  for (int r = 0; r < spec.cv.repeats; ++r)
+    plan.cv_seeds.push_back(spec.cv.seed + static_cast<std::uint64_t>(r));
+  plan.classes = spec.dataset.classes.value_or(std::vector<std::string>{});
   plan.warnings = spec.warnings;
 
   Expander expander(spec, plan);

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "faces/settings.h"
 #include "sweep/yaml_tree.h"
 
 namespace fersweep::sweep {
@@ -67,9 +68,6 @@ const std::vector<std::string> kTrainKeys = {
 const std::vector<std::string> kRunKeys = {"retries", "threads", "device", "grace_period"};
 
 const std::vector<std::string> kNormalize = {"imagenet", "dataset", "minmax"};
-const std::vector<std::string> kDetectors = {"haar", "lbp", "yunet", "boxes"};
-const std::vector<std::string> kSelect = {"largest", "central", "score"};
-const std::vector<std::string> kFallback = {"keep", "center", "drop", "boxes"};
 const std::vector<std::string> kHeads = {"linear", "mlp"};
 const std::vector<std::string> kOptimizers = {"adam", "adamw", "sgd"};
 const std::vector<std::string> kDevices = {"auto", "cpu", "cuda"};
@@ -410,11 +408,12 @@ class SpecBuilder {
         d["classes"] = names;
       }
     }
-    field(v, p, "image_size", d, 224,
+    const DatasetSettings defaults;
+    field(v, p, "image_size", d, defaults.image_size,
           [&](auto& x, auto path) { return c_.integer(x, path, 32, 2048); });
-    field(v, p, "normalize", d, "imagenet",
+    field(v, p, "normalize", d, defaults.normalize,
           [&](auto& x, auto path) { return c_.choice(x, path, "normalization", kNormalize); });
-    field(v, p, "skip_bad_images", d, false,
+    field(v, p, "skip_bad_images", d, defaults.skip_bad_images,
           [&](auto& x, auto path) { return c_.boolean(x, path); });
     spec_.canonical["dataset"] = d;
   }
@@ -441,79 +440,91 @@ class SpecBuilder {
     spec_.canonical["variants"] = out;
   }
 
+  // Reads a map entry `key` with `read` (returning optional<T>) into `out` when it is written.
+  template <class T, class Read>
+  void read_into(const YamlValue& map, const std::string& path, const char* key, T& out,
+                 Read read) {
+    if (const auto* e = map.find_entry(key)) {
+      note(child(path, key), e->key_loc);
+      if (auto x = read(e->value, child(path, key))) out = static_cast<T>(*x);
+    }
+  }
+
+  // One of an enum's spellings (faces/settings.h lists them in enum order).
+  template <class Enum>
+  auto enum_reader(const char* what, const std::vector<std::string>& names) {
+    return
+        [this, what, &names](const YamlValue& x, const std::string& path) -> std::optional<Enum> {
+          const auto s = c_.choice(x, path, what, names);
+          if (!s) return std::nullopt;
+          return static_cast<Enum>(std::find(names.begin(), names.end(), *s) - names.begin());
+        };
+  }
+
+  // A file path as written, normalised lexically.
+  std::optional<std::string> file_path(const YamlValue& x, const std::string& path) {
+    const auto s = c_.string(x, path);
+    if (!s) return std::nullopt;
+    return std::filesystem::path(*s).lexically_normal().string();
+  }
+
+  // A face variant: faces::CropSettings (its defaults, ranges and cross-field rules), as JSON.
   json variant(const YamlValue& v, const std::string& p) {
-    json out = json::object();
-    if (v.is_null() || (v.is_map() && v.entries.empty())) return out;  // uncropped images
-    if (!c_.expect_map(v, p)) return out;
+    if (v.is_null() || (v.is_map() && v.entries.empty())) return json::object();  // uncropped
+    if (!c_.expect_map(v, p)) return json::object();
     c_.check_keys(v, p, kVariantKeys);
-    std::optional<std::string> detector;
+    using faces::CropLimits;
+    faces::CropSettings s;
+    bool detector_ok = false;
     if (const auto* d = v.find("detector")) {
-      detector = c_.choice(*d, child(p, "detector"), "detector", kDetectors);
+      const auto kind = enum_reader<faces::DetectorKind>("detector", faces::kDetectorNames)(
+          *d, child(p, "detector"));
+      detector_ok = kind.has_value();
+      if (kind) s.detector = *kind;
     } else {
       c_.error(v, p,
                "no detector; add `detector: haar` (or lbp, yunet, boxes), or write `{}` for the "
                "uncropped images");
     }
-    out["detector"] = detector ? json(*detector) : json(nullptr);
-    field(&v, p, "margin", out, 0.2,
-          [&](auto& x, auto path) { return c_.number(x, path, 0, false, 2, false); });
-    field(&v, p, "square", out, true, [&](auto& x, auto path) { return c_.boolean(x, path); });
-    field(&v, p, "select", out, "largest",
-          [&](auto& x, auto path) { return c_.choice(x, path, "face selection", kSelect); });
-    field(&v, p, "align", out, false, [&](auto& x, auto path) { return c_.boolean(x, path); });
-    field(&v, p, "fallback", out, "keep",
-          [&](auto& x, auto path) { return c_.choice(x, path, "fallback", kFallback); });
-    field(&v, p, "min_size", out, 20,
-          [&](auto& x, auto path) { return c_.integer(x, path, 1, 100000); });
-    auto path_field = [&](const char* key) {
-      out[key] = nullptr;
-      if (const auto* x = v.find(key)) {
-        if (auto s = c_.string(*x, child(p, key))) {
-          std::string n = std::filesystem::path(*s).lexically_normal().string();
-          out[key] = n;
-        }
-      }
+    auto number = [&](double lo, double hi) {
+      return [&, lo, hi](auto& x, auto path) { return c_.number(x, path, lo, false, hi, false); };
     };
-    path_field("model");
-    path_field("boxes");
-    path_field("cascade");
-    // Files only some detectors use: missing ones are errors, superfluous ones too (a typo'd
-    // detector would otherwise silently ignore the file the user meant).
-    const std::string det = detector.value_or("");
-    if (detector) {
-      if (det == "yunet" && out["model"].is_null())
-        c_.error(v, p, "detector yunet needs `model: PATH` (face_detection_yunet_2022mar.onnx)");
-      if (det != "yunet" && !out["model"].is_null())
-        c_.error(*v.find("model"), child(p, "model"), "only detector yunet uses a model file");
-      const bool wants_boxes = det == "boxes" || out["fallback"] == "boxes";
-      if (wants_boxes && out["boxes"].is_null())
-        c_.error(v, p, "detector boxes and fallback boxes need `boxes: CSV`");
-      if (!wants_boxes && !out["boxes"].is_null())
-        c_.error(*v.find("boxes"), child(p, "boxes"),
-                 "a boxes file is only used with detector: boxes or fallback: boxes");
-      if (det != "haar" && det != "lbp" && !out["cascade"].is_null())
-        c_.error(*v.find("cascade"), child(p, "cascade"),
-                 "only detectors haar and lbp use a cascade file");
-    }
-    if (detector && det != "yunet" && out["align"] == true)
-      diag_.warning(v.find_entry("align")->key_loc, child(p, "align"),
-                    "without detector yunet the eyes are found by the Haar eye cascade, which "
-                    "misses many faces");
-    json qc = {{"min_face_px", 48}, {"blur_threshold", 50.0}, {"iou_threshold", 0.5}};
+    auto integer = [&](long long lo, long long hi) {
+      return [&, lo, hi](auto& x, auto path) { return c_.integer(x, path, lo, hi); };
+    };
+    auto boolean = [&](auto& x, auto path) { return c_.boolean(x, path); };
+    auto file = [&](auto& x, auto path) { return file_path(x, path); };
+    read_into(v, p, "margin", s.margin, number(0, CropLimits::max_margin));
+    read_into(v, p, "square", s.square, boolean);
+    read_into(v, p, "select", s.select,
+              enum_reader<faces::SelectPolicy>("face selection", faces::kSelectNames));
+    read_into(v, p, "align", s.align, boolean);
+    read_into(v, p, "fallback", s.fallback,
+              enum_reader<faces::FallbackPolicy>("fallback", faces::kFallbackNames));
+    read_into(v, p, "min_size", s.min_size, integer(1, CropLimits::max_min_size));
+    read_into(v, p, "model", s.model, file);
+    read_into(v, p, "boxes", s.boxes, file);
+    read_into(v, p, "cascade", s.cascade, file);
     if (const auto* q = v.find("qc")) {
       const std::string qp = child(p, "qc");
       if (c_.expect_map(*q, qp)) {
         c_.check_keys(*q, qp, kQcKeys);
-        field(q, qp, "min_face_px", qc, 48,
-              [&](auto& x, auto path) { return c_.integer(x, path, 0, 100000); });
-        field(q, qp, "blur_threshold", qc, 50.0,
-              [&](auto& x, auto path) { return c_.number(x, path, 0, false, kInf, false); });
-        field(q, qp, "iou_threshold", qc, 0.5,
-              [&](auto& x, auto path) { return c_.number(x, path, 0, false, 1, false); });
+        read_into(*q, qp, "min_face_px", s.qc.min_face_px, integer(0, CropLimits::max_min_face_px));
+        read_into(*q, qp, "blur_threshold", s.qc.blur_threshold, number(0, kInf));
+        read_into(*q, qp, "iou_threshold", s.qc.iou_threshold, number(0, 1));
       }
     }
-    out["qc"] = qc;
-    return out;
+    if (detector_ok) {
+      for (const auto& problem : faces::crop_settings_problems(s)) {
+        const auto* written = v.find(problem.key);  // else reported at the variant
+        diag_.error(written ? written->loc : v.loc, child(p, problem.key), problem.message);
+      }
+      if (s.detector != faces::DetectorKind::yunet && s.align)
+        diag_.warning(v.find_entry("align")->key_loc, child(p, "align"),
+                      "without detector yunet the eyes are found by the Haar eye cascade, which "
+                      "misses many faces");
+    }
+    return s;
   }
 
   void weights(const YamlValue* v) {
@@ -537,11 +548,12 @@ class SpecBuilder {
     json out = json::object();
     if (v && !c_.expect_map(*v, "cv")) v = nullptr;
     if (v) c_.check_keys(*v, "cv", kCvKeys);
-    field(v, "cv", "folds", out, 5,
+    const CvSettings d;
+    field(v, "cv", "folds", out, d.folds,
           [&](auto& x, auto path) { return c_.integer(x, path, 2, 1000); });
-    field(v, "cv", "seed", out, 0,
+    field(v, "cv", "seed", out, d.seed,
           [&](auto& x, auto path) { return c_.integer(x, path, 0, kMaxSeed); });
-    field(v, "cv", "repeats", out, 1,
+    field(v, "cv", "repeats", out, d.repeats,
           [&](auto& x, auto path) { return c_.integer(x, path, 1, 1000); });
     ctx_.folds = out["folds"].get<int>();
     spec_.canonical["cv"] = out;
@@ -757,6 +769,9 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file_label,
   builder.build(root);
   diag.throw_if_errors(file_label);
   spec.warnings = diag.warnings();
+  // Valid now: the typed sections come from the canonical document in one call each.
+  spec.dataset = spec.canonical["dataset"].get<DatasetSettings>();
+  spec.cv = spec.canonical["cv"].get<CvSettings>();
 
   if (overrides.empty()) {
     spec.source_text = text;

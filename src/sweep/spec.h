@@ -33,6 +33,8 @@ struct SweepSpec {
   /// The fully defaulted, validated sweep (every section present, aliases resolved, scalars in
   /// grid/exclude/include turned into lists, `fold: all` expanded, weights filled per backbone).
   nlohmann::json canonical;
+  DatasetSettings dataset;             ///< `dataset:`, defaulted
+  CvSettings cv;                       ///< `cv:`, defaulted
   RunSettings run;                     ///< `run:`, defaulted
   std::filesystem::path dataset_root;  ///< dataset.root resolved against base_dir
   std::vector<std::string> variants;   ///< variant names in file order

@@ -89,9 +89,7 @@ std::set<int> all_epochs(const Plan& plan) {
 }
 
 std::string dataset_line(const Plan& plan, const DatasetCensus& census, const CostEstimate& cost) {
-  const std::string root = plan.spec.canonical["dataset"]["root"].is_string()
-                               ? plan.spec.canonical["dataset"]["root"].get<std::string>()
-                               : "";
+  const std::string& root = plan.spec.dataset.root;
   if (!census.found)
     return fmt::format("dataset   {} ({}): not found, assuming {} images per variant", root,
                        census.root.string(), cost.images);

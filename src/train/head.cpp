@@ -361,7 +361,7 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
 
   const int max_epoch = last_epoch(jobs[rank[0]]->config);
   const int bs = std::min(shared.batch_size, std::max(ntr, 1));
-  Rng rng(shared.seed, kShuffleStream);
+  Rng rng(shared.rng_seed, kShuffleStream);
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), wrows;
   std::vector<float> z(static_cast<std::size_t>(bs) * hc), dz(z.size());
@@ -496,7 +496,7 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   };
 
   const int bs = std::min(cfg.batch_size, std::max(ntr, 1));
-  Rng rng(cfg.seed, kShuffleStream);
+  Rng rng(cfg.rng_seed, kShuffleStream);
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), test_rows;
   std::vector<float> dz(static_cast<std::size_t>(bs) * c);
@@ -570,7 +570,7 @@ void check_job(const Inputs& in, const HeadJob& job) {
 bool stackable(const HeadJob& a, const HeadJob& b) {
   return a.config.head == "linear" && b.config.head == "linear" &&
          a.config.batch_size == b.config.batch_size &&
-         a.config.standardize == b.config.standardize && a.config.seed == b.config.seed &&
+         a.config.standardize == b.config.standardize && a.config.rng_seed == b.config.rng_seed &&
          a.train_idx == b.train_idx;
 }
 
@@ -603,7 +603,7 @@ void validate(const HeadConfig& c) {
 }
 
 HeadParams initial_params(int in_features, int num_classes, const HeadConfig& config) {
-  Rng rng(config.seed, kInitStream);
+  Rng rng(config.rng_seed, kInitStream);
   auto draw = [&](std::vector<float>& v, std::size_t n, int fan_in) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     v.resize(n);

@@ -10,26 +10,16 @@
 #include <vector>
 
 #include "train/metrics.h"
+#include "train/settings.h"
 
 namespace fersweep::train {
 
-/// Everything that defines how one head is trained (the paper: linear, Adam, lr 0.01, wd 0.001,
-/// batch 256, evaluated after 50/100/200 epochs).
-struct HeadConfig {
-  std::string head = "linear";  ///< "linear" or "mlp" (Linear, ReLU, Linear)
-  int hidden = 0;               ///< MLP hidden width (> 0 for "mlp", ignored for "linear")
-  std::string optimizer =
-      "adam";                   ///< "adam" (L2 decay added to the gradient, as torch.optim.Adam),
-                                ///< "adamw" (decoupled decay) or "sgd" (with momentum)
-  double lr = 0.01;             ///< learning rate (> 0)
-  double weight_decay = 0.001;  ///< L2 / decoupled weight decay (>= 0), applied to biases too
-  double momentum = 0.9;        ///< SGD momentum in [0, 1)
-  int batch_size = 256;         ///< samples per step; the last partial batch is kept
-  std::vector<int>
-      eval_epochs;           ///< strictly increasing, >= 1: one run to the last, evaluated at each
-  bool standardize = false;  ///< standardise inputs with the training fold's mean and std
-  double label_smoothing = 0.0;  ///< in [0, 1), as torch.nn.CrossEntropyLoss(label_smoothing=...)
-  std::uint64_t seed = 0;        ///< initialisation and shuffling; must not depend on eval_epochs
+/// Everything that defines how one head is trained: its settings (the paper's by default:
+/// linear, Adam, lr 0.01, wd 0.001, batch 256) plus what a run adds to them.
+struct HeadConfig : TrainSettings {
+  /// Strictly increasing, >= 1: one run to the last, evaluated at each (the paper: 50/100/200).
+  std::vector<int> eval_epochs;
+  std::uint64_t rng_seed = 0;  ///< initialisation and shuffling; must not depend on eval_epochs
 };
 
 /// Throws ConfigError naming the first invalid parameter.

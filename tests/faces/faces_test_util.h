@@ -27,6 +27,12 @@ namespace fersweep::faces::testing {
 
 namespace fs = std::filesystem;
 
+/// A face variant's config from settings given as JSON (only the keys that differ from the
+/// defaults), read the way a crop task reads its parameters.
+inline CropConfig crop_config(const nlohmann::json& settings, const std::filesystem::path& base) {
+  return resolve_crop_config(settings.get<CropSettings>(), base);
+}
+
 /// A fresh, empty scratch directory named after the running test.
 inline fs::path scratch_dir(const std::string& suffix = "") {
   return test_support::scratch_dir("faces", suffix);
@@ -114,7 +120,7 @@ inline const fs::path& demo_haar_dir() {
     const fs::path d = demo_dir().string() + "-haar";
     ensure_dir(d, [](const fs::path& tmp) {
       const data::Manifest m = data::scan_dataset(demo_dir());
-      const CropConfig config = parse_crop_config(nlohmann::json::object(), ".");
+      const CropConfig config = crop_config(nlohmann::json::object(), ".");
       write_cropped_dataset(m, crop_faces(m, config, 2), tmp, 2);
     });
     return d;

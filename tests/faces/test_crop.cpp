@@ -130,7 +130,7 @@ Tiny make_tiny(const fs::path& root) {
 }
 
 CropOutcome run(const Tiny& t, json params) {
-  return crop_faces(t.manifest, parse_crop_config(params, t.root), 2);
+  return crop_faces(t.manifest, crop_config(params, t.root), 2);
 }
 
 void expect_crop(const std::optional<Crop>& got, const Crop& want) {
@@ -228,8 +228,8 @@ TEST(Fallback, BoxesTakesTheCsvBox) {
 
 TEST(Fallback, DetectorBoxesUsesTheCsv) {
   const Tiny t = make_tiny(scratch_dir());
-  const CropOutcome o =
-      run(t, {{"detector", "boxes:face_boxes.csv"}, {"margin", 0}, {"square", false}});
+  const CropOutcome o = run(
+      t, {{"detector", "boxes"}, {"boxes", "face_boxes.csv"}, {"margin", 0}, {"square", false}});
   const BoxTable table = read_box_table(t.root / "face_boxes.csv", t.manifest);
   for (std::size_t i : t.faces) {
     const cv::Rect b = table.boxes[i]->rect;
@@ -301,7 +301,7 @@ TEST(CropFaces, SelectionPolicies) {
   write_rgb(root / "Happy/two.png", frame);
   const data::Manifest m = data::scan_dataset(root);
   auto chosen = [&](const char* policy) {
-    const CropOutcome o = crop_faces(m, parse_crop_config({{"select", policy}}, root), 1);
+    const CropOutcome o = crop_faces(m, crop_config({{"select", policy}}, root), 1);
     EXPECT_EQ(o.qc["images"][0]["faces"], 2) << policy;
     return o.qc["images"][0];
   };
@@ -311,7 +311,7 @@ TEST(CropFaces, SelectionPolicies) {
   EXPECT_GT(central["face"][0].get<double>(), 200);
   // The detector's own list: `score` picks the detection with the most neighbours.
   const auto detections =
-      make_detector(parse_crop_config(json::object(), root))->detect(data::read_rgb(m.path(0)));
+      make_detector(crop_config(json::object(), root))->detect(data::read_rgb(m.path(0)));
   ASSERT_EQ(detections.size(), 2u);
   const Detection& best =
       detections[0].score >= detections[1].score ? detections[0] : detections[1];
@@ -340,7 +340,7 @@ TEST(CropFaces, AlignmentMeasuresTheEyeLine) {
     if (++pairs == 30) break;
   }
   const data::Manifest m = data::scan_dataset(root);
-  const CropOutcome o = crop_faces(m, parse_crop_config({{"align", true}}, root), 2);
+  const CropOutcome o = crop_faces(m, crop_config({{"align", true}}, root), 2);
   // The eye cascade is a heuristic (a brow or a nostril can pass for an eye), so most pairs, not
   // all, must agree.
   std::vector<double> diffs;

@@ -195,8 +195,8 @@ TEST(SweepSpec, AllErrorsAreCollectedInFileOrder) {
       "  t.yaml:2:10: dataset: no root; add `root: PATH` (relative to the sweep file's "
       "directory)\n"
       "  t.yaml:2:23: dataset.image_size: must be between 32 and 2048, got 7\n"
-      "  t.yaml:4:10: variants.faces: detector yunet needs `model: PATH` "
-      "(face_detection_yunet_2022mar.onnx)\n"
+      "  t.yaml:4:10: variants.faces.model: detector yunet needs its ONNX model file (`model: "
+      "PATH`; OpenCV 4.6 reads face_detection_yunet_2022mar.onnx)\n"
       "  t.yaml:4:37: variants.faces.cascade: only detectors haar and lbp use a cascade file\n"
       "  t.yaml:5:11: weights.resnet05: unknown key 'resnet05'; did you mean 'resnet50'?\n"
       "  t.yaml:10:10: grid.fold[0]: fold 3 does not exist: folds are numbered 0 to 2 "
@@ -213,7 +213,8 @@ TEST(SweepSpec, VariantRules) {
                 "'haar'? (choices: haar, lbp, yunet, boxes)"));
   EXPECT_EQ(
       config_error(base + "  faces: {detector: haar, fallback: boxes}\n"),
-      one("t.yaml:4:10: variants.faces: detector boxes and fallback boxes need `boxes: CSV`"));
+      one("t.yaml:4:37: variants.faces.fallback: detector boxes and fallback boxes need a boxes "
+          "CSV (`boxes: FILE.csv`)"));
   EXPECT_EQ(
       config_error(base + "  faces: {detector: boxes, boxes: b.csv, qc: {iou_threshold: 2}}\n"),
       one("t.yaml:4:62: variants.faces.qc.iou_threshold: must be in [0, 1], got 2"));

@@ -35,7 +35,7 @@ HeadConfig base_config() {
   HeadConfig c;
   c.eval_epochs = {3};
   c.batch_size = 16;
-  c.seed = 11;
+  c.rng_seed = 11;
   return c;
 }
 
@@ -213,7 +213,7 @@ TEST(TrainHeads, BatchedEqualsEachAloneBitForBit) {
     HeadJob job;
     fold(n, 3, k, job.train_idx, job.test_idx);
     job.config = base_config();
-    job.config.seed = 100 + k;
+    job.config.rng_seed = 100 + k;
     job.config.batch_size = 32;
     // Several learning rates, optimisers and epoch lists on one fold share a stacked computation.
     const std::vector<std::pair<std::string, double>> variants{
@@ -309,6 +309,7 @@ TEST(TrainHead, ConfigErrorsNameTheParameter) {
   EXPECT_EQ(config_error(c), "train: head must be 'linear' or 'mlp', got 'conv'");
   c = base_config();
   c.head = "mlp";
+  c.hidden = 0;
   EXPECT_EQ(config_error(c), "train: hidden must be >= 1 for an mlp head, got 0");
   c = base_config();
   c.optimizer = "rmsprop";

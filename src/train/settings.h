@@ -1,0 +1,36 @@
+// The parameters of one head training as a sweep file writes them (`train:` and the grid keys):
+// one struct, one field list that serves JSON both ways, the defaults as member initialisers.
+// No LibTorch here: the sweep loader uses it too.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace fersweep::train {
+
+/// A train task's head parameters. The task id is the hash of a task's parameters, so keys a task
+/// does not use (hidden without an mlp head, momentum without sgd) are absent there and read as
+/// these defaults.
+struct TrainSettings {
+  std::string head = "linear";  ///< linear | mlp (Linear, ReLU, Linear)
+  int hidden = 512;             ///< mlp hidden units
+  /// adam (L2 decay added to the gradient, as torch.optim.Adam), adamw (decoupled decay) or sgd
+  /// (with momentum)
+  std::string optimizer = "adam";
+  double lr = 0.01;              ///< learning rate (> 0)
+  double weight_decay = 0.001;   ///< L2 / decoupled weight decay (>= 0), applied to biases too
+  double momentum = 0.9;         ///< SGD momentum in [0, 1)
+  int batch_size = 256;          ///< samples per step; the last partial batch is kept
+  bool standardize = false;      ///< standardise inputs with the training fold's mean and std
+  double label_smoothing = 0.0;  ///< in [0, 1), as torch.nn.CrossEntropyLoss(label_smoothing=...)
+  /// The sweep's `seed:` parameter: part of the task id, so different seeds are different tasks;
+  /// training itself draws from HeadConfig::rng_seed (the id read as a number).
+  std::uint64_t seed = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, head, hidden, optimizer, lr,
+                                                weight_decay, momentum, batch_size, standardize,
+                                                label_smoothing, seed)
+
+}  // namespace fersweep::train
