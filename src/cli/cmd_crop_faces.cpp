@@ -66,11 +66,6 @@ struct Options {
   int threads = 0;
 };
 
-template <class Enum>
-Enum enum_named(const std::vector<std::string>& names, const std::string& name) {
-  return static_cast<Enum>(std::find(names.begin(), names.end(), name) - names.begin());
-}
-
 // The settings the options give; `--detector boxes:FILE` is short for --detector boxes --boxes
 // FILE.
 faces::CropSettings settings_of(const Options& o) {
@@ -86,9 +81,10 @@ faces::CropSettings settings_of(const Options& o) {
     s.boxes = file;
     detector = "boxes";
   }
-  s.detector = enum_named<faces::DetectorKind>(faces::kDetectorNames, detector);
-  s.select = enum_named<faces::SelectPolicy>(faces::kSelectNames, o.select);
-  s.fallback = enum_named<faces::FallbackPolicy>(faces::kFallbackNames, o.fallback);
+  // The options' checks let only these spellings through.
+  s.detector = faces::enum_named<faces::DetectorKind>(faces::kDetectorNames, detector).value();
+  s.select = faces::enum_named<faces::SelectPolicy>(faces::kSelectNames, o.select).value();
+  s.fallback = faces::enum_named<faces::FallbackPolicy>(faces::kFallbackNames, o.fallback).value();
   return s;
 }
 

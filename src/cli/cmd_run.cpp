@@ -131,19 +131,25 @@ void add_run(CLI::App& app) {
   cmd->add_option("--out", o->out, "Results directory (default: runs/<sweep name>)");
   cmd->add_option("--set", o->overrides, "Override a sweep key: KEY.PATH=VALUE (repeatable)")
       ->allow_extra_args(false);
+  // Each overrides a `run:` field; the help names the field and its default (sweep::RunSettings).
+  const sweep::RunSettings defaults;
   cmd->add_option("--threads", o->threads,
                   "Torch threads per rank (default: run.threads, else cores / worker ranks on "
                   "the node)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--retries", o->retries,
-                  "Extra attempts for a failed task (default: run.retries, else 2)")
+                  fmt::format("Extra attempts for a failed task (default: run.retries, else {})",
+                              defaults.retries))
       ->check(CLI::Range(0, 100));
   cmd->add_option("--grace", o->grace,
-                  "Seconds running tasks may go on after SIGTERM (default: run.grace_period, "
-                  "else 30)")
+                  fmt::format("Seconds running tasks may go on after SIGTERM (default: "
+                              "run.grace_period, else {})",
+                              defaults.grace_period))
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--device", o->device,
-                  "auto (CUDA when available), cpu or cuda (default: run.device, else auto)")
+                  fmt::format("auto (CUDA when available), cpu or cuda (default: run.device, "
+                              "else {})",
+                              defaults.device))
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", o->run.max_batch, "Training tasks sent to a worker at once")
       ->check(CLI::Range(1, 100000))

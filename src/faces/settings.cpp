@@ -1,6 +1,10 @@
 // The rules across face-variant fields, and the spellings of the choices.
 #include "faces/settings.h"
 
+#include <fmt/format.h>
+
+#include "core/error.h"
+
 namespace fersweep::faces {
 
 std::string to_string(DetectorKind kind) {
@@ -11,6 +15,37 @@ std::string to_string(SelectPolicy policy) {
 }
 std::string to_string(FallbackPolicy policy) {
   return kFallbackNames.at(static_cast<int>(policy));
+}
+
+namespace {
+
+template <class Enum>
+void read_enum(const nlohmann::json& j, Enum& out, const std::vector<std::string>& names,
+               const char* what) {
+  const auto value = enum_named<Enum>(names, j.get<std::string>());
+  if (!value) throw ConfigError(fmt::format("face variant: unknown {} {}", what, j.dump()));
+  out = *value;
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, DetectorKind kind) {
+  j = to_string(kind);
+}
+void from_json(const nlohmann::json& j, DetectorKind& kind) {
+  read_enum(j, kind, kDetectorNames, "detector");
+}
+void to_json(nlohmann::json& j, SelectPolicy policy) {
+  j = to_string(policy);
+}
+void from_json(const nlohmann::json& j, SelectPolicy& policy) {
+  read_enum(j, policy, kSelectNames, "face selection");
+}
+void to_json(nlohmann::json& j, FallbackPolicy policy) {
+  j = to_string(policy);
+}
+void from_json(const nlohmann::json& j, FallbackPolicy& policy) {
+  read_enum(j, policy, kFallbackNames, "fallback");
 }
 
 std::vector<SettingProblem> crop_settings_problems(const CropSettings& s) {

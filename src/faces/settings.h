@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <array>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,21 +44,26 @@ inline const std::vector<std::string> kDetectorNames = {"haar", "lbp", "yunet", 
 inline const std::vector<std::string> kSelectNames = {"largest", "central", "score"};
 inline const std::vector<std::string> kFallbackNames = {"keep", "center", "drop", "boxes"};
 
-NLOHMANN_JSON_SERIALIZE_ENUM(DetectorKind, {{DetectorKind::haar, "haar"},
-                                            {DetectorKind::lbp, "lbp"},
-                                            {DetectorKind::yunet, "yunet"},
-                                            {DetectorKind::boxes, "boxes"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(SelectPolicy, {{SelectPolicy::largest, "largest"},
-                                            {SelectPolicy::central, "central"},
-                                            {SelectPolicy::score, "score"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(FallbackPolicy, {{FallbackPolicy::keep, "keep"},
-                                              {FallbackPolicy::center, "center"},
-                                              {FallbackPolicy::drop, "drop"},
-                                              {FallbackPolicy::boxes, "boxes"}})
+/// The value at `name`'s position in `names` (an enum's spellings above); nullopt for a name
+/// not there.
+template <class Enum>
+std::optional<Enum> enum_named(const std::vector<std::string>& names, const std::string& name) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) return std::nullopt;
+  return static_cast<Enum>(it - names.begin());
+}
 
 std::string to_string(DetectorKind kind);
 std::string to_string(SelectPolicy policy);
 std::string to_string(FallbackPolicy policy);
+
+// JSON spells the choices as above; reading an unknown spelling throws ConfigError.
+void to_json(nlohmann::json& j, DetectorKind kind);
+void from_json(const nlohmann::json& j, DetectorKind& kind);
+void to_json(nlohmann::json& j, SelectPolicy policy);
+void from_json(const nlohmann::json& j, SelectPolicy& policy);
+void to_json(nlohmann::json& j, FallbackPolicy policy);
+void from_json(const nlohmann::json& j, FallbackPolicy& policy);
 
 /// Quality-control thresholds: crops past them are flagged in qc.json and on the contact sheet.
 struct QcThresholds {

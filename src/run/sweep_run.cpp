@@ -77,6 +77,12 @@ struct SweepContext {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
                                                 images, fingerprint, variants, weights)
 
+// The variant name of a crop or extract task ("" for one outside a sweep).
+std::string variant_of(const SweepContext& context, const std::string& id) {
+  const auto it = context.variants.find(id);
+  return it == context.variants.end() ? std::string() : it->second;
+}
+
 SweepContext context_of(const data::Manifest& manifest, const fs::path& base_dir) {
   SweepContext c;
   c.dataset_root = manifest.root.string();
@@ -122,7 +128,12 @@ json variant_cache_key(const faces::CropSettings& settings, const fs::path& base
 // The coordinator's view of the shared feature cache: one key per extract task, computed on
 // rank 0 before anything is dispatched.
 struct CacheLink {
-  explicit CacheLink(fs::path dir) : cache(std::move(dir)) {}
+  // Keeps what the hooks read of the run context (not its image list).
+  CacheLink(fs::path dir, const SweepContext& run) : cache(std::move(dir)) {
+    context.fingerprint = run.fingerprint;
+    context.variants = run.variants;
+    context.weights = run.weights;
+  }
   store::FeatureCache cache;
   std::map<std::string, std::string> keys;  // extract task id -> canonical key
   SweepContext context;                     // variant names and weights of the tasks
@@ -171,7 +182,7 @@ FeatureCacheHooks make_cache_hooks(std::shared_ptr<CacheLink> link) {
     if (key == link->keys.end()) return std::nullopt;
     auto hit = link->cache.load(key->second);
     if (!hit) return std::nullopt;
-    const std::string variant = link->context.variants[t.id];
+    const std::string variant = variant_of(link->context, t.id);
     TaskOutcome o;
     o.id = t.id;
     o.ok = true;
@@ -196,17 +207,19 @@ FeatureCacheHooks make_cache_hooks(std::shared_ptr<CacheLink> link) {
   return hooks;
 }
 
-// Every extraction's weights, each distinct (backbone, weights) located, hashed and checked once.
-void locate_plan_weights(const sweep::Plan& plan, SweepContext& context) {
-  std::map<std::string, LocatedWeights> located;
+// Every extraction's weights (extract task id → weights), each distinct (backbone, weights)
+// located, hashed and checked once.
+std::map<std::string, LocatedWeights> locate_plan_weights(const sweep::Plan& plan) {
+  std::map<std::string, LocatedWeights> located, of_task;
   for (const auto& e : plan.extracts) {
     const std::string key = e.backbone + "|" + e.weights;
     auto it = located.find(key);
     if (it == located.end())
       it = located.emplace(key, locate_and_check_weights(e.weights, model::parse_arch(e.backbone)))
                .first;
-    context.weights[e.id] = it->second;
+    of_task[e.id] = it->second;
   }
+  return of_task;
 }
 
 }  // namespace
@@ -217,8 +230,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   // A weights file that is unreadable or does not fit its backbone would fail every extraction
   // the same way (retried, then exit 4, with a results directory of failures): each is checked
   // once here, before the results directory is touched, so it is a plain error naming the file.
-  SweepContext context;
-  locate_plan_weights(plan, context);
+  auto weights = locate_plan_weights(plan);
   data::ScanOptions scan;
   scan.classes = plan.classes;
   scan.skip_bad_images = spec.dataset.skip_bad_images;
@@ -243,9 +255,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   RunSetup setup;
   setup.sweep_text = spec.source_text;
   const std::size_t n = manifest.images.size();
-  SweepContext located = std::move(context);
-  context = context_of(manifest, spec.base_dir);
-  context.weights = std::move(located.weights);
+  SweepContext context = context_of(manifest, spec.base_dir);
+  context.weights = std::move(weights);
   for (const auto& c : plan.crops) {
     setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {}, kCropGflopsPerImage * n));
     context.variants[c.id] = c.variant;
@@ -265,10 +276,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
     setup.tasks.back().epochs = tr.epochs;
   }
   if (feature_cache) {
-    auto link = std::make_shared<CacheLink>(*feature_cache);
-    link->context.fingerprint = context.fingerprint;
-    link->context.variants = context.variants;
-    link->context.weights = context.weights;
+    auto link = std::make_shared<CacheLink>(*feature_cache, context);
     add_plan_keys(*link, plan);
     setup.feature_cache = make_cache_hooks(link);
   }
@@ -349,11 +357,6 @@ class SweepExecutor : public Executor {
     return o;
   }
 
-  std::string variant_of(const std::string& id) const {
-    const auto it = context_.variants.find(id);
-    return it == context_.variants.end() ? std::string() : it->second;
-  }
-
   void crop(const TaskSpec& t, TaskOutcome& o) {
     const faces::CropConfig config =
         faces::resolve_crop_config(t.params.get<faces::CropSettings>(), context_.base_dir);
@@ -364,15 +367,17 @@ class SweepExecutor : public Executor {
       crops.push_back(c ? faces::to_json(*c) : json(nullptr));
       kept += c.has_value();
     }
+    const std::string variant = variant_of(context_, t.id);
+    const std::string summary = faces::format_qc_summary(outcome.qc);
     o.result = {{"crops", crops},
                 {"images", outcome.crops.size()},
                 {"kept", kept},
-                {"variant", variant_of(t.id)},
-                {"summary", faces::format_qc_summary(outcome.qc)}};
+                {"variant", variant},
+                {"summary", summary}};
     o.artifacts["qc.json"] = outcome.qc.dump(2);
     o.artifacts["contact_sheet.png"].assign(outcome.contact_sheet_png.begin(),
                                             outcome.contact_sheet_png.end());
-    log::info("variant '{}': {}", variant_of(t.id), faces::format_qc_summary(outcome.qc));
+    log::info("variant '{}': {}", variant, summary);
   }
 
   model::FeatureExtractor& extractor_for(model::Arch arch, const LocatedWeights& weights,
@@ -397,7 +402,7 @@ class SweepExecutor : public Executor {
     const auto weights = context_.weights.find(t.id);
     if (weights == context_.weights.end())
       throw InternalError("extract task " + t.id + " has no weights in the run context");
-    const std::string variant = variant_of(t.id);
+    const std::string variant = variant_of(context_, t.id);
     // A face variant reads the crops its crop task decided; dropped images are left out.
     std::vector<std::optional<faces::Crop>> crops;
     if (p.crop) {
@@ -580,10 +585,7 @@ TaskOutcome extract_features(const data::Manifest& manifest, const sweep::Extrac
   context.variants[t.id] = "";
   FeatureCacheHooks hooks;
   if (feature_cache) {
-    auto link = std::make_shared<CacheLink>(*feature_cache);
-    link->context.fingerprint = context.fingerprint;
-    link->context.variants = context.variants;
-    link->context.weights = context.weights;
+    auto link = std::make_shared<CacheLink>(*feature_cache, context);
     link->keys[t.id] = extract_cache_key(t.id, params, context, nullptr);
     hooks = make_cache_hooks(link);
     if (auto hit = hooks.fetch(t)) {

@@ -456,8 +456,7 @@ class SpecBuilder {
     return
         [this, what, &names](const YamlValue& x, const std::string& path) -> std::optional<Enum> {
           const auto s = c_.choice(x, path, what, names);
-          if (!s) return std::nullopt;
-          return static_cast<Enum>(std::find(names.begin(), names.end(), *s) - names.begin());
+          return s ? faces::enum_named<Enum>(names, *s) : std::nullopt;
         };
   }
 

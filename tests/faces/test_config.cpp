@@ -68,6 +68,7 @@ TEST(CropConfig, TaskParametersReadBackIntoTheSameSettings) {
   json again = task;
   again.erase("dataset");
   EXPECT_EQ(json(settings), again);  // the id's JSON survives the round trip key for key
+  EXPECT_THROW(json("dlib").get<DetectorKind>(), ConfigError);  // never silently haar
   const CropConfig t = resolve_crop_config(settings, ".");
   EXPECT_EQ(t.detector, DetectorKind::lbp);
   EXPECT_EQ(t.cascade_file.filename(), "lbpcascade_frontalface_improved.xml");
