@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "data/dataset.h"
 #include "data/demo.h"
@@ -22,18 +23,30 @@ face (columns path,class,x,y,w,h; path relative to DIR, box in pixels), a stand-
 manual annotations. The stock OpenCV Haar frontal-face cascade finds the main face in
 well over 90% of the frames, so the face-crop variant can be exercised end to end.
 
+--format writes the same frames in another dataset's own layout instead (see
+docs/datasets.md): fer2013 and ferplus (48x48 grey face rows in fer2013.csv, FER+
+votes in fer2013new.csv), rafdb (aligned faces, original frames, the label list),
+affectnet (frames with face boxes in training.csv/validation.csv), ckplus (subjects'
+sequences with emotion files), jaffe (posers' faces) and expw (frames, a line per
+face in label/label.lst, bystanders included). Each includes samples the format
+leaves out (FER+ blank names and unknown majorities, AffectNet's None, CK+'s
+unlabelled sequences). --per-class N writes N samples per class (CK+: N sequences).
+
 The output is a pure function of --seed: the same seed gives byte-identical files.
 DIR is created if needed; a non-empty DIR is refused unless it already holds a demo
 dataset, which is then rewritten.
 
 Example:
   fersweep make-demo-data data/demo
-  fersweep make-demo-data data/demo-7 --seed 7)";
+  fersweep make-demo-data data/demo-7 --seed 7
+  fersweep make-demo-data data/demo-fer2013 --format fer2013)";
 
 struct Options {
   std::string dir;
   std::uint64_t seed = 0;
   int threads = 0;
+  std::string format = "folders";
+  int per_class = 0;
 };
 
 }  // namespace
@@ -55,8 +68,23 @@ void add_make_demo_data(CLI::App& app) {
       ->check(unsigned_integer);
   cmd->add_option("--threads", opts->threads, "Worker threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--format", opts->format, "Dataset format to write (default folders)")
+      ->check(CLI::IsMember(data::kFormatNames));
+  cmd->add_option("--per-class", opts->per_class,
+                  "Samples per class for --format other than folders (default: 100, 75 Disgust)")
+      ->check(CLI::Range(1, 100000));
   cmd->callback([opts] {
     const auto start = std::chrono::steady_clock::now();
+    if (opts->format != "folders") {
+      data::make_demo_dataset_as(opts->dir, opts->format, opts->seed, opts->threads,
+                                 opts->per_class);
+      log::info("wrote the demo dataset in format {} (seed {}) to {} in {:.1f} s", opts->format,
+                opts->seed, opts->dir,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      return;
+    }
+    if (opts->per_class != 0)
+      throw UsageError("--per-class applies to --format other than folders");
     data::make_demo_dataset(opts->dir, opts->seed, opts->threads);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

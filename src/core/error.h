@@ -43,6 +43,15 @@ class DataError : public Error {
   using Error::Error;
 };
 
+/// A dataset file that breaks its format's rules (a CSV row with 2303 pixels, a label outside
+/// the format's range, a label file naming a missing image): the input is wrong, like a bad sweep
+/// file, so nothing is run (exit 2). The message names the file and line.
+class DataFormatError : public DataError {
+ public:
+  using DataError::DataError;
+  ExitCode exit_code() const override { return ExitCode::usage; }
+};
+
 /// Bad weight files, architecture mismatches, failures inside the network code.
 class ModelError : public Error {
  public:

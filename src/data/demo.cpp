@@ -390,6 +390,17 @@ void add_noise(cv::Mat& frame, Rng& rng, double sigma) {
   }
 }
 
+// The true box of a face blended with transform `m` at `scale_factor`, clipped to the frame.
+cv::Rect face_box_of(const cv::Mat& m, double scale_factor) {
+  const double bx = m.at<double>(0, 0) * kBoxCx + m.at<double>(0, 1) * kBoxCy + m.at<double>(0, 2);
+  const double by = m.at<double>(1, 0) * kBoxCx + m.at<double>(1, 1) * kBoxCy + m.at<double>(1, 2);
+  const double side = kBoxSide * scale_factor;
+  const cv::Rect box(static_cast<int>(std::lround(bx - side / 2)),
+                     static_cast<int>(std::lround(by - side / 2)),
+                     static_cast<int>(std::lround(side)), static_cast<int>(std::lround(side)));
+  return box & cv::Rect(0, 0, kFrameWidth, kFrameHeight);
+}
+
 }  // namespace
 
 const std::vector<std::string>& sfew_classes() {
@@ -427,8 +438,10 @@ DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index
     const auto expr = static_cast<Expression>(rng.below(7));
     const FacePatch b = draw_face(expr, rng);
     fill_ellipse(out.bgr, bx, by + bw * 1.35, bw * 0.95, bw * 0.7, 0, random_color(rng, 20, 160));
-    blend_face(out.bgr, b, bx, by, bw, rng.uniform(-10, 10));
+    const cv::Mat mb = blend_face(out.bgr, b, bx, by, bw, rng.uniform(-10, 10));
     out.bystanders = 1;
+    out.bystander_box = face_box_of(mb, bw / (2 * kFaceA));
+    out.bystander_class = static_cast<int>(expr);
   }
 
   // Torso in clothing colour, then the main face.
@@ -442,13 +455,7 @@ DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index
   cv::GaussianBlur(out.bgr, out.bgr, cv::Size(3, 3), 0.8);
   add_noise(out.bgr, rng, rng.uniform(2, 6));
 
-  const double bx = m.at<double>(0, 0) * kBoxCx + m.at<double>(0, 1) * kBoxCy + m.at<double>(0, 2);
-  const double by = m.at<double>(1, 0) * kBoxCx + m.at<double>(1, 1) * kBoxCy + m.at<double>(1, 2);
-  const double side = kBoxSide * scale_factor;
-  const cv::Rect box(static_cast<int>(std::lround(bx - side / 2)),
-                     static_cast<int>(std::lround(by - side / 2)),
-                     static_cast<int>(std::lround(side)), static_cast<int>(std::lround(side)));
-  out.face_box = box & cv::Rect(0, 0, kFrameWidth, kFrameHeight);
+  out.face_box = face_box_of(m, scale_factor);
   return out;
 }
 

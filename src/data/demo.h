@@ -22,9 +22,11 @@ inline constexpr const char* kDemoBoxesFile = "face_boxes.csv";
 
 /// One rendered demo frame.
 struct DemoImage {
-  cv::Mat bgr;         ///< 8-bit BGR frame (OpenCV's order, ready for imencode)
-  cv::Rect face_box;   ///< true box of the main face, clipped to the frame
-  int bystanders = 0;  ///< extra (smaller) faces drawn in the scene
+  cv::Mat bgr;              ///< 8-bit BGR frame (OpenCV's order, ready for imencode)
+  cv::Rect face_box;        ///< true box of the main face, clipped to the frame
+  int bystanders = 0;       ///< extra (smaller) faces drawn in the scene
+  cv::Rect bystander_box;   ///< the bystander's true box (empty when there is none)
+  int bystander_class = 0;  ///< the bystander's expression (sfew_classes() index)
 };
 
 /// Renders frame `image_index` of class `class_index` (0..6, sfew_classes() order). A pure
@@ -37,5 +39,15 @@ DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index
 /// seed. Refuses (DataError) a non-empty `dir` that is not already a demo dataset; an existing demo
 /// dataset is rewritten. `threads` <= 0 uses every core.
 void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int threads = 0);
+
+/// Writes the demo dataset in `format`'s own layout (docs/datasets.md): the same rendered
+/// frames, as the dataset ships them — face crops as 48x48 pixel rows (fer2013, ferplus, with
+/// FER+ votes), aligned face images and a label list (rafdb), whole frames with face boxes
+/// (affectnet; expw, a line per face, bystanders included), subjects' sequences (ckplus) or
+/// posers' files (jaffe), each with some samples the format leaves out. `per_class` samples per
+/// class (0: the folders demo's sizes; ckplus: sequences per class). A pure function of the
+/// arguments. Refuses a non-empty `dir` that is not a demo dataset, like make_demo_dataset.
+void make_demo_dataset_as(const std::filesystem::path& dir, const std::string& format,
+                          std::uint64_t seed, int threads = 0, int per_class = 0);
 
 }  // namespace fersweep::data

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace fersweep::data {
@@ -16,12 +17,29 @@ namespace fersweep::data {
 std::vector<int> stratified_fold_assignment(const std::vector<int>& labels, int folds,
                                             std::uint64_t seed);
 
+/// Fold id (0..folds-1) of every sample such that no group (subject) has samples in two folds,
+/// stratified by label as far as whole groups allow. Groups are ordered by a seeded shuffle of
+/// their sorted names, then stably by size, largest first; each goes to the fold where it adds
+/// least to its classes' shares (sum over its classes of the fold's count / the class's total),
+/// ties to the smaller fold, then the lower fold number. Deterministic on every machine; an empty
+/// fold is always filled first, so every fold gets a group. DataError naming both counts when
+/// there are fewer groups than folds; ConfigError when a sample has no group.
+std::vector<int> stratified_group_fold_assignment(const std::vector<int>& labels,
+                                                  const std::vector<std::string>& groups, int folds,
+                                                  std::uint64_t seed);
+
+/// The dataset's own split as an assignment: samples of `test` are fold 0, those of `train`
+/// fold 1, the rest -1 (in neither part). DataError when either part is empty.
+std::vector<int> official_split_assignment(const std::vector<std::string>& splits,
+                                           const std::string& train, const std::string& test);
+
 /// Training and test indices of one fold, each in increasing order.
 struct FoldSplit {
   std::vector<std::size_t> train, test;
 };
 
-/// Splits an assignment: images of fold `fold` are the test set, the rest the training set.
+/// Splits an assignment: images of fold `fold` are the test set, the rest the training set
+/// (samples assigned -1 are in neither).
 FoldSplit fold_split(const std::vector<int>& assignment, int fold);
 
 }  // namespace fersweep::data

@@ -54,7 +54,7 @@ namespace {
 // Decodes manifest image `index` into `dst` ([3, S, S] float32, contiguous) as RGB in [0, 1].
 void decode_into(const Manifest& manifest, std::size_t index, int size,
                  const ImageTransform& transform, float* dst) {
-  cv::Mat decoded = read_rgb(manifest.path(index));
+  cv::Mat decoded = read_sample(manifest, index);
   if (transform) decoded = transform(index, decoded);
   const cv::Mat rgb = resize_square(decoded, size);
   cv::Mat scaled;

@@ -56,6 +56,23 @@ std::string BoxTable::where(const BoxRecord& record) const {
   return fmt::format("{}:{}", file.string(), record.line);
 }
 
+std::optional<BoxTable> dataset_box_table(const data::Manifest& manifest) {
+  BoxTable table;
+  table.file = manifest.root / fmt::format("({} face boxes)", data::format_name(manifest.format));
+  table.boxes.assign(manifest.images.size(), std::nullopt);
+  for (std::size_t i = 0; i < manifest.images.size(); ++i) {
+    const auto& e = manifest.images[i];
+    if (!e.box) continue;
+    const bool cut = e.kind == data::SampleKind::face_crop;
+    table.boxes[i] = BoxRecord{
+        cut ? cv::Rect(0, 0, e.box->w, e.box->h) : cv::Rect(e.box->x, e.box->y, e.box->w, e.box->h),
+        0};
+    ++table.listed;
+  }
+  if (table.listed == 0) return std::nullopt;
+  return table;
+}
+
 BoxTable read_box_table(const fs::path& csv, const data::Manifest& manifest) {
   std::ifstream is(csv, std::ios::binary);
   if (!is) throw DataError(fmt::format("boxes file {}: cannot be read", csv.string()));

@@ -37,6 +37,11 @@ struct BoxTable {
 /// lacks a column.
 BoxTable read_box_table(const std::filesystem::path& csv, const data::Manifest& manifest);
 
+/// The dataset's own face boxes (data::ImageEntry::box, formats affectnet and expw) as a table,
+/// in each sample's coordinates (an ExpW sample is its box, so its face is the whole sample);
+/// nullopt when no sample has one.
+std::optional<BoxTable> dataset_box_table(const data::Manifest& manifest);
+
 /// Intersection over union of two boxes (0 when either is empty).
 double iou(const cv::Rect2d& a, const cv::Rect2d& b);
 

@@ -176,13 +176,21 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
 
   std::optional<BoxTable> boxes;
   if (!config.boxes_file.empty()) boxes = read_box_table(config.boxes_file, manifest);
-  std::optional<BoxTable> truth;
+  // The true boxes for the QC's IoU check: the dataset's own (AffectNet, ExpW), else a
+  // face_boxes.csv at its root (the demo's), else the boxes the variant reads.
+  std::optional<BoxTable> truth = dataset_box_table(manifest);
   std::error_code ec;
-  if (const fs::path own = manifest.root / "face_boxes.csv"; fs::is_regular_file(own, ec)) {
-    truth = read_box_table(own, manifest);
-  } else if (boxes) {
-    truth = boxes;
+  if (config.detector == DetectorKind::dataset) {
+    if (!truth)
+      throw DataError(
+          fmt::format("detector dataset: the dataset {} has no face boxes (formats "
+                      "affectnet and expw give them)",
+                      manifest.root.string()));
+    boxes = truth;
   }
+  const fs::path own = manifest.root / "face_boxes.csv";
+  if (!truth && fs::is_regular_file(own, ec)) truth = read_box_table(own, manifest);
+  if (!truth) truth = boxes;
 
   // Pass 1: detect, select, decide the crop (centre fallbacks wait for the typical crop size).
   std::vector<ImageRecord> records(n);
@@ -192,21 +200,22 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
       n, threads,
       [&](int) {
         Worker w;
-        if (config.detector != DetectorKind::boxes) w.detector = make_detector(config);
+        if (config.detector != DetectorKind::boxes && config.detector != DetectorKind::dataset)
+          w.detector = make_detector(config);
         if (!config.eye_cascade_file.empty())
           w.eyes = std::make_unique<EyeFinder>(config.eye_cascade_file);
         return w;
       },
       [&](Worker& w, std::size_t i) {
         const std::string& rel = manifest.images[i].relative_path;
-        const cv::Mat rgb = data::read_rgb(manifest.path(i));
+        const cv::Mat rgb = data::read_sample(manifest, i);
         ImageRecord& r = records[i];
         r.image_size = rgb.size();
         if (truth && truth->boxes[i]) {
           r.truth = clipped_box(*truth, *truth->boxes[i], rgb.size(), rel);
         }
         std::vector<Detection> faces;
-        if (config.detector == DetectorKind::boxes) {
+        if (config.detector == DetectorKind::boxes || config.detector == DetectorKind::dataset) {
           if (boxes->boxes[i])
             faces.push_back({clipped_box(*boxes, *boxes->boxes[i], rgb.size(), rel), 1.f, {}});
         } else {
@@ -278,7 +287,7 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
         centre.size(), threads, [](int) { return 0; },
         [&](int, std::size_t k) {
           const std::size_t i = centre[k];
-          const cv::Mat rgb = data::read_rgb(manifest.path(i));
+          const cv::Mat rgb = data::read_sample(manifest, i);
           crops[i] = centre_square(rgb.size(), fraction);
           records[i].blur = blur_score(apply_crop(rgb, *crops[i]));
         });
@@ -347,7 +356,7 @@ void write_cropped_dataset(const data::Manifest& manifest, const CropOutcome& ou
       [&](int, std::size_t i) {
         if (!outcome.crops[i]) return;
         const std::string rel = cropped_relative_path(manifest.images[i].relative_path);
-        const cv::Mat cropped = apply_crop(data::read_rgb(manifest.path(i)), *outcome.crops[i]);
+        const cv::Mat cropped = apply_crop(data::read_sample(manifest, i), *outcome.crops[i]);
         cv::Mat bgr;
         cv::cvtColor(cropped, bgr, cv::COLOR_RGB2BGR);
         std::vector<unsigned char> png;

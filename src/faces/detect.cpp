@@ -126,9 +126,10 @@ std::unique_ptr<FaceDetector> make_detector(const CropConfig& config) {
     case DetectorKind::yunet:
       return std::make_unique<YunetDetector>(config.model_file, config.min_size);
     case DetectorKind::boxes:
+    case DetectorKind::dataset:
       break;
   }
-  throw InternalError("make_detector: detector boxes has no detector object");
+  throw InternalError("make_detector: detectors boxes and dataset have no detector object");
 }
 
 struct EyeFinder::Impl {

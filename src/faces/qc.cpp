@@ -328,7 +328,7 @@ std::vector<unsigned char> draw_contact_sheet(const data::Manifest& manifest,
       cells.size(), threads, [](int) { return 0; },
       [&](int, std::size_t k) {
         const std::size_t i = cells[k].image;
-        const cv::Mat rgb = data::read_rgb(manifest.path(i));
+        const cv::Mat rgb = data::read_sample(manifest, i);
         const cv::Mat cut = crops[i] ? apply_crop(rgb, *crops[i]) : rgb;
         const double scale = std::min(static_cast<double>(layout.thumb) / cut.cols,
                                       static_cast<double>(layout.thumb) / cut.rows);

@@ -63,6 +63,10 @@ std::vector<SettingProblem> crop_settings_problems(const CropSettings& s) {
   if (wants_boxes && !s.boxes)
     out.push_back({s.detector == DetectorKind::boxes ? "detector" : "fallback",
                    "detector boxes and fallback boxes need a boxes CSV (`boxes: FILE.csv`)"});
+  if (s.detector == DetectorKind::dataset && s.fallback == FallbackPolicy::boxes)
+    out.push_back({"fallback",
+                   "detector dataset already reads the dataset's boxes; fallback boxes would read "
+                   "another box for the same face"});
   if (!wants_boxes && s.boxes)
     out.push_back({"boxes", "a boxes file is only used with detector boxes or fallback boxes"});
   return out;

@@ -18,10 +18,11 @@ namespace fersweep::faces {
 
 /// Which face detector finds the boxes.
 enum class DetectorKind {
-  haar,   ///< OpenCV Haar frontal-face cascade (the default)
-  lbp,    ///< OpenCV LBP frontal-face cascade
-  yunet,  ///< cv::FaceDetectorYN with a user-supplied ONNX model
-  boxes,  ///< boxes read from a CSV file (manual crops)
+  haar,     ///< OpenCV Haar frontal-face cascade (the default)
+  lbp,      ///< OpenCV LBP frontal-face cascade
+  yunet,    ///< cv::FaceDetectorYN with a user-supplied ONNX model
+  boxes,    ///< boxes read from a CSV file (manual crops)
+  dataset,  ///< the dataset's own face boxes (formats affectnet and expw)
 };
 
 /// Which face is kept when a frame shows several.
@@ -40,7 +41,7 @@ enum class FallbackPolicy {
 };
 
 /// The spellings, in enum order (sweep files, the command line, JSON).
-inline const std::vector<std::string> kDetectorNames = {"haar", "lbp", "yunet", "boxes"};
+inline const std::vector<std::string> kDetectorNames = {"haar", "lbp", "yunet", "boxes", "dataset"};
 inline const std::vector<std::string> kSelectNames = {"largest", "central", "score"};
 inline const std::vector<std::string> kFallbackNames = {"keep", "center", "drop", "boxes"};
 

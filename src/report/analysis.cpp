@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -23,7 +24,18 @@ Cell pct_cell(double v) {
   return std::isnan(v) ? Cell("-") : Cell(pct(v), 100 * v);
 }
 
-std::string column_label(const std::string& key, const ParamValue& v) {
+// The test part when the rows come from a dataset's official split (results' `cv` column, e.g.
+// {"split":"official","test":"PublicTest"}); "" for cross-validation folds.
+std::string official_test_part(const ResultsTable& t) {
+  const auto values = t.values_of("cv");
+  if (values.size() != 1) return "";
+  const auto cv = nlohmann::json::parse(values.front().text, nullptr, false);
+  if (!cv.is_object() || cv.value("split", "") != "official") return "";
+  return cv.value("test", "test");
+}
+
+std::string column_label(const std::string& key, const ParamValue& v, const std::string& official) {
+  if (key == "fold" && !official.empty()) return fmt::format("official split ({})", official);
   if (key == "fold" && v.number)
     return fmt::format("fold {}", static_cast<long long>(*v.number) + 1);
   return key + "=" + v.text;
@@ -138,7 +150,7 @@ Table main_table(const ResultsTable& t, const PivotOptions& o) {
   for (const auto& cg : col_groups) {
     std::string label;
     for (std::size_t i = 0; i < cols.size(); ++i)
-      label += (i ? ", " : "") + column_label(cols[i], cg.key[i]);
+      label += (i ? ", " : "") + column_label(cols[i], cg.key[i], official_test_part(t));
     table.header.push_back(label);
   }
   for (const char* h : {"n", "mean", "std", "95% CI"}) table.header.push_back(h);
@@ -329,7 +341,9 @@ Table reference_table(const ResultsTable& t, const PivotOptions& o,
   const Table best = best_table(t, o);
   for (const auto& row : best.rows) {
     table.rows.push_back({Cell("this run: " + row[0].text + " (" + row[1].text + ")"),
-                          Cell(fmt::format("CV mean over {} folds", row[2].text)),
+                          Cell(official_test_part(t).empty()
+                                   ? fmt::format("CV mean over {} folds", row[2].text)
+                                   : fmt::format("official split ({})", official_test_part(t))),
                           Cell("results.h5"), row[3]});
   }
   table.notes.push_back(

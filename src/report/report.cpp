@@ -292,7 +292,11 @@ Content build(const ResultsTable& t, const ReportOptions& o) {
       if (!p.rows.empty()) c.tables.push_back(std::move(p));
     }
   }
-  if (!o.references.empty()) c.tables.push_back(reference_table(t, o.pivot, o.references));
+  // The bundled references are SFEW results: beside a FER2013 or RAF-DB run they would mislead.
+  const auto format = t.provenance.find("dataset_format");
+  const bool sfew_like = format == t.provenance.end() || format->second == "folders";
+  if (!o.references.empty() && (sfew_like || o.references != default_references()))
+    c.tables.push_back(reference_table(t, o.pivot, o.references));
   if (!t.failures.empty()) c.tables.push_back(failures_table(t));
   if (!t.rows.empty()) {
     add_confusions(t, o, c);

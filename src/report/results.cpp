@@ -279,7 +279,7 @@ std::size_t ResultsTable::unrecovered_failures() const {
 }
 
 bool is_fold_parameter(const std::string& key) {
-  static const std::set<std::string> keys = {"fold",    "repeat", "cv_seed",
+  static const std::set<std::string> keys = {"fold",    "repeat", "cv_seed", "cv",
                                              "extract", "seed",   "folds"};
   return keys.count(key) > 0;
 }
@@ -310,8 +310,8 @@ ResultsTable load_results(const std::filesystem::path& path) {
   }
   for (const char* name :
        {"created", "updated", "sweep_name", "sweep_file", "sweep_hash", "dataset_root",
-        "dataset_fingerprint", "dataset_images", "dataset_bad_images", "fersweep_version",
-        "libtorch_version", "sweep_text", "classes"}) {
+        "dataset_fingerprint", "dataset_images", "dataset_bad_images", "dataset_format",
+        "dataset_left_out", "fersweep_version", "libtorch_version", "sweep_text", "classes"}) {
     if (f.has_attribute("/", name)) t.provenance[name] = attribute_text(f, "/", name);
   }
   if (t.provenance.count("classes")) {

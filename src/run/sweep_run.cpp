@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 #include "core/cancel.h"
 #include "core/error.h"
@@ -58,7 +59,9 @@ double train_cost(const sweep::TrainTask& t, const json& params, std::size_t ima
   const double d = model::feature_dim(model::parse_arch(params.at("backbone")));
   const double c = static_cast<double>(classes);
   const double weights = s.head == "mlp" ? d * s.hidden + s.hidden * c : d * c;
-  const double rows = static_cast<double>(images) * (t.folds - 1) / std::max(1, t.folds);
+  // An official split's training part is not known here; most hold about 80% of the samples.
+  const double train_share = t.folds > 1 ? static_cast<double>(t.folds - 1) / t.folds : 0.8;
+  const double rows = static_cast<double>(images) * train_share;
   return 6.0 * weights * rows * t.epochs.back() * 1e-9;
 }
 
@@ -69,13 +72,30 @@ struct SweepContext {
   std::string dataset_root;
   std::string base_dir = ".";  ///< relative paths of the sweep file (cascades, models, boxes)
   std::vector<std::string> classes;
-  std::vector<std::pair<std::string, int>> images;  ///< [relative path, label], manifest order
+  std::vector<data::ImageEntry> images;  ///< manifest order
   std::string fingerprint;
+  std::string format = "folders";                 ///< the dataset's format (its split names)
   std::map<std::string, std::string> variants;    ///< crop/extract task id → variant name
   std::map<std::string, LocatedWeights> weights;  ///< extract task id → its weights
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
-                                                images, fingerprint, variants, weights)
+                                                images, fingerprint, format, variants, weights)
+
+// The fold of each of `indices` (manifest indices, e.g. a feature set's rows) under a task's fold
+// settings: stratified K-fold by label, subject-disjoint folds, or the dataset's own split. A pure
+// function of the samples and the settings, so every rank computes the same folds.
+std::vector<int> fold_assignment(const data::Manifest& m, const std::vector<std::size_t>& indices,
+                                 const sweep::FoldSettings& f) {
+  std::vector<int> labels;
+  std::vector<std::string> keys;
+  for (std::size_t i : indices) labels.push_back(m.images.at(i).label);
+  if (!f.cv) return data::stratified_fold_assignment(labels, f.folds, f.cv_seed);
+  const bool group = !f.cv->group.empty();
+  for (std::size_t i : indices) keys.push_back(group ? m.images[i].subject : m.images[i].split);
+  if (group) return data::stratified_group_fold_assignment(labels, keys, f.folds, f.cv_seed);
+  return data::official_split_assignment(keys, data::format_traits(m.format).train_split,
+                                         f.cv->test);
+}
 
 // The variant name of a crop or extract task ("" for one outside a sweep).
 std::string variant_of(const SweepContext& context, const std::string& id) {
@@ -88,7 +108,8 @@ SweepContext context_of(const data::Manifest& manifest, const fs::path& base_dir
   c.dataset_root = manifest.root.string();
   c.base_dir = base_dir.string();
   c.classes = manifest.classes;
-  for (const auto& im : manifest.images) c.images.emplace_back(im.relative_path, im.label);
+  c.images = manifest.images;
+  c.format = data::format_name(manifest.format);
   c.fingerprint = manifest.fingerprint;
   return c;
 }
@@ -222,6 +243,52 @@ std::map<std::string, LocatedWeights> locate_plan_weights(const sweep::Plan& pla
   return of_task;
 }
 
+// Splits the whole dataset the way the sweep's tasks will, so that a split that cannot work (too
+// few images in a class or subjects for the folds, an empty official part) is an error now,
+// naming the cv key, instead of a run of failed tasks.
+void check_folds(const sweep::SweepSpec& spec, const data::Manifest& manifest) {
+  const auto counts = manifest.class_counts();
+  const std::size_t smallest = counts.empty() ? 0 : *std::min_element(counts.begin(), counts.end());
+  if (spec.cv.group.empty() && spec.cv.split.empty() &&
+      static_cast<std::size_t>(spec.cv.folds) > smallest) {
+    throw ConfigError(
+        fmt::format("{}: cv.folds: {} folds need at least {} images in every class, but the "
+                    "smallest class of '{}' has {}",
+                    spec.location("cv.folds"), spec.cv.folds, spec.cv.folds,
+                    spec.dataset_root.string(), smallest));
+  }
+  sweep::FoldSettings f;
+  f.folds = spec.cv.folds;
+  f.cv_seed = spec.cv.seed;
+  if (auto scheme = sweep::cv_scheme_params(spec.cv); !scheme.is_null()) f.cv = spec.cv;
+  std::vector<std::size_t> all(manifest.images.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  try {
+    (void)fold_assignment(manifest, all, f);
+  } catch (const DataError& e) {
+    const std::string key = !spec.cv.group.empty() ? "cv.group" : "cv.split";
+    throw ConfigError(fmt::format("{}: {}: {} ('{}')", spec.location(key), key, e.what(),
+                                  spec.dataset_root.string()));
+  }
+}
+
+// The scan keeps what it learnt about each image in the feature cache's folder (scans/), so the
+// next run over an unchanged dataset reads no image again.
+data::Manifest scan_sweep_dataset(const sweep::SweepSpec& spec, int threads,
+                                  const std::optional<fs::path>& feature_cache) {
+  data::ScanOptions scan;
+  scan.classes = spec.dataset.classes.value_or(std::vector<std::string>{});
+  scan.skip_bad_images = spec.dataset.skip_bad_images;
+  scan.threads = threads;
+  scan.layout = spec.dataset;
+  if (feature_cache) scan.cache_dir = *feature_cache / "scans";
+  log::info("scanning dataset '{}' (format {})", spec.dataset_root.string(), spec.dataset.format);
+  data::Manifest manifest = data::scan_dataset(spec.dataset_root, scan);
+  for (const auto& [what, n] : manifest.left_out)
+    log::info("dataset: left out {} sample{} of {}", n, n > 1 ? "s" : "", what);
+  return manifest;
+}
+
 }  // namespace
 
 RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
@@ -231,20 +298,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   // the same way (retried, then exit 4, with a results directory of failures): each is checked
   // once here, before the results directory is touched, so it is a plain error naming the file.
   auto weights = locate_plan_weights(plan);
-  data::ScanOptions scan;
-  scan.classes = plan.classes;
-  scan.skip_bad_images = spec.dataset.skip_bad_images;
-  scan.threads = scan_threads;
-  log::info("scanning dataset '{}'", spec.dataset_root.string());
-  const data::Manifest manifest = data::scan_dataset(spec.dataset_root, scan);
-  const auto counts = manifest.class_counts();
-  std::size_t smallest = counts.empty() ? 0 : *std::min_element(counts.begin(), counts.end());
-  if (static_cast<std::size_t>(plan.folds) > smallest) {
-    throw ConfigError(fmt::format(
-        "{}: cv.folds: {} folds need at least {} images in every class, but the "
-        "smallest class of '{}' has {}",
-        spec.location("cv.folds"), plan.folds, plan.folds, spec.dataset_root.string(), smallest));
-  }
+  const data::Manifest manifest = scan_sweep_dataset(spec, scan_threads, feature_cache);
+  check_folds(spec, manifest);
   if (!manifest.bad_images.empty()) {
     log::warn("{} unreadable image(s) skipped (skip_bad_images), e.g. {}",
               manifest.bad_images.size(), manifest.bad_images.front());
@@ -291,6 +346,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                       {"dataset_fingerprint", manifest.fingerprint},
                       {"dataset_images", manifest.images.size()},
                       {"dataset_bad_images", manifest.bad_images.size()},
+                      {"dataset_format", data::format_name(manifest.format)},
+                      {"dataset_left_out", json(manifest.left_out).dump()},
                       {"classes", json(manifest.classes).dump()},
                       {"feature_cache", feature_cache ? feature_cache->string() : ""},
                       {"fersweep_version", version()},
@@ -312,9 +369,10 @@ class SweepExecutor : public Executor {
     manifest_.root = context_.dataset_root;
     manifest_.classes = context_.classes;
     manifest_.fingerprint = context_.fingerprint;
-    manifest_.images.clear();
-    for (const auto& [path, label] : context_.images) manifest_.images.push_back({path, label});
-    context_.images.clear();  // kept once, in manifest_
+    manifest_.images = std::move(context_.images);  // kept once, in manifest_
+    context_.images.clear();
+    manifest_.format = data::format_named(context_.format).value_or(data::Format::folders);
+    index_of_.clear();
   }
 
   std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
@@ -440,10 +498,8 @@ class SweepExecutor : public Executor {
     if (norm == data::Normalization::dataset) {
       // Statistics of this fold's training images only: the test fold never leaks into them. The
       // folds are those the training tasks compute from this feature set's labels.
-      std::vector<int> labels;
-      for (std::size_t i : indices) labels.push_back(manifest_.images[i].label);
       const auto f = t.params.get<sweep::FoldSettings>();
-      const auto assignment = data::stratified_fold_assignment(labels, f.folds, f.cv_seed);
+      const auto assignment = fold_assignment(manifest_, indices, f);
       std::vector<std::size_t> train;
       for (std::size_t k : data::fold_split(assignment, f.fold).train) train.push_back(indices[k]);
       stats = data::compute_channel_stats(manifest_, train, size, settings_.threads, transform);
@@ -516,18 +572,36 @@ class SweepExecutor : public Executor {
     return out;
   }
 
-  const std::vector<int>& assignment_for(const FeatureSet& fs, int folds, std::uint64_t cv_seed) {
-    const std::string key = fmt::format("{}|{}|{}", fs.id, folds, cv_seed);
+  // The folds of a feature set's rows, computed once per (feature set, fold settings).
+  const std::vector<int>& assignment_for(const FeatureSet& fs, const sweep::FoldSettings& f) {
+    const std::string key =
+        fmt::format("{}|{}|{}|{}", fs.id, f.folds, f.cv_seed, f.cv ? json(*f.cv).dump() : "");
     auto it = assignments_.find(key);
     if (it != assignments_.end()) return it->second;
-    std::vector<int> labels(fs.labels.begin(), fs.labels.end());
-    return assignments_[key] = data::stratified_fold_assignment(labels, folds, cv_seed);
+    return assignments_[key] = fold_assignment(manifest_, rows_of(fs), f);
+  }
+
+  // The manifest index of each row of a feature set (its rows are named by sample identity).
+  std::vector<std::size_t> rows_of(const FeatureSet& fs) {
+    if (index_of_.empty())
+      for (std::size_t i = 0; i < manifest_.images.size(); ++i)
+        index_of_.emplace(manifest_.images[i].relative_path, i);
+    std::vector<std::size_t> rows;
+    rows.reserve(fs.paths.size());
+    for (const auto& path : fs.paths) {
+      const auto it = index_of_.find(path);
+      if (it == index_of_.end())
+        throw DataError(
+            fmt::format("feature set {} has a sample {} the dataset does not", fs.id, path));
+      rows.push_back(it->second);
+    }
+    return rows;
   }
 
   train::HeadJob make_job(const TaskSpec& t, const FeatureSet& fs) {
     const json& p = t.params;
     const auto f = p.get<sweep::FoldSettings>();
-    const auto split = data::fold_split(assignment_for(fs, f.folds, f.cv_seed), f.fold);
+    const auto split = data::fold_split(assignment_for(fs, f), f.fold);
     train::HeadJob job;
     job.train_idx = split.train;
     job.test_idx = split.test;
@@ -565,6 +639,7 @@ class SweepExecutor : public Executor {
   std::string extractor_key_;
   json weights_info_;
   std::map<std::string, std::vector<int>> assignments_;
+  std::unordered_map<std::string, std::size_t> index_of_;  ///< sample identity → manifest index
 };
 
 }  // namespace

@@ -8,6 +8,9 @@
 #include <set>
 #include <system_error>
 
+#include "core/error.h"
+#include "data/formats.h"
+
 namespace fersweep::sweep {
 
 namespace fs = std::filesystem;
@@ -38,12 +41,48 @@ std::size_t count_images(const fs::path& dir) {
 
 }  // namespace
 
+namespace {
+
+// A format's labels read as a scan reads them (data/formats.h), images not decoded.
+void census_of_format(const SweepSpec& spec, DatasetCensus& census) {
+  data::ScanOptions options;
+  options.layout = spec.dataset;
+  options.classes = spec.dataset.classes.value_or(std::vector<std::string>{});
+  const auto format = data::format_named(spec.dataset.format).value_or(data::Format::folders);
+  try {
+    data::Collected found = data::collect_samples(format, census.root, options);
+    census.errors = found.problems;
+    census.left_out = found.left_out;
+    std::set<std::string> present;
+    for (const auto& c : found.samples) present.insert(c.cls);
+    census.classes = spec.dataset.classes ? *spec.dataset.classes
+                     : format == data::Format::folders
+                         ? found.classes
+                         : std::vector<std::string>(present.begin(), present.end());
+    std::map<std::string, std::size_t> counts;
+    for (const auto& c : found.samples) ++counts[c.cls];
+    for (const auto& c : census.classes) census.images.push_back(counts[c]);
+    for (const auto& [cls, n] : counts)
+      if (std::find(census.classes.begin(), census.classes.end(), cls) == census.classes.end())
+        census.left_out[cls] += n;
+  } catch (const Error& e) {
+    census.errors.push_back(e.what());
+  }
+}
+
+}  // namespace
+
 DatasetCensus census_dataset(const SweepSpec& spec) {
   DatasetCensus census;
   census.root = spec.dataset_root;
+  census.format = spec.dataset.format;
   std::error_code ec;
   census.found = !census.root.empty() && fs::is_directory(census.root, ec);
   if (!census.found) return census;
+  if (spec.dataset.format != "folders" || spec.dataset.splits) {
+    census_of_format(spec, census);
+    return census;
+  }
   if (spec.dataset.classes) {
     census.classes = *spec.dataset.classes;
   } else {
@@ -61,6 +100,14 @@ DatasetCensus census_dataset(const SweepSpec& spec) {
       census.images.push_back(count_images(dir));
     }
   }
+  if (spec.dataset.classes) {
+    for (fs::directory_iterator it(census.root, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!it->is_directory(ec) || name[0] == '.') continue;
+      if (std::find(census.classes.begin(), census.classes.end(), name) == census.classes.end())
+        if (const std::size_t n = count_images(it->path())) census.left_out[name] = n;
+    }
+  }
   return census;
 }
 
@@ -75,6 +122,13 @@ std::vector<std::string> dataset_problems(const Plan& plan, const DatasetCensus&
     if (require_files)
       problem("dataset.root",
               fmt::format("the dataset folder {} does not exist", census.root.string()));
+  } else if (!census.errors.empty()) {
+    constexpr std::size_t kShown = 10;
+    for (std::size_t i = 0; i < census.errors.size() && i < kShown; ++i)
+      problem("dataset.root", census.errors[i]);
+    if (census.errors.size() > kShown)
+      problem("dataset.root",
+              fmt::format("... and {} more bad lines", census.errors.size() - kShown));
   } else {
     for (const auto& c : census.missing)
       problem("dataset.classes",
@@ -87,7 +141,8 @@ std::vector<std::string> dataset_problems(const Plan& plan, const DatasetCensus&
       const bool missing = std::find(census.missing.begin(), census.missing.end(),
                                      census.classes[i]) != census.missing.end();
       if (missing) continue;
-      if (census.images[i] < static_cast<std::size_t>(plan.folds))
+      const bool kfold = spec.cv.group.empty() && spec.cv.split.empty();
+      if (kfold && census.images[i] < static_cast<std::size_t>(plan.folds))
         problem(
             "cv.folds",
             fmt::format("{} folds need at least {} images in every class, but class '{}' has {}",

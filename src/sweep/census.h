@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,19 @@ struct DatasetCensus {
   std::vector<std::string> classes;  ///< dataset.classes, or every class folder (sorted)
   std::vector<std::size_t> images;   ///< image files per class (0 for a missing folder)
   std::vector<std::string> missing;  ///< listed classes without a folder
+  std::string format = "folders";    ///< dataset.format
+  /// Samples the study leaves out, by class or by the format's reason (data::Manifest::left_out).
+  std::map<std::string, std::size_t> left_out;
+  /// Why the dataset's label files cannot be read, or their bad lines (formats other than plain
+  /// folders, whose labels the census reads).
+  std::vector<std::string> errors;
   /// Total number of image files.
   std::size_t total() const;
 };
 
 /// Walks dataset.root (one level of class folders; files with an image extension are counted).
+/// Other formats (and folders with splits) are read the way a scan reads them, without decoding
+/// images: label files and rows, so the counts per class and the left-out samples are exact.
 DatasetCensus census_dataset(const SweepSpec& spec);
 
 /// Problems the dataset and referenced files reveal, each "LOC: key: message". The dataset-based

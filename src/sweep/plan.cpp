@@ -37,6 +37,7 @@ json TrainTask::params() const {
   p["repeat"] = repeat;
   p["folds"] = folds;
   p["cv_seed"] = cv_seed;
+  if (!values->cv.is_null()) p["cv"] = values->cv;
   p["extract"] = extract;
   return p;
 }
@@ -49,6 +50,7 @@ json TrainTask::param(std::string_view key) const {
   if (key == "repeat") return repeat;
   if (key == "folds") return folds;
   if (key == "cv_seed") return cv_seed;
+  if (key == "cv") return values->cv;
   if (key == "extract") return extract;
   return json();
 }
@@ -115,6 +117,9 @@ class Expander {
     dataset_ = {{"root", c_["dataset"]["root"]},
                 {"classes", c_["dataset"]["classes"]},
                 {"skip_bad_images", c_["dataset"]["skip_bad_images"]}};
+    dataset_.update(data::layout_params(spec.dataset));
+    values_->cv = cv_scheme_params(spec.cv);
+    if (!values_->cv.is_null()) cv_text_ = canonical_json(values_->cv);
     for (const auto& v : spec.variants) crop_of_variant_[v] = crop_for(v);
     static_assert(kSeed + 1 == kTrainValueKeys, "TrainValues holds the keys before fold");
     for (std::size_t k = 0; k < kTrainValueKeys; ++k) values_->keys[k] = grid_keys()[k];
@@ -271,6 +276,7 @@ class Expander {
       params["repeat"] = repeat;
       params["folds"] = folds_;
       params["cv_seed"] = cv_seed_ + static_cast<std::uint64_t>(repeat);
+      if (!values_->cv.is_null()) params["cv"] = values_->cv;
     }
     TaskId id = task_id(params);
     std::size_t index;
@@ -322,6 +328,7 @@ class Expander {
     };
     put("{\"backbone\":", *t[kBackbone]);
     put(",\"batch_size\":", *t[kBatchSize]);
+    if (!cv_text_.empty()) put(",\"cv\":", cv_text_);
     put(",\"cv_seed\":", std::to_string(cv_seed));
     put(",\"extract\":", "\"" + extract_id + "\"");
     put(",\"fold\":", std::to_string(fold));
@@ -380,6 +387,7 @@ class Expander {
   int repeats_ = 1;
   std::uint64_t cv_seed_ = 0;
   json dataset_;
+  std::string cv_text_;  ///< canonical text of the cv scheme; "" for stratified K-fold
   std::unordered_map<std::string, std::optional<std::size_t>> crop_of_variant_;
   std::unordered_map<std::string, std::size_t> extract_by_key_;
   std::unordered_map<TaskId, std::size_t> extract_by_id_;

@@ -57,6 +57,9 @@ struct TrainValues {
   /// lr, weight_decay, momentum, batch_size, standardize, label_smoothing, seed.
   std::array<std::string, kTrainValueKeys> keys;
   std::array<std::vector<nlohmann::json>, kTrainValueKeys> values;  ///< distinct values per key
+  /// The sweep's cv scheme (sweep::cv_scheme_params), the same for every task; null for
+  /// stratified K-fold.
+  nlohmann::json cv;
 };
 
 /// Trains one head on one fold; evaluated at each of `epochs` during a single run.
@@ -79,7 +82,8 @@ struct TrainTask {
   /// Every parameter except epochs, rebuilt on demand (the id is the hash of this object):
   /// backbone, weights, variant, image_size, normalize, head, hidden (mlp only), optimizer, lr,
   /// weight_decay, momentum (sgd only), batch_size, standardize, label_smoothing, seed, fold,
-  /// repeat, folds, cv_seed and extract (the feature set's id).
+  /// repeat, folds, cv_seed, cv (the scheme, when not stratified K-fold) and extract (the
+  /// feature set's id).
   nlohmann::json params() const;
   /// One parameter of params() without building the object; null when the task lacks it.
   nlohmann::json param(std::string_view key) const;

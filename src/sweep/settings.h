@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/json_optional.h"
+#include "data/settings.h"
 #include "train/settings.h"
 
 namespace fersweep::sweep {
@@ -28,26 +29,37 @@ struct RunSettings {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunSettings, retries, threads, device, grace_period)
 
-/// `dataset:`, read from the validated file (dataset.root as written, normalised; the resolved
-/// path is SweepSpec::dataset_root).
-struct DatasetSettings {
-  std::string root;
-  /// The class folders studied, in label order; none: every class folder, sorted.
-  std::optional<std::vector<std::string>> classes;
-  int image_size = 224;
-  std::string normalize = "imagenet";  ///< imagenet | dataset | minmax
-  bool skip_bad_images = false;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatasetSettings, root, classes, image_size,
-                                                normalize, skip_bad_images)
+/// `dataset:` (data/settings.h owns the struct: root, classes, format and its options, image
+/// preparation).
+using data::DatasetSettings;
 
-/// `cv:` — stratified K-fold cross-validation, repeated with seeds seed, seed + 1, ...
-struct CvSettings {
+/// How samples are split, beyond plain stratified K-fold: one field or none set.
+struct CvScheme {
+  std::string group;  ///< "subject": stratified group K-fold (no subject in two folds)
+  std::string split;  ///< "official": the dataset's own train/test split, one "fold"
+  std::string test;   ///< with split: official, the test part (the format's default when "")
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CvScheme, group, split, test)
+
+/// `cv:` — stratified K-fold cross-validation, repeated with seeds seed, seed + 1, ...; or one
+/// of the schemes in CvScheme.
+struct CvSettings : CvScheme {
   int folds = 5;
   std::uint64_t seed = 0;
   int repeats = 1;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CvSettings, folds, seed, repeats)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CvSettings, folds, seed, repeats, group, split,
+                                                test)
+
+/// The scheme's part of a task's parameters: null for plain stratified K-fold (task ids stay
+/// those of fersweep versions without schemes), else {group} or {split, test}.
+inline nlohmann::json cv_scheme_params(const CvScheme& scheme) {
+  nlohmann::json out = nlohmann::json::object();
+  if (!scheme.group.empty()) out["group"] = scheme.group;
+  if (!scheme.split.empty()) out["split"] = scheme.split;
+  if (!scheme.test.empty()) out["test"] = scheme.test;
+  return out.empty() ? nlohmann::json() : out;
+}
 
 /// `train:` and the training grid keys (train/settings.h owns the struct).
 using train::TrainSettings;
@@ -70,9 +82,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExtractSettings, backbone, weigh
 struct FoldSettings {
   int fold = 0;
   int repeat = 0;
-  int folds = 5;              ///< cv.folds
-  std::uint64_t cv_seed = 0;  ///< cv.seed + repeat
+  int folds = 5;               ///< cv.folds (1 with split: official)
+  std::uint64_t cv_seed = 0;   ///< cv.seed + repeat
+  std::optional<CvScheme> cv;  ///< none: stratified K-fold
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FoldSettings, fold, repeat, folds, cv_seed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FoldSettings, fold, repeat, folds, cv_seed, cv)
 
 }  // namespace fersweep::sweep

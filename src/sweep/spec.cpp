@@ -55,13 +55,14 @@ namespace {
 const std::vector<std::string> kTopKeys = {"name",    "description", "dataset", "variants",
                                            "weights", "cv",          "train",   "grid",
                                            "exclude", "include",     "run"};
-const std::vector<std::string> kDatasetKeys = {"root", "classes", "image_size", "normalize",
-                                               "skip_bad_images"};
+const std::vector<std::string> kDatasetKeys = {
+    "root",   "classes", "image_size", "normalize",   "skip_bad_images",
+    "format", "splits",  "images",     "peak_frames", "first_frame_neutral"};
 const std::vector<std::string> kVariantKeys = {"detector", "model",    "boxes",  "cascade",
                                                "margin",   "square",   "select", "align",
                                                "fallback", "min_size", "qc"};
 const std::vector<std::string> kQcKeys = {"min_face_px", "blur_threshold", "iou_threshold"};
-const std::vector<std::string> kCvKeys = {"folds", "seed", "repeats"};
+const std::vector<std::string> kCvKeys = {"folds", "seed", "repeats", "group", "split", "test"};
 const std::vector<std::string> kTrainKeys = {
     "head",   "hidden",      "optimizer",       "lr",  "weight_decay", "momentum", "batch_size",
     "epochs", "standardize", "label_smoothing", "seed"};
@@ -409,6 +410,7 @@ class SpecBuilder {
       }
     }
     const DatasetSettings defaults;
+    layout(*v, d);
     field(v, p, "image_size", d, defaults.image_size,
           [&](auto& x, auto path) { return c_.integer(x, path, 32, 2048); });
     field(v, p, "normalize", d, defaults.normalize,
@@ -416,6 +418,73 @@ class SpecBuilder {
     field(v, p, "skip_bad_images", d, defaults.skip_bad_images,
           [&](auto& x, auto path) { return c_.boolean(x, path); });
     spec_.canonical["dataset"] = d;
+  }
+
+  // dataset.format and the keys only some formats read; a key of another format is an error at
+  // the key, and classes must be names the format maps into.
+  void layout(const YamlValue& v, json& d) {
+    const data::DatasetLayout defaults;
+    field(&v, "dataset", "format", d, defaults.format, [&](auto& x, auto path) {
+      return c_.choice(x, path, "dataset format", data::kFormatNames);
+    });
+    const auto format =
+        data::format_named(d["format"].get<std::string>()).value_or(data::Format::folders);
+    format_ = format;
+    const auto& own = data::format_traits(format).keys;
+    for (const char* key : {"splits", "images", "peak_frames", "first_frame_neutral"}) {
+      const auto* e = v.find_entry(key);
+      if (!e || std::find(own.begin(), own.end(), key) != own.end()) continue;
+      std::vector<std::string> readers;
+      for (std::size_t f = 0; f < data::kFormatNames.size(); ++f) {
+        const auto& keys = data::format_traits(static_cast<data::Format>(f)).keys;
+        if (std::find(keys.begin(), keys.end(), key) != keys.end())
+          readers.push_back(data::kFormatNames[f]);
+      }
+      diag_.error(e->key_loc, child("dataset", key),
+                  fmt::format("only format {} reads this key (format is {})", join(readers),
+                              data::format_name(format)));
+    }
+    d["splits"] = nullptr;
+    if (const auto* e = v.find_entry("splits"); e && format == data::Format::folders) {
+      note("dataset.splits", e->key_loc);
+      d["splits"] = splits(e->value);
+    }
+    field(&v, "dataset", "images", d, defaults.images, [&](auto& x, auto path) {
+      return c_.choice(x, path, "RAF-DB image set", {"aligned", "original"});
+    });
+    field(&v, "dataset", "peak_frames", d, defaults.peak_frames,
+          [&](auto& x, auto path) { return c_.integer(x, path, 1, 1000); });
+    field(&v, "dataset", "first_frame_neutral", d, defaults.first_frame_neutral,
+          [&](auto& x, auto path) { return c_.boolean(x, path); });
+    if (format == data::Format::folders || !d["classes"].is_array()) return;
+    const auto* list = v.find("classes");
+    for (std::size_t i = 0; i < d["classes"].size(); ++i) {
+      const std::string name = d["classes"][i].get<std::string>();
+      const auto& known = data::canonical_classes();
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      std::string msg =
+          fmt::format("'{}' is not a class name {} maps into", name, data::format_name(format));
+      const std::string near = closest_match(name, known);
+      if (!near.empty()) msg += fmt::format("; did you mean '{}'?", near);
+      msg += fmt::format(" (class names: {})", join(known));
+      c_.error(list->items.at(i), index_path("dataset.classes", i), msg);
+    }
+  }
+
+  // dataset.splits: {train: FOLDER, test: FOLDER}, both required.
+  json splits(const YamlValue& v) {
+    const std::string p = "dataset.splits";
+    if (!c_.expect_map(v, p)) return nullptr;
+    c_.check_keys(v, p, {"train", "test"});
+    json out = json::object();
+    for (const char* part : {"train", "test"}) {
+      if (const auto* x = v.find(part)) {
+        if (auto s = c_.string(*x, child(p, part))) out[part] = *s;
+      } else {
+        c_.error(v, p, fmt::format("no {} folder; add `{}: FOLDER`", part, part));
+      }
+    }
+    return out.size() == 2 ? out : json(nullptr);
   }
 
   void variants(const YamlValue* v) {
@@ -480,9 +549,15 @@ class SpecBuilder {
           *d, child(p, "detector"));
       detector_ok = kind.has_value();
       if (kind) s.detector = *kind;
+      if (kind == faces::DetectorKind::dataset && !data::format_traits(format_).boxes)
+        c_.error(*d, child(p, "detector"),
+                 fmt::format("format {} gives no face boxes (detector dataset works with "
+                             "affectnet and expw)",
+                             data::format_name(format_)));
     } else {
       c_.error(v, p,
-               "no detector; add `detector: haar` (or lbp, yunet, boxes), or write `{}` for the "
+               "no detector; add `detector: haar` (or lbp, yunet, boxes, dataset), or write `{}` "
+               "for the "
                "uncropped images");
     }
     auto number = [&](double lo, double hi) {
@@ -554,8 +629,56 @@ class SpecBuilder {
           [&](auto& x, auto path) { return c_.integer(x, path, 0, kMaxSeed); });
     field(v, "cv", "repeats", out, d.repeats,
           [&](auto& x, auto path) { return c_.integer(x, path, 1, 1000); });
+    field(v, "cv", "group", out, d.group,
+          [&](auto& x, auto path) { return c_.choice(x, path, "cv grouping", {"subject"}); });
+    field(v, "cv", "split", out, d.split,
+          [&](auto& x, auto path) { return c_.choice(x, path, "cv split", {"official"}); });
+    field(v, "cv", "test", out, d.test, [&](auto& x, auto path) { return c_.string(x, path); });
+    if (v) cv_scheme(*v, out);
     ctx_.folds = out["folds"].get<int>();
     spec_.canonical["cv"] = out;
+  }
+
+  // cv.group and cv.split against the dataset's format and the other cv keys.
+  void cv_scheme(const YamlValue& v, json& out) {
+    const auto& traits = data::format_traits(format_);
+    const std::string& format = data::format_name(format_);
+    if (const auto* g = v.find("group"); g && !traits.subjects)
+      c_.error(*g, "cv.group",
+               fmt::format("format {} names no subjects (cv.group: subject works with ckplus "
+                           "and jaffe)",
+                           format));
+    const auto* split = v.find("split");
+    if (const auto* t = v.find("test"); t && !split)
+      c_.error(*t, "cv.test", "only cv.split: official has a test part to choose");
+    if (!split) return;
+    for (const char* key : {"folds", "seed", "repeats", "group"})
+      if (const auto* e = v.find_entry(key))
+        diag_.error(e->key_loc, child("cv", key),
+                    "cv.split: official is one fixed split; it takes no " + std::string(key));
+    const bool has_split = format_ == data::Format::folders
+                               ? spec_.canonical["dataset"]["splits"].is_object()
+                               : !traits.test_splits.empty();
+    if (!has_split) {
+      c_.error(*split, "cv.split",
+               format_ == data::Format::folders
+                   ? "format folders has an official split only with dataset.splits: {train: "
+                     "FOLDER, test: FOLDER}"
+                   : fmt::format("format {} defines no official split", format));
+      return;
+    }
+    const auto& tests = traits.test_splits;
+    if (const auto* t = v.find("test")) {
+      const std::string test = out["test"].get<std::string>();
+      if (!test.empty() && std::find(tests.begin(), tests.end(), test) == tests.end())
+        c_.error(*t, "cv.test",
+                 fmt::format("format {}'s test parts are {}, not '{}'", format, join(tests), test));
+    } else {
+      out["test"] = tests.front();
+    }
+    out["folds"] = 1;
+    out["seed"] = 0;
+    out["repeats"] = 1;
   }
 
   // One scalar `key` of a train-like map through read_param.
@@ -742,6 +865,7 @@ class SpecBuilder {
  public:
   ParamContext ctx_;
   std::vector<std::string>& variant_names_ = ctx_.variants;
+  data::Format format_ = data::Format::folders;
 
  private:
   SweepSpec& spec_;

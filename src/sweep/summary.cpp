@@ -100,9 +100,27 @@ std::string dataset_line(const Plan& plan, const DatasetCensus& census, const Co
       smallest = census.images[i];
       smallest_class = census.classes[i];
     }
-  return fmt::format("dataset   {} ({}): {} images in {} classes (smallest: {}, {})", root,
-                     census.root.string(), census.total(), census.classes.size(), smallest_class,
-                     smallest);
+  std::string line = fmt::format("dataset   {} ({}): {} images in {} classes (smallest: {}, {})",
+                                 root, census.root.string(), census.total(), census.classes.size(),
+                                 smallest_class, smallest);
+  if (census.format != "folders") line.insert(10, fmt::format("[{}] ", census.format));
+  if (!census.left_out.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [what, n] : census.left_out) parts.push_back(fmt::format("{} {}", what, n));
+    line += fmt::format("\nleft out  {}", fmt::join(parts, ", "));
+  }
+  return line;
+}
+
+// The cv line: K-fold, subject-disjoint K-fold, or the official split.
+std::string cv_line(const Plan& plan) {
+  const CvSettings& cv = plan.spec.cv;
+  if (!cv.split.empty())
+    return fmt::format("cv        the dataset's official split (test part: {})", cv.test);
+  return fmt::format("cv        {} {}folds x {} repeat{} (cv seed{} {})", plan.folds,
+                     cv.group.empty() ? "" : "subject-disjoint ", plan.cv_seeds.size(),
+                     plan.cv_seeds.size() > 1 ? "s" : "", plan.cv_seeds.size() > 1 ? "s" : "",
+                     fmt::join(plan.cv_seeds, ", "));
 }
 
 std::string csv_field(const std::string& s) {
@@ -142,9 +160,7 @@ std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostE
                      spec.canonical["exclude"].size() == 1 ? "y" : "ies", plan.included,
                      spec.canonical["include"].size(),
                      spec.canonical["include"].size() == 1 ? "y" : "ies"));
-  line(fmt::format("cv        {} folds x {} repeat{} (cv seed{} {})", plan.folds,
-                   plan.cv_seeds.size(), plan.cv_seeds.size() == 1 ? "" : "s",
-                   plan.cv_seeds.size() == 1 ? "" : "s", fmt::join(plan.cv_seeds, ", ")));
+  line(cv_line(plan));
   const auto epochs = all_epochs(plan);
   line(
       fmt::format("tasks     crop {}, extract {}, train {} ({} evaluations at epochs {}; each "
@@ -198,34 +214,38 @@ json plan_json(const Plan& plan, const DatasetCensus& census, const CostEstimate
   const SweepSpec& spec = plan.spec;
   json axes = json::object();
   for (const auto& a : plan.axes) axes[a.key] = a.values;
-  json out = {{"sweep",
-               {{"name", spec.name},
-                {"file", spec.file},
-                {"source_hash", spec.source_hash},
-                {"overrides", spec.overrides}}},
-              {"dataset",
-               {{"root", census.root.string()},
-                {"found", census.found},
-                {"classes", census.classes},
-                {"images_per_class", census.images}}},
-              {"grid",
-               {{"axes", axes},
-                {"combinations", plan.combinations},
-                {"excluded", plan.excluded},
-                {"included", plan.included}}},
-              {"cv", {{"folds", plan.folds}, {"seeds", plan.cv_seeds}}},
-              {"counts",
-               {{"crop", plan.crops.size()},
-                {"extract", plan.extracts.size()},
-                {"train", plan.trains.size()},
-                {"evaluations", plan.evaluations()}}},
-              {"cost",
-               {{"images_per_variant", cost.images},
-                {"images_counted", cost.counted},
-                {"backbone_gflop", cost.extract_gflop},
-                {"naive_gflop", cost.naive_gflop}}},
-              {"warnings", plan.warnings},
-              {"canonical", spec.canonical}};
+  json out = {
+      {"sweep",
+       {{"name", spec.name},
+        {"file", spec.file},
+        {"source_hash", spec.source_hash},
+        {"overrides", spec.overrides}}},
+      {"dataset",
+       {{"root", census.root.string()},
+        {"found", census.found},
+        {"format", census.format},
+        {"classes", census.classes},
+        {"images_per_class", census.images},
+        {"left_out", census.left_out}}},
+      {"grid",
+       {{"axes", axes},
+        {"combinations", plan.combinations},
+        {"excluded", plan.excluded},
+        {"included", plan.included}}},
+      {"cv",
+       {{"folds", plan.folds}, {"seeds", plan.cv_seeds}, {"scheme", cv_scheme_params(spec.cv)}}},
+      {"counts",
+       {{"crop", plan.crops.size()},
+        {"extract", plan.extracts.size()},
+        {"train", plan.trains.size()},
+        {"evaluations", plan.evaluations()}}},
+      {"cost",
+       {{"images_per_variant", cost.images},
+        {"images_counted", cost.counted},
+        {"backbone_gflop", cost.extract_gflop},
+        {"naive_gflop", cost.naive_gflop}}},
+      {"warnings", plan.warnings},
+      {"canonical", spec.canonical}};
   if (tasks) {
     json crops = json::array(), extracts = json::array(), trains = json::array();
     for (const auto& t : plan.crops)

@@ -19,6 +19,9 @@ namespace fersweep::data {
 namespace {
 using namespace testing;
 
+#define EXPECT_HAS(text, part) \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
+
 std::vector<int> make_labels(const std::vector<int>& counts) {
   std::vector<int> labels;
   // Interleaved, like a sorted manifest of several folders would not be: order must not matter.
@@ -155,6 +158,65 @@ TEST(Folds, SameInOtherProcessesAndInIndependentPython) {
                              " 4 18446744073709551557";
   ASSERT_EQ(run_command(py_big, out), 0);
   EXPECT_EQ(out, assignment_text(stratified_fold_assignment(labels, 4, 18446744073709551557ULL)));
+}
+
+TEST(GroupFolds, SubjectsNeverSpanTwoFoldsAndEveryFoldIsFilled) {
+  // 23 subjects with 3 to 12 samples each, 3 classes, in a scrambled order.
+  std::vector<int> labels;
+  std::vector<std::string> groups;
+  Rng rng(7);
+  for (int s = 0; s < 23; ++s) {
+    const int n = 3 + static_cast<int>(rng.next() % 10);
+    for (int k = 0; k < n; ++k) {
+      labels.push_back(static_cast<int>(rng.next() % 3));
+      groups.push_back("S" + std::to_string(100 + s));
+    }
+  }
+  for (int folds : {2, 5, 10}) {
+    const auto a = stratified_group_fold_assignment(labels, groups, folds, 11);
+    std::map<std::string, std::set<int>> folds_of;
+    std::vector<std::size_t> size(static_cast<std::size_t>(folds), 0);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_GE(a[i], 0);
+      ASSERT_LT(a[i], folds);
+      folds_of[groups[i]].insert(a[i]);
+      ++size[static_cast<std::size_t>(a[i])];
+    }
+    for (const auto& [g, f] : folds_of) EXPECT_EQ(f.size(), 1u) << g << " in " << folds << " folds";
+    for (std::size_t f = 0; f < size.size(); ++f) EXPECT_GT(size[f], 0u) << "fold " << f;
+    // Balanced as whole subjects allow: no fold above twice the even share.
+    for (std::size_t f = 0; f < size.size(); ++f)
+      EXPECT_LE(size[f], 2 * labels.size() / static_cast<std::size_t>(folds) + 12) << f;
+    EXPECT_EQ(a, stratified_group_fold_assignment(labels, groups, folds, 11));
+  }
+  // The seed changes the folds; the order of the samples does not change a subject's fold.
+  EXPECT_NE(stratified_group_fold_assignment(labels, groups, 5, 11),
+            stratified_group_fold_assignment(labels, groups, 5, 12));
+  std::vector<int> rl(labels.rbegin(), labels.rend());
+  std::vector<std::string> rg(groups.rbegin(), groups.rend());
+  const auto forward = stratified_group_fold_assignment(labels, groups, 5, 11);
+  const auto backward = stratified_group_fold_assignment(rl, rg, 5, 11);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    EXPECT_EQ(forward[i], backward[labels.size() - 1 - i]);
+}
+
+TEST(GroupFolds, FewerSubjectsThanFoldsNamesTheCounts) {
+  try {
+    stratified_group_fold_assignment({0, 1, 0, 1}, {"A", "A", "B", "C"}, 5, 0);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_HAS(e.what(), ("3 subjects cannot fill 5 subject-disjoint folds"));
+  }
+}
+
+TEST(OfficialSplit, TestPartIsFoldZeroOthersLeftOut) {
+  const std::vector<std::string> s{"Training", "PublicTest", "PrivateTest", "Training"};
+  const auto a = official_split_assignment(s, "Training", "PrivateTest");
+  EXPECT_EQ(a, (std::vector<int>{1, -1, 0, 1}));
+  const auto split = fold_split(a, 0);
+  EXPECT_EQ(split.train, (std::vector<std::size_t>{0, 3}));
+  EXPECT_EQ(split.test, (std::vector<std::size_t>{2}));
+  EXPECT_THROW(official_split_assignment(s, "Training", "Val"), DataError);
 }
 
 }  // namespace

@@ -70,10 +70,50 @@ def root_can_read_anyway(path):
 
 # Recipes: build the case's inputs under `case` (the dataset is case/data). Return a reason to skip
 # the case, or None.
+def fer_row(emotion, pixels, usage="Training"):
+    return f"{emotion},{' '.join(str(p) for p in pixels)},{usage}\n"
+
+
+def format_recipe(name, data):
+    """Datasets in the FER formats, each with one line that breaks the format's rules."""
+    os.makedirs(data)
+    w = lambda rel, text: (os.makedirs(os.path.dirname(os.path.join(data, rel)) or data, exist_ok=True),
+                           open(os.path.join(data, rel), "w").write(text))
+    good = [fer_row(e % 2, [e * 10] * 2304) for e in range(4)]
+    if name == "fer2013_short_row":
+        w("fer2013.csv", "emotion,pixels,Usage\n" + "".join(good) + fer_row(1, [5] * 2303))
+    elif name == "fer2013_pixel_256":
+        w("fer2013.csv", "emotion,pixels,Usage\n" + "".join(good) + fer_row(1, [5] * 100 + [256] + [5] * 2203))
+    elif name == "fer2013_label_7":
+        w("fer2013.csv", "emotion,pixels,Usage\n" + "".join(good) + fer_row(7, [5] * 2304))
+    elif name == "rafdb_missing_image":
+        os.makedirs(os.path.join(data, "Image/aligned"))
+        for i in range(1, 5):
+            assert cv2.imwrite(os.path.join(data, f"Image/aligned/train_{i:05d}_aligned.jpg"), noise(40, 40, i))
+        w("EmoLabel/list_patition_label.txt", "".join(f"train_{i:05d}.jpg {i % 2 + 1}\n" for i in range(1, 6)))
+    elif name == "ckplus_two_numbers":
+        for s in ("S005", "S010"):
+            d = os.path.join(data, "cohn-kanade-images", s, "001")
+            os.makedirs(d)
+            for f in range(1, 4):
+                assert cv2.imwrite(os.path.join(d, f"{s}_001_{f:08d}.png"), noise(40, 40, f))
+        w("Emotion/S005/001/S005_001_00000003_emotion.txt", "   3.0000000e+00\n")
+        w("Emotion/S010/001/S010_001_00000003_emotion.txt", "   3.0000000e+00    5.0000000e+00\n")
+    elif name == "expw_box_outside":
+        os.makedirs(os.path.join(data, "image/origin"))
+        assert cv2.imwrite(os.path.join(data, "image/origin/a.jpg"), noise(40, 60, 1))
+        w("label/label.lst", "a.jpg 0 5 5 30 30 0.9 3\na.jpg 1 10 20 70 35 0.9 4\n")
+    else:
+        raise AssertionError(f"unknown recipe {name}")
+    return None
+
+
 def recipe(name, case):
     data = os.path.join(case, "data")
     if name in ("root_missing",):
         return None
+    if name.split("_")[0] in ("fer2013", "rafdb", "ckplus", "expw"):
+        return format_recipe(name, data)
     if name == "root_is_file":
         open(data, "w").write("not a folder\n")
         return None

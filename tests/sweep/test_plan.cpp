@@ -293,6 +293,38 @@ TEST(Plan, IdsAreTheHashOfCanonicalParams) {
   EXPECT_EQ(task_id(nlohmann::json::parse(R"({"b": [0.10, "x"], "a": 1})")), "f70a6722f07a5c22");
 }
 
+// The cv scheme and the dataset format are in the parameters (and so the ids) of the tasks they
+// change, and absent for plain folders and K-fold, whose ids stay those of earlier versions.
+TEST(Plan, CvSchemesAndFormatsAreInTheParamsTheyChange) {
+  const Plan plain = plan_text(kMinimal);
+  EXPECT_FALSE(plain.trains.front().params().contains("cv"));
+  EXPECT_FALSE(plain.extracts.front().params["dataset"].contains("format"));
+
+  const Plan group = plan_text(
+      "dataset: {root: data, format: jaffe, normalize: dataset}\ncv: {folds: 3, group: subject}\n"
+      "train: {epochs: [1]}\ngrid: {backbone: [resnet18]}\n");
+  ASSERT_EQ(group.trains.size(), 3u);
+  const auto scheme = nlohmann::json::parse(R"({"group": "subject"})");
+  for (const auto& t : group.trains) {
+    EXPECT_EQ(t.params()["cv"], scheme);
+    EXPECT_EQ(t.id, sha256_hex(t.params().dump()).substr(0, 16));  // the hand-built text agrees
+  }
+  for (const auto& e : group.extracts) {
+    EXPECT_EQ(e.params["cv"], scheme);  // per-fold statistics follow the grouped folds
+    EXPECT_EQ(e.params["dataset"]["format"], "jaffe");
+  }
+
+  const Plan official = plan_text(
+      "dataset: {root: data, format: fer2013}\ncv: {split: official, test: PrivateTest}\n"
+      "train: {epochs: [1]}\ngrid: {backbone: [resnet18]}\n");
+  ASSERT_EQ(official.trains.size(), 1u);
+  const auto p = official.trains.front().params();
+  EXPECT_EQ(p["cv"], nlohmann::json::parse(R"({"split": "official", "test": "PrivateTest"})"));
+  EXPECT_EQ(p["fold"], 0);
+  EXPECT_EQ(p["folds"], 1);
+  EXPECT_EQ(official.trains.front().id, sha256_hex(p.dump()).substr(0, 16));
+}
+
 // Python recomputes every id of every sweep file from the JSON plan: an independent reference
 // for the canonical form (sorted keys, compact separators, shortest float text).
 TEST(Plan, PythonRecomputesEveryId) {

@@ -31,7 +31,11 @@ TEST(SweepSpec, MinimalFileIsFullyDefaulted) {
   EXPECT_TRUE(c["dataset"]["classes"].is_null());
   EXPECT_EQ(c["variants"], nlohmann::json::parse(R"({"original": {}})"));
   EXPECT_EQ(c["weights"]["resnet50"], "auto");
-  EXPECT_EQ(c["cv"], nlohmann::json::parse(R"({"folds": 5, "seed": 0, "repeats": 1})"));
+  EXPECT_EQ(c["cv"],
+            nlohmann::json::parse(
+                R"({"folds": 5, "seed": 0, "repeats": 1, "group": "", "split": "", "test": ""})"));
+  EXPECT_EQ(c["dataset"]["format"], "folders");
+  EXPECT_TRUE(c["dataset"]["splits"].is_null());
   EXPECT_EQ(c["train"]["optimizer"], "adam");
   EXPECT_DOUBLE_EQ(c["train"]["lr"].get<double>(), 0.01);
   EXPECT_DOUBLE_EQ(c["train"]["weight_decay"].get<double>(), 0.001);
@@ -64,7 +68,8 @@ TEST(SweepSpec, UnknownKeysGetADidYouMean) {
   EXPECT_EQ(config_error(std::string(kMinimal) + "gird: {}\n"),
             one("t.yaml:3:1: gird: unknown key 'gird'; did you mean 'grid'?"));
   EXPECT_EQ(config_error(std::string(kMinimal) + "cv: {zzzzzz: 1}\n"),
-            one("t.yaml:3:6: cv.zzzzzz: unknown key 'zzzzzz' (known keys: folds, seed, repeats)"));
+            one("t.yaml:3:6: cv.zzzzzz: unknown key 'zzzzzz' (known keys: folds, seed, repeats, "
+                "group, split, test)"));
 }
 
 TEST(SweepSpec, TypesAndRangesAreChecked) {
@@ -207,10 +212,10 @@ TEST(SweepSpec, VariantRules) {
   const std::string base = "dataset: {root: d}\ngrid: {backbone: resnet18}\nvariants:\n";
   EXPECT_EQ(config_error(base + "  faces: {margin: 0.1}\n"),
             one("t.yaml:4:10: variants.faces: no detector; add `detector: haar` (or lbp, yunet, "
-                "boxes), or write `{}` for the uncropped images"));
+                "boxes, dataset), or write `{}` for the uncropped images"));
   EXPECT_EQ(config_error(base + "  faces: {detector: har}\n"),
             one("t.yaml:4:21: variants.faces.detector: unknown detector 'har'; did you mean "
-                "'haar'? (choices: haar, lbp, yunet, boxes)"));
+                "'haar'? (choices: haar, lbp, yunet, boxes, dataset)"));
   EXPECT_EQ(
       config_error(base + "  faces: {detector: haar, fallback: boxes}\n"),
       one("t.yaml:4:37: variants.faces.fallback: detector boxes and fallback boxes need a boxes "
@@ -325,6 +330,59 @@ TEST(SweepSpec, CanonicalFormIgnoresOrderFormattingAndComments) {
   for (const auto& t : pb.extracts) eb.insert(t.id);
   EXPECT_EQ(ea, eb);
   EXPECT_EQ(pa.crops.at(0).id, pb.crops.at(0).id);
+}
+
+TEST(SweepSpec, DatasetFormatsAndTheirKeys) {
+  const std::string base = "grid: {backbone: [resnet18]}\n";
+  EXPECT_EQ(config_error("dataset: {root: d, format: fer2014}\n" + base),
+            one("t.yaml:1:28: dataset.format: unknown dataset format 'fer2014'; did you mean "
+                "'fer2013'? (choices: folders, fer2013, ferplus, rafdb, affectnet, ckplus, jaffe, "
+                "expw)"));
+  // A key of another format is an error at the key.
+  EXPECT_EQ(config_error("dataset: {root: d, format: fer2013, peak_frames: 2}\n" + base),
+            one("t.yaml:1:37: dataset.peak_frames: only format ckplus reads this key (format is "
+                "fer2013)"));
+  EXPECT_EQ(config_error("dataset: {root: d, images: original}\n" + base),
+            one("t.yaml:1:20: dataset.images: only format rafdb reads this key (format is "
+                "folders)"));
+  // Classes of formats other than folders are canonical names.
+  EXPECT_EQ(config_error("dataset: {root: d, format: rafdb, classes: [Happy, Sadness]}\n" + base),
+            one("t.yaml:1:52: dataset.classes[1]: 'Sadness' is not a class name rafdb maps into "
+                "(class names: Angry, Contempt, Disgust, Fear, Happy, Neutral, Sad, Surprise)"));
+  EXPECT_EQ(config_error("dataset: {root: d, splits: {train: Train}}\n" + base),
+            one("t.yaml:1:28: dataset.splits: no test folder; add `test: FOLDER`"));
+  const SweepSpec s = parse_sweep(
+      "dataset: {root: d, format: ckplus, peak_frames: 2, first_frame_neutral: true}\n" + base,
+      "t.yaml");
+  EXPECT_EQ(s.dataset.format, "ckplus");
+  EXPECT_EQ(s.dataset.peak_frames, 2);
+  EXPECT_TRUE(s.dataset.first_frame_neutral);
+}
+
+TEST(SweepSpec, CvGroupAndOfficialSplitRules) {
+  const std::string grid = "grid: {backbone: [resnet18]}\n";
+  EXPECT_EQ(config_error("dataset: {root: d, format: rafdb}\ncv: {group: subject}\n" + grid),
+            one("t.yaml:2:13: cv.group: format rafdb names no subjects (cv.group: subject works "
+                "with ckplus and jaffe)"));
+  EXPECT_EQ(config_error("dataset: {root: d, format: jaffe}\ncv: {split: official}\n" + grid),
+            one("t.yaml:2:13: cv.split: format jaffe defines no official split"));
+  EXPECT_EQ(config_error("dataset: {root: d}\ncv: {split: official}\n" + grid),
+            one("t.yaml:2:13: cv.split: format folders has an official split only with "
+                "dataset.splits: {train: FOLDER, test: FOLDER}"));
+  EXPECT_EQ(config_error("dataset: {root: d, format: fer2013}\ncv: {test: PrivateTest}\n" + grid),
+            one("t.yaml:2:12: cv.test: only cv.split: official has a test part to choose"));
+  EXPECT_EQ(
+      config_error("dataset: {root: d, format: fer2013}\ncv: {split: official, test: Val}\n" +
+                   grid),
+      one("t.yaml:2:29: cv.test: format fer2013's test parts are PublicTest, PrivateTest, not "
+          "'Val'"));
+  EXPECT_EQ(
+      config_error("dataset: {root: d, format: fer2013}\ncv: {split: official, folds: 3}\n" + grid),
+      one("t.yaml:2:23: cv.folds: cv.split: official is one fixed split; it takes no folds"));
+  const SweepSpec s =
+      parse_sweep("dataset: {root: d, format: ferplus}\ncv: {split: official}\n" + grid, "t.yaml");
+  EXPECT_EQ(s.cv.test, "PublicTest");  // the format's default test part
+  EXPECT_EQ(s.cv.folds, 1);
 }
 
 }  // namespace
