@@ -344,7 +344,8 @@ std::vector<std::string> check_files(const Manifest& m, std::vector<std::string>
   if (!cache_file.empty() && reused < files) {
     std::vector<std::pair<std::string, FileFacts>> rows;
     for (std::size_t i = 0; i < m.images.size(); ++i)
-      if (checked[i])
+      // "cannot be read" may pass (permissions fixed with chmod, which keeps size and mtime).
+      if (checked[i] && facts[i].problem != "cannot be read")
         rows.emplace_back(
             m.images[i].kind == SampleKind::file ? m.images[i].relative_path : m.images[i].file,
             facts[i]);

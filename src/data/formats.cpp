@@ -9,6 +9,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <set>
 
@@ -204,12 +205,13 @@ Collected collect_fer(const fs::path& root, bool plus) {
   }
   std::string line, vote_line, why;
   while (rows.next(line)) {
-    if (trim(line).empty()) continue;
+    // FER+ labels fer2013.csv line by line: its line is read before anything is skipped.
     if (votes && !votes->next(vote_line))
       throw DataFormatError(fmt::format(
           "fer2013new.csv has fewer rows than fer2013.csv (it ends before fer2013.csv's line {}); "
           "FER+ labels fer2013.csv row by row ({})",
           rows.number(), new_csv.string()));
+    if (trim(line).empty()) continue;
     long long emotion = 0;
     std::string_view usage;
     if (!fer2013_row(line, emotion, usage, why)) {
@@ -322,6 +324,9 @@ Collected collect_rafdb(const fs::path& root, const DatasetLayout& layout) {
   return out;
 }
 
+// Box coordinates beyond any photograph's size (and far from int overflow in x + w).
+constexpr long long kMaxCoord = 1 << 20;
+
 // ---- AffectNet ---------------------------------------------------------------------------------
 
 const std::array<const char*, 11> kAffectNetClasses{
@@ -337,8 +342,9 @@ void collect_affectnet_file(const fs::path& root, const std::string& name, const
                 {"subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
                  "facial_landmarks", "expression", "valence", "arousal"});
   // The images sit under Manually_Annotated_Images/ in the archive as shipped.
+  std::error_code ec;
   const std::string prefix =
-      fs::is_directory(root / "Manually_Annotated_Images") ? "Manually_Annotated_Images/" : "";
+      fs::is_directory(root / "Manually_Annotated_Images", ec) ? "Manually_Annotated_Images/" : "";
   std::string line;
   while (reader.next(line)) {
     if (trim(line).empty()) continue;
@@ -361,10 +367,12 @@ void collect_affectnet_file(const fs::path& root, const std::string& name, const
     std::array<long long, 4> b{};
     bool ok = true;
     for (std::size_t i = 0; i < 4; ++i) ok = ok && parse_int(f[1 + i], b[i]);
-    if (!ok || b[0] < 0 || b[1] < 0 || b[2] <= 0 || b[3] <= 0) {
-      out.problems.push_back(
-          fmt::format("{}: face box {},{},{},{} is not x,y >= 0 and width, height > 0",
-                      reader.where(), f[1], f[2], f[3], f[4]));
+    const bool bounded =
+        std::all_of(b.begin(), b.end(), [](long long v) { return v <= kMaxCoord; });
+    if (!ok || !bounded || b[0] < 0 || b[1] < 0 || b[2] <= 0 || b[3] <= 0) {
+      out.problems.push_back(fmt::format(
+          "{}: face box {},{},{},{} is not x,y >= 0 and width, height > 0 (each at most {})",
+          reader.where(), f[1], f[2], f[3], f[4], kMaxCoord));
       continue;
     }
     const std::string rel = prefix + std::string(trim(f[0]));
@@ -414,10 +422,11 @@ Collected collect_expw(const fs::path& root) {
       out.problems.push_back(fmt::format("{}: face id and box must be integers", reader.where()));
       continue;
     }
-    if (top < 0 || left < 0 || right <= left || bottom <= top) {
-      out.problems.push_back(
-          fmt::format("{}: box top={} left={} right={} bottom={} is empty or negative",
-                      reader.where(), top, left, right, bottom));
+    if (top < 0 || left < 0 || right <= left || bottom <= top || right > kMaxCoord ||
+        bottom > kMaxCoord) {
+      out.problems.push_back(fmt::format(
+          "{}: box top={} left={} right={} bottom={} is empty, negative or past {} pixels",
+          reader.where(), top, left, right, bottom, kMaxCoord));
       continue;
     }
     if (!parse_int(t[7], label) || label < 0 || label > 6) {
@@ -535,7 +544,8 @@ std::optional<int> ckplus_label(const fs::path& file, const std::string& rel, Co
   const auto [end, ec] =
       std::from_chars(tokens[0].data(), tokens[0].data() + tokens[0].size(), value);
   const bool whole = ec == std::errc() && end == tokens[0].data() + tokens[0].size();
-  if (!whole || value < 0 || value > 7 || value != static_cast<int>(value)) {
+  if (!whole || !std::isfinite(value) || value < 0 || value > 7 ||
+      value != static_cast<int>(value)) {
     out.problems.push_back(
         fmt::format("{}:1: '{}' is not a CK+ emotion number (0-7)", rel, tokens[0]));
     return std::nullopt;
@@ -547,8 +557,9 @@ Collected collect_ckplus(const fs::path& root, const DatasetLayout& layout) {
   Collected out;
   const fs::path images = root / "cohn-kanade-images";
   const fs::path emotions = root / "Emotion";
+  std::error_code dir_ec;
   for (const auto& dir : {images, emotions})
-    if (!fs::is_directory(dir))
+    if (!fs::is_directory(dir, dir_ec))
       throw DataFormatError(
           fmt::format("dataset root {} has no {}/ (format: ckplus; see "
                       "docs/datasets.md)",
@@ -615,9 +626,10 @@ Collected collect_ckplus(const fs::path& root, const DatasetLayout& layout) {
 std::vector<std::string> class_folders(const fs::path& dir) {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory(ec) && !name.empty() && name[0] != '.') names.push_back(name);
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;  // a dangling symlink is not a class folder, and not an error
+    const std::string name = it->path().filename().string();
+    if (it->is_directory(entry_ec) && !name.empty() && name[0] != '.') names.push_back(name);
   }
   if (ec)
     throw DataError(fmt::format("cannot list dataset folder {}: {}", dir.string(), ec.message()));
@@ -641,10 +653,14 @@ void collect_class_tree(const fs::path& root, const std::string& prefix, const s
     const bool keep = chosen.empty() || wanted.count(cls) > 0;
     fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink,
                                         ec);
+    // A folder the study leaves out is only counted: one that cannot be listed (lost+found,
+    // no permission) is not an error.
+    if (ec && !keep) continue;
     if (ec)
       throw DataError(
           fmt::format("cannot list class folder {}: {}", folder.string(), ec.message()));
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec && !keep) break;
       if (ec)
         throw DataError(
             fmt::format("cannot list class folder {}: {}", folder.string(), ec.message()));
@@ -727,12 +743,8 @@ bool parse_pixels(std::string_view field, unsigned char* out, std::string& why) 
 }
 
 std::string_view csv_field(std::string_view line, std::size_t column) {
-  for (std::size_t i = 0; i < column; ++i) {
-    const auto comma = line.find(',');
-    if (comma == std::string_view::npos) return {};
-    line.remove_prefix(comma + 1);
-  }
-  return line.substr(0, line.find(','));
+  const auto fields = csv_fields(line);  // the scan's own splitting, quotes stripped alike
+  return column < fields.size() ? fields[column] : std::string_view();
 }
 
 Collected collect_samples(Format format, const fs::path& root, const ScanOptions& options) {

@@ -172,8 +172,11 @@ std::string extract_cache_key(const std::string& id, const json& params,
   key.variant = std::move(variant);
   key.image_size = s.image_size;
   key.normalize = s.normalize;
-  if (data::parse_normalization(s.normalize) == data::Normalization::dataset)
+  if (data::parse_normalization(s.normalize) == data::Normalization::dataset) {
     key.fold = params.get<sweep::FoldSettings>();
+    // Plain K-fold keys stay those of versions without cv schemes (their cached features hit).
+    if (key.fold["cv"].is_null()) key.fold.erase("cv");
+  }
   return canonical_feature_key(key);
 }
 

@@ -122,7 +122,7 @@ std::vector<std::string> dataset_problems(const Plan& plan, const DatasetCensus&
     if (require_files)
       problem("dataset.root",
               fmt::format("the dataset folder {} does not exist", census.root.string()));
-  } else if (!census.errors.empty()) {
+  } else if (!census.errors.empty() && !spec.dataset.skip_bad_images) {
     constexpr std::size_t kShown = 10;
     for (std::size_t i = 0; i < census.errors.size() && i < kShown; ++i)
       problem("dataset.root", census.errors[i]);

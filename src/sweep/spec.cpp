@@ -484,7 +484,21 @@ class SpecBuilder {
         c_.error(v, p, fmt::format("no {} folder; add `{}: FOLDER`", part, part));
       }
     }
-    return out.size() == 2 ? out : json(nullptr);
+    if (out.size() != 2) return nullptr;
+    // One folder inside (or equal to) the other would put images in both parts.
+    const auto a = std::filesystem::path(out["train"].get<std::string>()).lexically_normal();
+    const auto b = std::filesystem::path(out["test"].get<std::string>()).lexically_normal();
+    const auto inside = [](const std::filesystem::path& x, const std::filesystem::path& y) {
+      const auto r = x.lexically_relative(y);
+      return !r.empty() && *r.begin() != "..";
+    };
+    if (inside(a, b) || inside(b, a)) {
+      c_.error(*v.find("test"), child(p, "test"),
+               "the train and test folders overlap; the official split would test on training "
+               "images");
+      return nullptr;
+    }
+    return out;
   }
 
   void variants(const YamlValue* v) {
@@ -670,6 +684,7 @@ class SpecBuilder {
     const auto& tests = traits.test_splits;
     if (const auto* t = v.find("test")) {
       const std::string test = out["test"].get<std::string>();
+      // (an empty value was already reported: test must be a non-empty string)
       if (!test.empty() && std::find(tests.begin(), tests.end(), test) == tests.end())
         c_.error(*t, "cv.test",
                  fmt::format("format {}'s test parts are {}, not '{}'", format, join(tests), test));

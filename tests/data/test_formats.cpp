@@ -105,6 +105,18 @@ TEST(Fer2013, LabelMapSplitsAndPixelsRowByRow) {
             m.fingerprint);
 }
 
+TEST(Fer2013, QuotedFieldsAreReadAsTheScanReadThem) {
+  // A file re-saved with every field quoted (Python's csv.QUOTE_ALL) scans and decodes alike.
+  std::string row = fer_row(3, 77, "Training", 9);
+  row = "\"3\",\"" + row.substr(2, row.rfind(',') - 2) + "\",\"Training\"\n";
+  const fs::path root = write_fer2013({row, fer_row(0, 1, "PublicTest")});
+  const Manifest m = scan_dataset(root, options_for("fer2013"));
+  ASSERT_EQ(m.images.size(), 2u);
+  const cv::Mat rgb = read_sample(m, 0);
+  EXPECT_EQ(rgb.at<cv::Vec3b>(0, 0), cv::Vec3b(9, 9, 9));
+  EXPECT_EQ(rgb.at<cv::Vec3b>(47, 47), cv::Vec3b(77, 77, 77));
+}
+
 TEST(Fer2013, ClassesChosenAndLeftOutCounted) {
   const fs::path root = write_fer2013({fer_row(3, 1, "Training"), fer_row(6, 2, "Training"),
                                        fer_row(0, 3, "Training"), fer_row(0, 4, "PublicTest")});

@@ -6,6 +6,7 @@ another image size or other weights miss.
 
 Usage: test_feature_cache.py FERSWEEP_EXE SCRATCH_DIR
 """
+import glob
 import json
 import os
 import subprocess
@@ -159,6 +160,22 @@ def test_5_other_image_size_or_weights_miss():
         assert rc == 0, log
         assert "reused from" not in log, log
         assert not [r for r in journal(out, "extract") if r["result"]["from_cache"]]
+
+
+def test_6_fold_keys_keep_their_layout():
+    """normalize: dataset keys name the fold as {cv_seed, fold, folds, repeat}, exactly as fersweep
+    versions before cv schemes did, so their cached entries still hit (a `cv` key is added only
+    for group or official-split schemes)."""
+    out, rc, log = run("fold-keys", "--set", "dataset.normalize=dataset", "--set", "grid.variant=[original]",
+                       "--set", "grid.fold=[1]")
+    assert rc == 0, log
+    keys = []
+    for entry in glob.glob(os.path.join(CACHE, "*.h5")):
+        with h5py.File(entry, "r") as f:
+            key = json.loads(f.attrs["cache_key"])
+        if key.get("fold") is not None:
+            keys.append(key["fold"])
+    assert keys and all(k == {"cv_seed": 1, "fold": 1, "folds": 3, "repeat": 0} for k in keys), keys
 
 
 if __name__ == "__main__":

@@ -351,6 +351,9 @@ TEST(SweepSpec, DatasetFormatsAndTheirKeys) {
                 "(class names: Angry, Contempt, Disgust, Fear, Happy, Neutral, Sad, Surprise)"));
   EXPECT_EQ(config_error("dataset: {root: d, splits: {train: Train}}\n" + base),
             one("t.yaml:1:28: dataset.splits: no test folder; add `test: FOLDER`"));
+  EXPECT_EQ(config_error("dataset: {root: d, splits: {train: Train, test: ./Train/}}\n" + base),
+            one("t.yaml:1:49: dataset.splits.test: the train and test folders overlap; the "
+                "official split would test on training images"));
   const SweepSpec s = parse_sweep(
       "dataset: {root: d, format: ckplus, peak_frames: 2, first_frame_neutral: true}\n" + base,
       "t.yaml");
@@ -379,6 +382,9 @@ TEST(SweepSpec, CvGroupAndOfficialSplitRules) {
   EXPECT_EQ(
       config_error("dataset: {root: d, format: fer2013}\ncv: {split: official, folds: 3}\n" + grid),
       one("t.yaml:2:23: cv.folds: cv.split: official is one fixed split; it takes no folds"));
+  EXPECT_EQ(
+      config_error("dataset: {root: d, format: rafdb}\ncv: {split: official, test: ''}\n" + grid),
+      one("t.yaml:2:29: cv.test: expected a non-empty string, got the string \"\""));
   const SweepSpec s =
       parse_sweep("dataset: {root: d, format: ferplus}\ncv: {split: official}\n" + grid, "t.yaml");
   EXPECT_EQ(s.cv.test, "PublicTest");  // the format's default test part
