@@ -133,6 +133,17 @@ bool exists_file(const fs::path& file) {
   return fs::is_regular_file(file, ec);
 }
 
+// Adds the sample a label line names when its image exists; a bad line otherwise.
+void add_listed(const fs::path& root, const LineReader& reader, Candidate c, Collected& out) {
+  const std::string& file = c.entry.kind == SampleKind::file ? c.entry.relative_path : c.entry.file;
+  if (!exists_file(root / file)) {
+    out.problems.push_back(fmt::format("{}: image {} does not exist", reader.where(), file));
+    return;
+  }
+  c.origin = reader.where();
+  out.samples.push_back(std::move(c));
+}
+
 // ---- FER2013 and FER+ --------------------------------------------------------------------------
 
 // FER2013's emotion numbers (and ExpW's, which uses the same order).
@@ -310,16 +321,11 @@ Collected collect_rafdb(const fs::path& root, const DatasetLayout& layout) {
     const std::string stem = fs::path(name).stem().string();
     const std::string rel =
         aligned ? "Image/aligned/" + stem + "_aligned.jpg" : "Image/original/" + name;
-    if (!exists_file(root / rel)) {
-      out.problems.push_back(fmt::format("{}: image {} does not exist", reader.where(), rel));
-      continue;
-    }
     Candidate c;
     c.entry.relative_path = rel;
     c.entry.split = split;
     c.cls = kRafdbClasses[static_cast<std::size_t>(label - 1)];
-    c.origin = reader.where();
-    out.samples.push_back(std::move(c));
+    add_listed(root, reader, std::move(c), out);
   }
   return out;
 }
@@ -375,19 +381,13 @@ void collect_affectnet_file(const fs::path& root, const std::string& name, const
           reader.where(), f[1], f[2], f[3], f[4], kMaxCoord));
       continue;
     }
-    const std::string rel = prefix + std::string(trim(f[0]));
-    if (!exists_file(root / rel)) {
-      out.problems.push_back(fmt::format("{}: image {} does not exist", reader.where(), rel));
-      continue;
-    }
     Candidate c;
-    c.entry.relative_path = rel;
+    c.entry.relative_path = prefix + std::string(trim(f[0]));
     c.entry.split = split;
     c.entry.box = Box{static_cast<int>(b[0]), static_cast<int>(b[1]), static_cast<int>(b[2]),
                       static_cast<int>(b[3])};
     c.cls = kAffectNetClasses[static_cast<std::size_t>(expression)];
-    c.origin = reader.where();
-    out.samples.push_back(std::move(c));
+    add_listed(root, reader, std::move(c), out);
   }
 }
 
@@ -434,20 +434,14 @@ Collected collect_expw(const fs::path& root) {
           fmt::format("{}: label '{}' is not an ExpW class number (0-6)", reader.where(), t[7]));
       continue;
     }
-    const std::string rel = "image/origin/" + std::string(t[0]);
-    if (!exists_file(root / rel)) {
-      out.problems.push_back(fmt::format("{}: image {} does not exist", reader.where(), rel));
-      continue;
-    }
     Candidate c;
     c.entry.relative_path = fmt::format("{}#{}", reader.where(), face);
     c.entry.kind = SampleKind::face_crop;
-    c.entry.file = rel;
+    c.entry.file = "image/origin/" + std::string(t[0]);
     c.entry.box = Box{static_cast<int>(left), static_cast<int>(top), static_cast<int>(right - left),
                       static_cast<int>(bottom - top)};
     c.cls = kFer2013Classes[static_cast<std::size_t>(label)];
-    c.origin = reader.where();
-    out.samples.push_back(std::move(c));
+    add_listed(root, reader, std::move(c), out);
   }
   return out;
 }

@@ -23,16 +23,6 @@ fs::path make_small_dataset() {
   return root;
 }
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
 TEST(Scan, SortedManifestWithLabels) {
   const fs::path root = make_small_dataset();
   const Manifest m = scan_dataset(root);

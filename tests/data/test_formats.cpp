@@ -37,18 +37,6 @@ std::map<std::string, std::string> summary(const Manifest& m) {
   return out;
 }
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception: ") + e.what();
-  }
-  return "(no exception)";
-}
-
 // A FER2013 row: `value` fills the 48x48 pixels, except pixel 0, which is `first`.
 std::string fer_row(int emotion, int value, const std::string& usage, int first = 0) {
   std::string pixels = std::to_string(first);

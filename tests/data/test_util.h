@@ -45,6 +45,20 @@ inline void write_image(const fs::path& file, const cv::Mat& img) {
   write_bytes(file, std::string(buf.begin(), buf.end()));
 }
 
+/// The message of the `E` that `f` throws; "(no exception)", or the other exception's message
+/// marked as such, otherwise.
+template <class E, class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("wrong exception: ") + e.what();
+  }
+  return "(no exception)";
+}
+
 /// A deterministic colourful test picture (BGR) of the given size.
 inline cv::Mat test_picture(int width, int height, int variant = 0) {
   cv::Mat img(height, width, CV_8UC3);
