@@ -146,28 +146,6 @@ bool is_image_file(const fs::path& file) {
 
 namespace {
 
-// The classes studied, in label order: the ones asked for (checked against what the format can
-// have), or every class found, sorted.
-std::vector<std::string> choose_classes(Format format, const Collected& found,
-                                        const ScanOptions& options) {
-  std::vector<std::string> chosen = options.classes;
-  std::set<std::string> seen;
-  for (const auto& c : chosen) {
-    if (c.empty() || c.find('/') != std::string::npos)
-      throw ConfigError(fmt::format("invalid class name '{}' (must be a folder name)", c));
-    if (!seen.insert(c).second) throw ConfigError(fmt::format("class '{}' is listed twice", c));
-    const auto& known = canonical_classes();
-    if (format != Format::folders && std::find(known.begin(), known.end(), c) == known.end())
-      throw ConfigError(fmt::format("class '{}' is not one of the class names {} maps into ({})", c,
-                                    format_name(format), fmt::join(known, ", ")));
-  }
-  if (!chosen.empty()) return chosen;
-  if (format == Format::folders) return found.classes;
-  std::set<std::string> present;
-  for (const auto& c : found.samples) present.insert(c.cls);
-  return {present.begin(), present.end()};
-}
-
 // Every class folder the folders format was asked for must exist (in every split).
 void check_class_folders(const fs::path& root, const ScanOptions& options,
                          const std::vector<std::string>& classes) {
@@ -401,22 +379,19 @@ Manifest scan_dataset(const fs::path& root, const ScanOptions& options) {
     throw DataError(fmt::format("dataset root {} does not exist", root.string()));
   if (!fs::is_directory(root, ec))
     throw DataError(fmt::format("dataset root {} is not a directory", root.string()));
-  const auto format = format_named(options.layout.format);
-  if (!format)
-    throw ConfigError(fmt::format("unknown dataset format '{}' (expected one of {})",
-                                  options.layout.format, fmt::join(kFormatNames, ", ")));
+  const Format format = parse_format(options.layout.format);
 
   Manifest m;
   m.root = root;
-  m.format = *format;
-  if (*format == Format::folders) check_class_folders(root, options, options.classes);
-  Collected found = collect_samples(*format, root, options);
+  m.format = format;
+  if (format == Format::folders) check_class_folders(root, options, options.classes);
+  Collected found = collect_samples(format, root, options);
   if (!found.problems.empty() && !options.skip_bad_images)
     throw_problems(root, found.problems, true);
-  m.classes = choose_classes(*format, found, options);
+  m.classes = choose_classes(format, found, options);
   if (m.classes.empty())
     throw DataError(fmt::format(
-        *format == Format::folders
+        format == Format::folders
             ? "dataset root {} has no class folders (expected one subfolder per class, e.g. "
               "Angry/, Happy/, ...)"
             : "dataset {} has no samples",
@@ -454,11 +429,11 @@ Manifest scan_dataset(const fs::path& root, const ScanOptions& options) {
   std::vector<std::string> empty_classes;
   for (std::size_t c = 0; c < counts.size(); ++c) {
     if (counts[c] > 0) continue;
-    const bool folder = *format == Format::folders && !options.layout.splits;
+    const bool folder = format == Format::folders && !options.layout.splits;
     empty_classes.push_back(folder ? (root / fs::u8path(m.classes[c])).string() : m.classes[c]);
   }
   if (!empty_classes.empty()) {
-    const bool folders = *format == Format::folders && !options.layout.splits;
+    const bool folders = format == Format::folders && !options.layout.splits;
     throw DataError(fmt::format("{}{} with no images: {}", folders ? "class folder" : "class",
                                 empty_classes.size() > 1 ? (folders ? "s" : "es") : "",
                                 fmt::join(empty_classes, ", ")));

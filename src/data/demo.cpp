@@ -459,19 +459,43 @@ DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index
   return out;
 }
 
+void check_demo_target(const std::filesystem::path& dir, const std::string& marker) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec))
+    throw DataError(fmt::format("demo dataset: {} exists and is not a directory", dir.string()));
+  if (!fs::is_empty(dir, ec) && !fs::exists(dir / marker, ec))
+    throw DataError(fmt::format(
+        "demo dataset: {} is not empty and holds no {} (not a demo dataset); choose an empty or "
+        "new directory",
+        dir.string(), marker));
+}
+
+void write_demo_file(const std::filesystem::path& file, const std::string& bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  std::ofstream os(file, std::ios::binary | std::ios::trunc);
+  os.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!os) throw IoError(fmt::format("demo dataset: cannot write {}", file.string()));
+}
+
+void write_demo_image(const std::filesystem::path& file, const cv::Mat& img) {
+  std::vector<uchar> bytes;
+  std::vector<int> params;
+  if (file.extension() == ".jpg")
+    params = {cv::IMWRITE_JPEG_QUALITY,  90, cv::IMWRITE_JPEG_PROGRESSIVE, 0,
+              cv::IMWRITE_JPEG_OPTIMIZE, 0};
+  if (!cv::imencode(file.extension().string(), img, bytes, params))
+    throw IoError(fmt::format("demo dataset: cannot encode {}", file.string()));
+  write_demo_file(file, std::string(bytes.begin(), bytes.end()));
+}
+
 void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int threads) {
   namespace fs = std::filesystem;
   const auto& classes = sfew_classes();
+  check_demo_target(dir, kDemoBoxesFile);
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec))
-      throw DataError(fmt::format("demo dataset: {} exists and is not a directory", dir.string()));
-    if (!fs::is_empty(dir, ec) && !fs::exists(dir / kDemoBoxesFile, ec))
-      throw DataError(fmt::format(
-          "demo dataset: {} is not empty and holds no {} (not a demo dataset); choose an empty or "
-          "new directory",
-          dir.string(), kDemoBoxesFile));
-  }
   for (const auto& name : classes) {
     fs::create_directories(dir / name, ec);
     if (ec)
@@ -497,17 +521,8 @@ void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int
     try {
       const DemoImage img = render_demo_image(seed, jobs[j].class_index, jobs[j].image_index);
       boxes[j] = img.face_box;
-      std::vector<uchar> jpeg;
-      // Fixed JPEG settings (baseline, quality 90, no optimisation): the same bytes for the same
-      // pixels with the same libjpeg. PNG would be ~10x larger because of the sensor noise.
-      cv::imencode(".jpg", img.bgr, jpeg,
-                   {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, 0,
-                    cv::IMWRITE_JPEG_OPTIMIZE, 0});
-      const fs::path file = dir / jobs[j].relative;
-      std::ofstream os(file, std::ios::binary | std::ios::trunc);
-      os.write(reinterpret_cast<const char*>(jpeg.data()),
-               static_cast<std::streamsize>(jpeg.size()));
-      if (!os) throw IoError(fmt::format("demo dataset: cannot write {}", file.string()));
+      // JPEG: PNG would be ~10x larger because of the sensor noise.
+      write_demo_image(dir / jobs[j].relative, img.bgr);
     } catch (...) {
       rethrow_with_context<IoError>("");  // an OpenCV failure is an I/O error here
     }

@@ -40,6 +40,19 @@ DemoImage render_demo_image(std::uint64_t seed, int class_index, int image_index
 /// dataset is rewritten. `threads` <= 0 uses every core.
 void make_demo_dataset(const std::filesystem::path& dir, std::uint64_t seed, int threads = 0);
 
+/// Refuses (DataError) a `dir` that exists but is not a directory, or is a non-empty directory
+/// without `marker` (a file every demo dataset of that kind writes): a demo writer never writes
+/// into someone's data.
+void check_demo_target(const std::filesystem::path& dir, const std::string& marker);
+
+/// Writes `bytes` to `file`, creating its folder; IoError naming the file on failure.
+void write_demo_file(const std::filesystem::path& file, const std::string& bytes);
+
+/// Encodes `img` (BGR or grey) in the format `file`'s extension names, JPEG with fixed settings
+/// (baseline, quality 90, no optimisation: the same bytes for the same pixels with the same
+/// libjpeg), and writes it with write_demo_file.
+void write_demo_image(const std::filesystem::path& file, const cv::Mat& img);
+
 /// Writes the demo dataset in `format`'s own layout (docs/datasets.md): the same rendered
 /// frames, as the dataset ships them — face crops as 48x48 pixel rows (fer2013, ferplus, with
 /// FER+ votes), aligned face images and a label list (rafdb), whole frames with face boxes

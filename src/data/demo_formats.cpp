@@ -8,7 +8,6 @@
 #include <fstream>
 #include <map>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -37,25 +36,6 @@ constexpr int kFerPlusColumn[7] = {4, 5, 6, 1, 0, 3, 2};
 struct Sample {
   int cls = 0, index = 0;
 };
-
-void write_file(const fs::path& file, const std::string& bytes) {
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  std::ofstream os(file, std::ios::binary | std::ios::trunc);
-  os.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!os) throw IoError(fmt::format("demo dataset: cannot write {}", file.string()));
-}
-
-void write_image(const fs::path& file, const cv::Mat& img) {
-  std::vector<uchar> bytes;
-  std::vector<int> params;
-  if (file.extension() == ".jpg")
-    params = {cv::IMWRITE_JPEG_QUALITY,  90, cv::IMWRITE_JPEG_PROGRESSIVE, 0,
-              cv::IMWRITE_JPEG_OPTIMIZE, 0};
-  if (!cv::imencode(file.extension().string(), img, bytes, params))
-    throw IoError(fmt::format("demo dataset: cannot encode {}", file.string()));
-  write_file(file, std::string(bytes.begin(), bytes.end()));
-}
 
 // The main face of a frame, grey, resized to side x side (the face formats' crops).
 cv::Mat grey_face(const DemoImage& img, int side) {
@@ -124,8 +104,8 @@ void write_fer(const fs::path& dir, std::uint64_t seed, int threads, int per_cla
     votes += fmt::format("{},{},{}\n", usage, blank ? "" : fmt::format("fer{:07d}.png", j),
                          fmt::join(std::begin(v), std::end(v), ","));
   }
-  write_file(dir / "fer2013.csv", csv);
-  if (plus) write_file(dir / "fer2013new.csv", votes);
+  write_demo_file(dir / "fer2013.csv", csv);
+  if (plus) write_demo_file(dir / "fer2013new.csv", votes);
 }
 
 // RAF-DB: aligned 100x100 faces and the original frames; every fifth sample is in the test part.
@@ -140,13 +120,13 @@ void write_rafdb(const fs::path& dir, std::uint64_t seed, int threads, int per_c
   render_all(all, seed, threads, [&](std::size_t j, const DemoImage& img) {
     cv::Mat aligned;
     cv::resize(img.bgr(img.face_box), aligned, cv::Size(100, 100), 0, 0, cv::INTER_AREA);
-    write_image(dir / "Image/aligned" / (names[j] + "_aligned.jpg"), aligned);
-    write_image(dir / "Image/original" / (names[j] + ".jpg"), img.bgr);
+    write_demo_image(dir / "Image/aligned" / (names[j] + "_aligned.jpg"), aligned);
+    write_demo_image(dir / "Image/original" / (names[j] + ".jpg"), img.bgr);
   });
   std::string list;
   for (std::size_t j = 0; j < all.size(); ++j)
     list += fmt::format("{}.jpg {}\n", names[j], kRafdbLabel[all[j].cls]);
-  write_file(dir / "EmoLabel/list_patition_label.txt", list);
+  write_demo_file(dir / "EmoLabel/list_patition_label.txt", list);
 }
 
 // AffectNet: whole frames with their face boxes; every fifth sample in validation.csv, and every
@@ -156,7 +136,7 @@ void write_affectnet(const fs::path& dir, std::uint64_t seed, int threads, int p
   std::vector<std::string> rows(all.size());
   render_all(all, seed, threads, [&](std::size_t j, const DemoImage& img) {
     const std::string rel = fmt::format("{}/{:05d}.jpg", 100 + all[j].cls, all[j].index);
-    write_image(dir / "Manually_Annotated_Images" / rel, img.bgr);
+    write_demo_image(dir / "Manually_Annotated_Images" / rel, img.bgr);
     const cv::Rect& b = img.face_box;
     const int label = all[j].index % 20 == 19 ? 8 : kAffectNetLabel[all[j].cls];
     rows[j] = fmt::format("{},{},{},{},{},{:.1f};{:.1f},{},0.0,0.0\n", rel, b.x, b.y, b.width,
@@ -168,8 +148,8 @@ void write_affectnet(const fs::path& dir, std::uint64_t seed, int threads, int p
   std::string training = header, validation = header;
   for (std::size_t j = 0; j < all.size(); ++j)
     (all[j].index % 5 == 0 ? validation : training) += rows[j];
-  write_file(dir / "training.csv", training);
-  write_file(dir / "validation.csv", validation);
+  write_demo_file(dir / "training.csv", training);
+  write_demo_file(dir / "validation.csv", validation);
 }
 
 // ExpW: whole frames; a line per face, bystanders included with their own expression.
@@ -178,7 +158,7 @@ void write_expw(const fs::path& dir, std::uint64_t seed, int threads, int per_cl
   std::vector<std::string> lines(all.size());
   render_all(all, seed, threads, [&](std::size_t j, const DemoImage& img) {
     const std::string name = fmt::format("{}_{:03d}.jpg", sfew_classes()[all[j].cls], all[j].index);
-    write_image(dir / "image/origin" / name, img.bgr);
+    write_demo_image(dir / "image/origin" / name, img.bgr);
     auto line = [&](int face, const cv::Rect& b, int cls) {
       return fmt::format("{} {} {} {} {} {} 0.9 {}\n", name, face, b.y, b.x, b.x + b.width,
                          b.y + b.height, kFer2013Label[cls]);
@@ -189,7 +169,7 @@ void write_expw(const fs::path& dir, std::uint64_t seed, int threads, int per_cl
   });
   std::string lst;
   for (const auto& l : lines) lst += l;
-  write_file(dir / "label/label.lst", lst);
+  write_demo_file(dir / "label/label.lst", lst);
 }
 
 // JAFFE: ten posers' grey 256x256 faces, POSER.CODE<k>.<id>.tiff.
@@ -198,12 +178,12 @@ void write_jaffe(const fs::path& dir, std::uint64_t seed, int threads, int per_c
   const auto all = samples(per_class);
   render_all(all, seed, threads, [&](std::size_t j, const DemoImage& img) {
     const int i = all[j].index;
-    write_image(dir / fmt::format("{}.{}{}.{}.tiff", posers[i % 10], kJaffeCode[all[j].cls],
-                                  i / 10 + 1, j + 1),
-                grey_face(img, 256));
+    write_demo_image(dir / fmt::format("{}.{}{}.{}.tiff", posers[i % 10], kJaffeCode[all[j].cls],
+                                       i / 10 + 1, j + 1),
+                     grey_face(img, 256));
   });
-  write_file(dir / "README.txt",
-             "demo stand-in for the JAFFE database (fersweep make-demo-data)\n");
+  write_demo_file(dir / "README.txt",
+                  "demo stand-in for the JAFFE database (fersweep make-demo-data)\n");
 }
 
 // CK+: per sequence, a neutral frame then the expression's frames (the last ones are its peak);
@@ -236,49 +216,38 @@ void write_ckplus(const fs::path& dir, std::uint64_t seed, int threads, int per_
   for (int subject = 0; subject < 12; ++subject) add_sequence(subject, 3, 500 + subject, false);
   parallel_for_each(frames.size(), threads, [&](std::size_t j) {
     try {
-      write_image(dir / frames[j].rel,
-                  grey_face(render_demo_image(seed, frames[j].cls, frames[j].index), 96));
+      write_demo_image(dir / frames[j].rel,
+                       grey_face(render_demo_image(seed, frames[j].cls, frames[j].index), 96));
     } catch (...) {
       rethrow_with_context<IoError>("");
     }
   });
   for (const auto& [file, label] : labels)
-    write_file(dir / file, fmt::format("   {:.7e}\n", static_cast<double>(label)));
+    write_demo_file(dir / file, fmt::format("   {:.7e}\n", static_cast<double>(label)));
 }
 
 }  // namespace
 
 void make_demo_dataset_as(const fs::path& dir, const std::string& format, std::uint64_t seed,
                           int threads, int per_class) {
-  const auto f = format_named(format);
-  if (!f)
-    throw ConfigError(fmt::format("unknown dataset format '{}' (expected one of {})", format,
-                                  fmt::join(kFormatNames, ", ")));
-  if (*f == Format::folders && per_class == 0) {
+  const Format f = parse_format(format);
+  if (f == Format::folders && per_class == 0) {
     make_demo_dataset(dir, seed, threads);
     return;
   }
-  if (*f == Format::folders)
+  if (f == Format::folders)
     throw ConfigError(
         "--per-class applies to the other formats; the folders demo has SFEW's sizes");
+  check_demo_target(dir, kMarker);
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec))
-      throw DataError(fmt::format("demo dataset: {} exists and is not a directory", dir.string()));
-    if (!fs::is_empty(dir, ec) && !fs::exists(dir / kMarker, ec))
-      throw DataError(fmt::format(
-          "demo dataset: {} is not empty and holds no {} (not a demo dataset); choose an empty or "
-          "new directory",
-          dir.string(), kMarker));
-    fs::remove_all(dir, ec);  // a demo dataset of another format or size is replaced whole
-  }
+  fs::remove_all(dir, ec);  // a demo dataset of another format or size is replaced whole
   fs::create_directories(dir, ec);
   if (ec)
     throw IoError(fmt::format("demo dataset: cannot create {}: {}", dir.string(), ec.message()));
-  switch (*f) {
+  switch (f) {
     case Format::fer2013:
     case Format::ferplus:
-      write_fer(dir, seed, threads, per_class, *f == Format::ferplus);
+      write_fer(dir, seed, threads, per_class, f == Format::ferplus);
       break;
     case Format::rafdb:
       write_rafdb(dir, seed, threads, per_class);
@@ -298,8 +267,9 @@ void make_demo_dataset_as(const fs::path& dir, const std::string& format, std::u
     case Format::folders:
       break;
   }
-  write_file(dir / kMarker, fmt::format("fersweep demo dataset, format {}, seed {}, per class {}\n",
-                                        format, seed, per_class));
+  write_demo_file(dir / kMarker,
+                  fmt::format("fersweep demo dataset, format {}, seed {}, per class {}\n", format,
+                              seed, per_class));
 }
 
 }  // namespace fersweep::data

@@ -741,6 +741,26 @@ std::string_view csv_field(std::string_view line, std::size_t column) {
   return column < fields.size() ? fields[column] : std::string_view();
 }
 
+std::vector<std::string> choose_classes(Format format, const Collected& found,
+                                        const ScanOptions& options) {
+  std::vector<std::string> chosen = options.classes;
+  std::set<std::string> seen;
+  for (const auto& c : chosen) {
+    if (c.empty() || c.find('/') != std::string::npos)
+      throw ConfigError(fmt::format("invalid class name '{}' (must be a folder name)", c));
+    if (!seen.insert(c).second) throw ConfigError(fmt::format("class '{}' is listed twice", c));
+    const auto& known = canonical_classes();
+    if (format != Format::folders && std::find(known.begin(), known.end(), c) == known.end())
+      throw ConfigError(fmt::format("class '{}' is not one of the class names {} maps into ({})", c,
+                                    format_name(format), fmt::join(known, ", ")));
+  }
+  if (!chosen.empty()) return chosen;
+  if (format == Format::folders) return found.classes;
+  std::set<std::string> present;
+  for (const auto& c : found.samples) present.insert(c.cls);
+  return {present.begin(), present.end()};
+}
+
 Collected collect_samples(Format format, const fs::path& root, const ScanOptions& options) {
   switch (format) {
     case Format::folders:

@@ -41,6 +41,11 @@ struct Collected {
 Collected collect_samples(Format format, const std::filesystem::path& root,
                           const ScanOptions& options);
 
+/// The classes studied, in label order: options.classes (checked: names, duplicates, and for
+/// formats other than folders the canonical names; ConfigError), or every class found, sorted.
+std::vector<std::string> choose_classes(Format format, const Collected& found,
+                                        const ScanOptions& options);
+
 /// The 48x48 grey pixels of a FER2013 `pixels` field; false (with the reason in `why`) when it
 /// does not hold exactly 2304 values from 0 to 255.
 bool parse_pixels(std::string_view field, unsigned char* out, std::string& why);

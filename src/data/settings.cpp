@@ -1,7 +1,11 @@
 // Dataset formats' names, traits and class names (settings.h).
 #include "data/settings.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "core/error.h"
 
 namespace fersweep::data {
 
@@ -9,6 +13,12 @@ std::optional<Format> format_named(const std::string& name) {
   const auto it = std::find(kFormatNames.begin(), kFormatNames.end(), name);
   if (it == kFormatNames.end()) return std::nullopt;
   return static_cast<Format>(it - kFormatNames.begin());
+}
+
+Format parse_format(const std::string& name) {
+  if (const auto format = format_named(name)) return *format;
+  throw ConfigError(fmt::format("unknown dataset format '{}' (expected one of {})", name,
+                                fmt::join(kFormatNames, ", ")));
 }
 
 const std::string& format_name(Format format) {

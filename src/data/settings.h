@@ -23,6 +23,8 @@ inline const std::vector<std::string> kFormatNames = {"folders",   "fer2013", "f
 
 /// The format named `name`; nullopt for an unknown name.
 std::optional<Format> format_named(const std::string& name);
+/// The format named `name`; ConfigError listing the formats for an unknown name.
+Format parse_format(const std::string& name);
 /// Its spelling in kFormatNames.
 const std::string& format_name(Format format);
 

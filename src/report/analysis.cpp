@@ -147,10 +147,11 @@ Table main_table(const ResultsTable& t, const PivotOptions& o) {
   table.header = row_header(rows);
   table.label_columns = rows.size();
   const auto col_groups = group_rows(t, cols);
+  const std::string official = official_test_part(t);
   for (const auto& cg : col_groups) {
     std::string label;
     for (std::size_t i = 0; i < cols.size(); ++i)
-      label += (i ? ", " : "") + column_label(cols[i], cg.key[i], official_test_part(t));
+      label += (i ? ", " : "") + column_label(cols[i], cg.key[i], official);
     table.header.push_back(label);
   }
   for (const char* h : {"n", "mean", "std", "95% CI"}) table.header.push_back(h);
@@ -338,12 +339,12 @@ Table reference_table(const ResultsTable& t, const PivotOptions& o,
         {Cell(method + " †"), Cell(e["split"] ? e["split"].as<std::string>() : std::string("")),
          Cell(fmt::format("{:.2f}", value), value), Cell(need("source").as<std::string>())});
   }
+  const std::string official = official_test_part(t);
   const Table best = best_table(t, o);
   for (const auto& row : best.rows) {
     table.rows.push_back({Cell("this run: " + row[0].text + " (" + row[1].text + ")"),
-                          Cell(official_test_part(t).empty()
-                                   ? fmt::format("CV mean over {} folds", row[2].text)
-                                   : fmt::format("official split ({})", official_test_part(t))),
+                          Cell(official.empty() ? fmt::format("CV mean over {} folds", row[2].text)
+                                                : fmt::format("official split ({})", official)),
                           Cell("results.h5"), row[3]});
   }
   table.notes.push_back(

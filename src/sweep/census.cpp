@@ -53,12 +53,7 @@ void census_of_format(const SweepSpec& spec, DatasetCensus& census) {
     data::Collected found = data::collect_samples(format, census.root, options);
     census.errors = found.problems;
     census.left_out = found.left_out;
-    std::set<std::string> present;
-    for (const auto& c : found.samples) present.insert(c.cls);
-    census.classes = spec.dataset.classes ? *spec.dataset.classes
-                     : format == data::Format::folders
-                         ? found.classes
-                         : std::vector<std::string>(present.begin(), present.end());
+    census.classes = data::choose_classes(format, found, options);
     std::map<std::string, std::size_t> counts;
     for (const auto& c : found.samples) ++counts[c.cls];
     for (const auto& c : census.classes) census.images.push_back(counts[c]);
