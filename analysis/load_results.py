@@ -29,6 +29,24 @@ def load(path):
     return df, classes, confusion
 
 
+def fold_samples(path, row):
+    """The training and test samples (identities) of one /results row, from /samples and /folds:
+    `row` is a row of load()'s DataFrame. None when the file has no fold records."""
+    with h5py.File(path, "r") as f:
+        if "folds" not in f or int(f["folds"].attrs["count"]) == 0:
+            return None
+        g = f["folds"]
+        cv = g["cv"].asstr()[()] if "cv" in g else [""] * int(g.attrs["count"])
+        for i, extract in enumerate(g["extract"].asstr()[()]):
+            if (extract, int(g["folds"][i]), int(g["cv_seed"][i]), cv[i]) == (
+                    row["extract"], int(row["folds"]), int(row["cv_seed"]), row.get("cv", "")):
+                a = g["assignment"][i]
+                ids = f["samples"]["id"].asstr()[()]
+                fold = int(row["fold"])
+                return list(ids[(a >= 0) & (a != fold)]), list(ids[a == fold])
+    return None
+
+
 def main_table(df, metric="accuracy"):
     params = [c for c in df.columns if c not in NON_PARAMETERS and c not in FOLD_KEYS]
     varying = [c for c in sorted(params) if df[c].nunique(dropna=False) > 1]

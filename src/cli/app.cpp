@@ -3,10 +3,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
 
@@ -32,6 +37,57 @@ void add_feature_cache_options(CLI::App& cmd, std::string& dir, bool& disabled) 
                                "$FERSWEEP_FEATURE_CACHE or ~/.cache/fersweep/features)");
   cmd.add_flag("--no-feature-cache", disabled, "Neither read nor write the shared feature cache")
       ->excludes(cache);
+}
+
+void add_layout_options(CLI::App& cmd, LayoutOptions& o) {
+  cmd.add_option("--format", o.layout.format,
+                 "Dataset format: folders, fer2013, ferplus, rafdb, affectnet, ckplus, jaffe or "
+                 "expw (docs/datasets.md)")
+      ->capture_default_str();
+  o.given = {
+      {"splits", cmd.add_option("--split", o.splits,
+                                "folders: an official split's folder, PART=FOLDER for train and "
+                                "test (SFEW 2.0: --split train=Train --split test=Val)")},
+      {"images", cmd.add_option("--images", o.layout.images, "rafdb: aligned or original")
+                     ->capture_default_str()},
+      {"peak_frames", cmd.add_option("--peak-frames", o.layout.peak_frames,
+                                     "ckplus: the last frames of a sequence that take its label")
+                          ->capture_default_str()},
+      {"first_frame_neutral",
+       cmd.add_flag("--first-frame-neutral", o.layout.first_frame_neutral,
+                    "ckplus: the first frame of every labelled sequence as Neutral")}};
+}
+
+data::DatasetLayout layout_of(const LayoutOptions& o) {
+  data::DatasetLayout layout = o.layout;
+  const data::Format format = data::parse_format(layout.format);
+  const auto& own = data::format_traits(format).keys;
+  for (const auto& [key, option] : o.given) {
+    if (option->count() == 0 || std::find(own.begin(), own.end(), key) != own.end()) continue;
+    throw ConfigError(fmt::format("{}: only format {} reads this option (--format is {})",
+                                  option->get_name(), fmt::join(data::formats_reading(key), ", "),
+                                  layout.format));
+  }
+  if (layout.images != "aligned" && layout.images != "original")
+    throw ConfigError(
+        fmt::format("--images: '{}' is not a RAF-DB image set (aligned, original)", layout.images));
+  if (layout.peak_frames < 1)
+    throw ConfigError(fmt::format("--peak-frames: {} is below 1", layout.peak_frames));
+  if (o.splits.empty()) return layout;
+  std::map<std::string, std::string> parts;
+  for (const auto& s : o.splits) {
+    const auto eq = s.find('=');
+    const std::string part = s.substr(0, eq);
+    if (eq == std::string::npos || eq + 1 == s.size() || (part != "train" && part != "test"))
+      throw ConfigError(fmt::format("--split '{}': give train=FOLDER or test=FOLDER", s));
+    if (!parts.emplace(part, s.substr(eq + 1)).second)
+      throw ConfigError(fmt::format("--split: {} given twice", part));
+  }
+  if (parts.size() != 2) throw ConfigError("--split: give both train=FOLDER and test=FOLDER");
+  if (parts["train"] == parts["test"])
+    throw ConfigError("--split: the train and test folders are the same");
+  layout.splits = parts;
+  return layout;
 }
 
 int run(int argc, char** argv) {

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "data/dataset.h"
@@ -24,14 +25,16 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kDescription =
-    R"(Crop every image of an SFEW-layout dataset to its face, check the crops' quality, and
-write the cropped dataset (a dataset root itself) with qc.json and contact_sheet.png.
+    R"(Crop every image of a dataset to its face, check the crops' quality, and write the cropped
+dataset (a dataset root itself, one folder per class) with qc.json and contact_sheet.png.
+DATASET is one folder per class (SFEW), or any format with --format (docs/datasets.md).
 
 The options are the settings of a sweep's face variant (docs/faces.md, docs/sweep-files.md):
   detector   haar (default: OpenCV's Haar frontal-face cascade, found in opencv-data), lbp (LBP
              cascade), yunet (cv::FaceDetectorYN; needs --model, face_detection_yunet_2022mar.onnx
              for OpenCV 4.6), or boxes with --boxes FILE.csv (boxes given, e.g. manual crops;
-             --detector boxes:FILE.csv is short for both).
+             --detector boxes:FILE.csv is short for both), or dataset (the dataset's own boxes:
+             --format affectnet or expw).
   select     which face of a frame with several: largest (default), central, score.
   margin     added on every side of the face box, as a fraction of its size (default 0.2);
              crops are square unless --no-square, and stay inside the image.
@@ -48,12 +51,16 @@ flags for tiny, blurry, several-faces and low-IoU crops (thresholds: --min-face-
 flagged crops orange; at most 160 per class, problems first).
 
 DIR must not exist or be empty; --overwrite replaces an earlier crop-faces output (a folder
-holding qc.json). Cropped images are PNG files at the source's relative path.
+holding qc.json). Cropped images are PNG files at the source's relative path; for the other
+formats at CLASS/NAME.png, NAME the sample's identity with '/', ':' and '#' as '_' (e.g.
+Happy/fer2013.csv_12.png): subjects and official splits do not carry over into a folders
+dataset, so studies that need them use a sweep's face variant.
 
 Examples:
   fersweep crop-faces data/demo --out data/demo-faces
   fersweep crop-faces data/sfew --out data/sfew-faces --margin 0.3 --align --fallback drop
-  fersweep crop-faces data/sfew --out data/sfew-manual --detector boxes:sfew_boxes.csv)";
+  fersweep crop-faces data/sfew --out data/sfew-manual --detector boxes:sfew_boxes.csv
+  fersweep crop-faces data/affectnet --format affectnet --detector dataset --out data/an-faces)";
 
 struct Options {
   std::string dataset, out;
@@ -64,6 +71,7 @@ struct Options {
   bool overwrite = false, skip_bad_images = false;
   std::vector<std::string> classes;
   int threads = 0;
+  LayoutOptions layout;
 };
 
 // The settings the options give; `--detector boxes:FILE` is short for --detector boxes --boxes
@@ -110,6 +118,7 @@ void run_crop_faces(const Options& o) {
         out.string()));
 
   data::ScanOptions scan;
+  scan.layout = layout_of(o.layout);
   scan.classes = o.classes;
   scan.skip_bad_images = o.skip_bad_images;
   scan.threads = o.threads;
@@ -148,7 +157,9 @@ void add_crop_faces(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("crop-faces", "Face-cropped dataset variant + QC report");
   cmd->footer(kDescription);  // the manual; `fersweep --help` shows only the summary
-  cmd->add_option("DATASET", o->dataset, "Dataset root (one folder per class)")->required();
+  cmd->add_option("DATASET", o->dataset, "Dataset root (one folder per class, or --format)")
+      ->required();
+  add_layout_options(*cmd, o->layout);
   cmd->add_option("--out", o->out, "Directory to write the cropped dataset into")->required();
   using faces::CropLimits;
   faces::CropSettings& s = o->settings;
@@ -158,10 +169,11 @@ void add_crop_faces(CLI::App& app) {
         if (v.rfind("boxes:", 0) == 0 ||
             std::find(detectors.begin(), detectors.end(), v) != detectors.end())
           return std::string();
-        return fmt::format("unknown detector '{}' (haar, lbp, yunet, boxes or boxes:FILE.csv)", v);
+        return fmt::format(
+            "unknown detector '{}' (haar, lbp, yunet, dataset, boxes or boxes:FILE.csv)", v);
       },
       "DETECTOR");
-  cmd->add_option("--detector", o->detector, "haar, lbp, yunet, boxes or boxes:FILE.csv")
+  cmd->add_option("--detector", o->detector, "haar, lbp, yunet, dataset, boxes or boxes:FILE.csv")
       ->check(is_detector)
       ->capture_default_str();
   cmd->add_option("--model", s.model, "YuNet ONNX model (detector yunet)");
@@ -193,7 +205,9 @@ void add_crop_faces(CLI::App& app) {
                   "QC: flag face boxes whose IoU with the true box is below this")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd->add_option("--classes", o->classes, "Class folders to use, in label order (default: all)")
+  cmd->add_option("--classes", o->classes,
+                  "Classes to use, in label order (folder names, or the canonical names of "
+                  "--format; default: all)")
       ->delimiter(',');
   cmd->add_flag("--skip-bad-images", o->skip_bad_images, "Leave unreadable images out");
   cmd->add_flag("--overwrite", o->overwrite, "Replace an earlier crop-faces output in DIR");

@@ -1,5 +1,5 @@
 // `fersweep extract DATASET --backbone B --weights W --out FEATURES.h5`: one feature file from a
-// class-folder dataset, without a sweep file.
+// dataset in any of the FER formats, without a sweep file.
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -29,11 +29,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kManual = R"(
-Reads DATASET (one folder per class, as for a sweep), runs the frozen backbone over every image
+Reads DATASET (one folder per class, as for a sweep, or --format F: fer2013, ferplus, rafdb,
+affectnet, ckplus, jaffe, expw; docs/datasets.md), runs the frozen backbone over every sample
 and writes FEATURES.h5 (HDF5):
   /features [N, D] float32   (D = 512 for resnet18/34, 2048 for resnet50)
   /labels   [N] int64        (index into the `classes` attribute)
-  /paths    [N] str          (relative to DATASET, sorted; row i is image i)
+  /paths    [N] str          (the samples' identities, sorted: paths relative to DATASET, or
+                              FILE:LINE for a row of fer2013.csv, FILE:LINE#FACE for ExpW)
 and attributes: classes (JSON list), backbone, weights (as given), weights_origin,
 weights_sha256, random_weights (0/1), dataset_root, dataset_fingerprint, image_size, normalize,
 device, from_cache (0/1), fersweep_version, libtorch_version.
@@ -47,8 +49,13 @@ The file is written atomically: a failure leaves no FEATURES.h5. The features al
 feature cache shared with `fersweep run` (--feature-cache, $FERSWEEP_FEATURE_CACHE, or
 ~/.cache/fersweep/features), and are copied from there when they are already in it.
 
-Example:
-  fersweep extract data/demo --backbone resnet18 --weights auto --out features/r18.h5)";
+Samples of classes outside the format's eight (AffectNet None, FER+ unknown, ...) are left
+out and counted in the log.
+
+Examples:
+  fersweep extract data/demo --backbone resnet18 --weights auto --out features/r18.h5
+  fersweep extract data/fer2013 --format fer2013 --backbone resnet18 --weights auto \
+      --image-size 48 --out features/fer2013-r18.h5)";
 
 struct Options {
   std::string dataset;
@@ -62,6 +69,7 @@ struct Options {
   std::string out;
   std::string feature_cache;
   bool no_feature_cache = false;
+  LayoutOptions layout;
 };
 
 model::Arch parse_backbone(const std::string& name) {
@@ -105,9 +113,13 @@ void extract_command(const Options& o) {
   data::ScanOptions scan;
   scan.skip_bad_images = o.skip_bad_images;
   scan.threads = threads;
+  scan.layout = layout_of(o.layout);
   const data::Manifest manifest = data::scan_dataset(o.dataset, scan);
-  log::info("dataset '{}': {} images in {} classes, fingerprint {}", o.dataset,
-            manifest.images.size(), manifest.classes.size(), manifest.fingerprint.substr(0, 16));
+  log::info("dataset '{}' ({}): {} samples in {} classes, fingerprint {}", o.dataset,
+            scan.layout.format, manifest.images.size(), manifest.classes.size(),
+            manifest.fingerprint.substr(0, 16));
+  for (const auto& [what, n] : manifest.left_out)
+    log::info("dataset: left out {} sample{} of {}", n, n > 1 ? "s" : "", what);
 
   sweep::ExtractSettings settings;
   settings.backbone = model::arch_name(arch);
@@ -148,7 +160,9 @@ void add_extract(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "extract", "Extract frozen-backbone features of a dataset into one HDF5 file (no sweep)");
   cmd->footer(kManual);
-  cmd->add_option("DATASET", o->dataset, "Dataset folder (one subfolder per class)")->required();
+  cmd->add_option("DATASET", o->dataset, "Dataset root (one subfolder per class, or --format)")
+      ->required();
+  add_layout_options(*cmd, o->layout);
   cmd->add_option("--backbone", o->backbone, "resnet18, resnet34 or resnet50")->required();
   cmd->add_option("--weights", o->weights, "auto, random[:SEED] or a weights file")->required();
   cmd->add_option("--image-size", o->image_size, "Images are resized to SIZE x SIZE")

@@ -45,6 +45,15 @@ const FormatTraits& format_traits(Format format) {
   return traits.at(format);
 }
 
+std::vector<std::string> formats_reading(const std::string& key) {
+  std::vector<std::string> readers;
+  for (std::size_t f = 0; f < kFormatNames.size(); ++f) {
+    const auto& keys = format_traits(static_cast<Format>(f)).keys;
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) readers.push_back(kFormatNames[f]);
+  }
+  return readers;
+}
+
 nlohmann::json layout_params(const DatasetLayout& layout) {
   nlohmann::json out = nlohmann::json::object();
   const Format format = format_named(layout.format).value_or(Format::folders);

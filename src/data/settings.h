@@ -44,6 +44,8 @@ struct FormatTraits {
   std::vector<std::string> keys;
 };
 const FormatTraits& format_traits(Format format);
+/// The formats that read the layout key `key` (e.g. "images": rafdb), in kFormatNames order.
+std::vector<std::string> formats_reading(const std::string& key);
 
 /// Where the dataset is and how it is laid out: what a scan needs.
 struct DatasetLayout {

@@ -165,8 +165,16 @@ cv::Mat apply_crop(const cv::Mat& rgb, const Crop& crop) {
   return out;
 }
 
-std::string cropped_relative_path(const std::string& source) {
-  return fs::path(source).replace_extension(".png").generic_string();
+std::string cropped_relative_path(const data::Manifest& manifest, std::size_t i) {
+  const data::ImageEntry& e = manifest.images[i];
+  if (manifest.format == data::Format::folders)
+    return fs::path(e.relative_path).replace_extension(".png").generic_string();
+  // Other formats become a folders dataset: CLASS/identity as a file name (a row has no path).
+  std::string name = e.relative_path;
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return c == '/' || c == ':' || c == '#'; }, '_');
+  return manifest.classes.at(static_cast<std::size_t>(e.label)) + "/" +
+         fs::path(name).replace_extension(".png").generic_string();
 }
 
 CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config, int threads) {
@@ -328,7 +336,7 @@ void write_cropped_dataset(const data::Manifest& manifest, const CropOutcome& ou
   for (std::size_t i = 0; i < manifest.images.size(); ++i) {
     if (!outcome.crops[i]) continue;
     const std::string& src = manifest.images[i].relative_path;
-    const auto [it, fresh] = outputs.emplace(cropped_relative_path(src), src);
+    const auto [it, fresh] = outputs.emplace(cropped_relative_path(manifest, i), src);
     if (!fresh)
       throw DataError(fmt::format("{} and {} would both be written as {}; rename one", it->second,
                                   src, it->first));
@@ -355,7 +363,7 @@ void write_cropped_dataset(const data::Manifest& manifest, const CropOutcome& ou
       manifest.images.size(), threads, [](int) { return 0; },
       [&](int, std::size_t i) {
         if (!outcome.crops[i]) return;
-        const std::string rel = cropped_relative_path(manifest.images[i].relative_path);
+        const std::string rel = cropped_relative_path(manifest, i);
         const cv::Mat cropped = apply_crop(data::read_sample(manifest, i), *outcome.crops[i]);
         cv::Mat bgr;
         cv::cvtColor(cropped, bgr, cv::COLOR_RGB2BGR);

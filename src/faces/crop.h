@@ -51,9 +51,10 @@ CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config,
 /// crop does not overlap the image.
 cv::Mat apply_crop(const cv::Mat& rgb, const Crop& crop);
 
-/// Name of a cropped image in the output: the source's relative path with extension ".png"
-/// (lossless, so the variant differs from the original only by the crop).
-std::string cropped_relative_path(const std::string& source_relative_path);
+/// Name of sample i's cropped image in the output, a PNG (lossless, so the variant differs from
+/// the original only by the crop): a folders dataset's relative path with extension ".png"; for
+/// the other formats CLASS/identity.png with '/', ':' and '#' as '_' (a folders dataset).
+std::string cropped_relative_path(const data::Manifest& manifest, std::size_t i);
 
 /// Writes the cropped dataset to `out_dir` in SFEW layout (one folder per class, PNG files named
 /// by cropped_relative_path; usable as a dataset root), then `qc.json` and `contact_sheet.png`

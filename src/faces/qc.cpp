@@ -171,22 +171,21 @@ json build_qc_report(const data::Manifest& manifest, const CropConfig& config,
   for (std::size_t i = 0; i < records.size(); ++i) {
     const ImageRecord& r = records[i];
     const auto& entry = manifest.images[i];
-    json im = {
-        {"path", entry.relative_path},
-        {"class", manifest.classes[static_cast<std::size_t>(entry.label)]},
-        {"width", r.image_size.width},
-        {"height", r.image_size.height},
-        {"faces", r.faces},
-        {"face", r.face ? rect_json(*r.face) : json(nullptr)},
-        {"score", r.face ? json(r.score) : json(nullptr)},
-        {"fallback", r.fallback ? json(*r.fallback) : json(nullptr)},
-        {"crop", crops[i] ? to_json(*crops[i]) : json(nullptr)},
-        {"output", crops[i] ? json(cropped_relative_path(entry.relative_path)) : json(nullptr)},
-        {"align_deg", r.align_deg ? json(*r.align_deg) : json(nullptr)},
-        {"blur", crops[i] ? json(r.blur) : json(nullptr)},
-        {"truth", r.truth ? rect_json(*r.truth) : json(nullptr)},
-        {"iou", r.iou ? json(*r.iou) : json(nullptr)},
-        {"flags", r.flags}};
+    json im = {{"path", entry.relative_path},
+               {"class", manifest.classes[static_cast<std::size_t>(entry.label)]},
+               {"width", r.image_size.width},
+               {"height", r.image_size.height},
+               {"faces", r.faces},
+               {"face", r.face ? rect_json(*r.face) : json(nullptr)},
+               {"score", r.face ? json(r.score) : json(nullptr)},
+               {"fallback", r.fallback ? json(*r.fallback) : json(nullptr)},
+               {"crop", crops[i] ? to_json(*crops[i]) : json(nullptr)},
+               {"output", crops[i] ? json(cropped_relative_path(manifest, i)) : json(nullptr)},
+               {"align_deg", r.align_deg ? json(*r.align_deg) : json(nullptr)},
+               {"blur", crops[i] ? json(r.blur) : json(nullptr)},
+               {"truth", r.truth ? rect_json(*r.truth) : json(nullptr)},
+               {"iou", r.iou ? json(*r.iou) : json(nullptr)},
+               {"flags", r.flags}};
     if (r.fallback_box_missing) im["fallback_box_missing"] = true;
     if (r.align_failed) im["align_failed"] = true;
     images.push_back(std::move(im));

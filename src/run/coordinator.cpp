@@ -154,6 +154,7 @@ class Coordinator {
     result["features_file"] = fs::relative(results_.features_path(t.id), results_.dir()).string();
     result["n"] = hit->features->n;
     result["dim"] = hit->features->dim;
+    if (setup_.describe_features) result.update(setup_.describe_features(t, *hit->features));
     features_[t.id] = hit->features;
     finished_results_[t.id] = result;
     scheduler_.mark_done(t.id);
@@ -228,6 +229,8 @@ class Coordinator {
       result["features_file"] = fs::relative(results_.features_path(o.id), results_.dir()).string();
       result["n"] = o.features->n;
       result["dim"] = o.features->dim;
+      if (setup_.describe_features && spec.kind == TaskKind::extract)
+        result.update(setup_.describe_features(spec, *o.features));
       features_[o.id] = o.features;
       if (setup_.feature_cache.store && spec.kind == TaskKind::extract)
         setup_.feature_cache.store(spec, o);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "comm/mpi.h"
+#include "run/results_writer.h"
 #include "run/task.h"
 #include "sweep/settings.h"
 
@@ -39,6 +40,13 @@ struct RunSetup {
   std::string sweep_text;
   /// Optional (empty functions: no cache).
   FeatureCacheHooks feature_cache;
+  /// The samples feature sets are made of (sweeps; none for synthetic runs): rank 0 writes them
+  /// as DIR/samples.h5 at the start, and results.h5 copies them.
+  std::optional<SampleTable> samples;
+  /// Optional. Rank 0, when an extract task's features are recorded (computed, or copied from
+  /// the feature cache): fields added to its journaled result. The sweep adds the fold
+  /// assignments its training tasks will use (`folds`). Must not throw.
+  std::function<nlohmann::json(const TaskSpec&, const FeatureSet&)> describe_features;
 };
 
 /// How to run it (a sweep file's `run:` section and the command line fill it; the defaults are

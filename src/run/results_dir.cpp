@@ -135,7 +135,8 @@ ResultsDirectory::ResultsDirectory(const RunSetup& setup, const RunOptions& opti
     created_ = old.value("created", now_iso());
   } else {
     if (options.force_new) {
-      for (const char* name : {"journal.jsonl", "results.h5", "events.jsonl", "run.json"})
+      for (const char* name :
+           {"journal.jsonl", "results.h5", "events.jsonl", "run.json", kSamplesFile})
         fs::remove(dir_ / name, ec);
     }
     created_ = now_iso();
@@ -147,6 +148,8 @@ ResultsDirectory::ResultsDirectory(const RunSetup& setup, const RunOptions& opti
                {"updated", now_iso()}};
   write_text_atomically(dir_ / "sweep.yaml", setup.sweep_text);
   write_text_atomically(run_json, run_info_.dump(2));
+  // The same samples on a resume (run.json's fingerprint matched), so rewriting it is harmless.
+  if (setup.samples) write_samples_h5(dir_ / kSamplesFile, *setup.samples);
   auto contents = store::read_journal(dir_ / "journal.jsonl");
   if (!contents.corrupt_lines.empty()) {
     log::warn(

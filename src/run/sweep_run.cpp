@@ -97,6 +97,94 @@ std::vector<int> fold_assignment(const data::Manifest& m, const std::vector<std:
                                          f.cv->test);
 }
 
+using SampleIndex = std::unordered_map<std::string, std::size_t>;  ///< identity → manifest index
+
+SampleIndex index_samples(const data::Manifest& m) {
+  SampleIndex index;
+  index.reserve(m.images.size());
+  for (std::size_t i = 0; i < m.images.size(); ++i) index.emplace(m.images[i].relative_path, i);
+  return index;
+}
+
+// The manifest index of each row of a feature set (its rows are named by sample identity).
+std::vector<std::size_t> rows_of(const SampleIndex& index, const FeatureSet& fs) {
+  std::vector<std::size_t> rows;
+  rows.reserve(fs.paths.size());
+  for (const auto& path : fs.paths) {
+    const auto it = index.find(path);
+    if (it == index.end())
+      throw DataError(
+          fmt::format("feature set {} has a sample {} the dataset does not", fs.id, path));
+    rows.push_back(it->second);
+  }
+  return rows;
+}
+
+// The training tasks' splits of one feature set: their FoldSettings without the fold.
+std::string split_key(const sweep::FoldSettings& f) {
+  return fmt::format("{}|{}|{}", f.folds, f.cv_seed, f.cv ? json(*f.cv).dump() : "");
+}
+
+// What rank 0 journals with each feature set: the fold of every sample under each split its
+// training tasks use, so results.h5 says which samples every result was tested on.
+class FoldRecorder {
+ public:
+  FoldRecorder(const data::Manifest& manifest, const std::vector<sweep::TrainTask>& trains)
+      : manifest_(manifest) {
+    for (const auto& tr : trains) {
+      const json params = tr.params();
+      auto f = params.get<sweep::FoldSettings>();
+      f.fold = 0;
+      // Named by the training tasks' own parameters (and their JSON of `cv`), so the rows of
+      // /folds join /results on equal values.
+      json scheme = {{"folds", f.folds}, {"cv_seed", f.cv_seed}};
+      if (params.contains("cv") && !params["cv"].is_null()) scheme["cv"] = params["cv"];
+      splits_[tr.extract].emplace(split_key(f), Split{f, scheme});
+    }
+  }
+
+  json describe(const TaskSpec& extract, const FeatureSet& fs) {
+    json folds = json::array();
+    const auto it = splits_.find(extract.id);
+    if (it == splits_.end()) return {{"folds", folds}};
+    try {
+      if (index_.empty()) index_ = index_samples(manifest_);
+      const auto rows = rows_of(index_, fs);
+      for (const auto& [key, split] : it->second) {
+        const auto assignment = fold_assignment(manifest_, rows, split.settings);
+        std::vector<std::int16_t> of_sample(manifest_.images.size(), -1);
+        for (std::size_t r = 0; r < rows.size(); ++r)
+          of_sample[rows[r]] = static_cast<std::int16_t>(assignment[r]);
+        folds.push_back(fold_record(split.scheme, of_sample));
+      }
+    } catch (const std::exception& e) {
+      // The training tasks meet the same problem and fail with it; the record goes on.
+      log::warn("feature set {}: no fold record: {}", extract.id, e.what());
+    }
+    return {{"folds", folds}};
+  }
+
+ private:
+  struct Split {
+    sweep::FoldSettings settings;
+    json scheme;
+  };
+  data::Manifest manifest_;
+  std::map<std::string, std::map<std::string, Split>> splits_;  // extract id → its splits
+  SampleIndex index_;
+};
+
+SampleTable sample_table(const data::Manifest& m) {
+  SampleTable t;
+  for (const auto& e : m.images) {
+    t.id.push_back(e.relative_path);
+    t.label.push_back(e.label);
+    t.subject.push_back(e.subject);
+    t.split.push_back(e.split);
+  }
+  return t;
+}
+
 // The variant name of a crop or extract task ("" for one outside a sweep).
 std::string variant_of(const SweepContext& context, const std::string& id) {
   const auto it = context.variants.find(id);
@@ -333,6 +421,11 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
   }
+  setup.samples = sample_table(manifest);
+  auto recorder = std::make_shared<FoldRecorder>(manifest, plan.trains);
+  setup.describe_features = [recorder](const TaskSpec& t, const FeatureSet& fs) {
+    return recorder->describe(t, fs);
+  };
   if (feature_cache) {
     auto link = std::make_shared<CacheLink>(*feature_cache, context);
     add_plan_keys(*link, plan);
@@ -577,28 +670,15 @@ class SweepExecutor : public Executor {
 
   // The folds of a feature set's rows, computed once per (feature set, fold settings).
   const std::vector<int>& assignment_for(const FeatureSet& fs, const sweep::FoldSettings& f) {
-    const std::string key =
-        fmt::format("{}|{}|{}|{}", fs.id, f.folds, f.cv_seed, f.cv ? json(*f.cv).dump() : "");
+    const std::string key = fs.id + "|" + split_key(f);
     auto it = assignments_.find(key);
     if (it != assignments_.end()) return it->second;
     return assignments_[key] = fold_assignment(manifest_, rows_of(fs), f);
   }
 
-  // The manifest index of each row of a feature set (its rows are named by sample identity).
   std::vector<std::size_t> rows_of(const FeatureSet& fs) {
-    if (index_of_.empty())
-      for (std::size_t i = 0; i < manifest_.images.size(); ++i)
-        index_of_.emplace(manifest_.images[i].relative_path, i);
-    std::vector<std::size_t> rows;
-    rows.reserve(fs.paths.size());
-    for (const auto& path : fs.paths) {
-      const auto it = index_of_.find(path);
-      if (it == index_of_.end())
-        throw DataError(
-            fmt::format("feature set {} has a sample {} the dataset does not", fs.id, path));
-      rows.push_back(it->second);
-    }
-    return rows;
+    if (index_of_.empty()) index_of_ = index_samples(manifest_);
+    return run::rows_of(index_of_, fs);
   }
 
   train::HeadJob make_job(const TaskSpec& t, const FeatureSet& fs) {
@@ -642,7 +722,7 @@ class SweepExecutor : public Executor {
   std::string extractor_key_;
   json weights_info_;
   std::map<std::string, std::vector<int>> assignments_;
-  std::unordered_map<std::string, std::size_t> index_of_;  ///< sample identity → manifest index
+  SampleIndex index_of_;
 };
 
 }  // namespace

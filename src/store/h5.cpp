@@ -223,6 +223,10 @@ void H5File::write(const std::string& d, const std::vector<float>& v, std::vecto
 void H5File::write(const std::string& d, const std::vector<double>& v, std::vector<hsize_t> dims) {
   write_numeric(d, v, std::move(dims), H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE);
 }
+void H5File::write(const std::string& d, const std::vector<std::int16_t>& v,
+                   std::vector<hsize_t> dims) {
+  write_numeric(d, v, std::move(dims), H5T_NATIVE_INT16, H5T_STD_I16LE);
+}
 void H5File::write(const std::string& d, const std::vector<std::int32_t>& v,
                    std::vector<hsize_t> dims) {
   write_numeric(d, v, std::move(dims), H5T_NATIVE_INT32, H5T_STD_I32LE);

@@ -70,6 +70,8 @@ class H5File {
              std::vector<hsize_t> dims = {});
   void write(const std::string& dataset, const std::vector<double>& values,
              std::vector<hsize_t> dims = {});
+  void write(const std::string& dataset, const std::vector<std::int16_t>& values,
+             std::vector<hsize_t> dims = {});
   void write(const std::string& dataset, const std::vector<std::int32_t>& values,
              std::vector<hsize_t> dims = {});
   void write(const std::string& dataset, const std::vector<std::int64_t>& values,

@@ -434,15 +434,9 @@ class SpecBuilder {
     for (const char* key : {"splits", "images", "peak_frames", "first_frame_neutral"}) {
       const auto* e = v.find_entry(key);
       if (!e || std::find(own.begin(), own.end(), key) != own.end()) continue;
-      std::vector<std::string> readers;
-      for (std::size_t f = 0; f < data::kFormatNames.size(); ++f) {
-        const auto& keys = data::format_traits(static_cast<data::Format>(f)).keys;
-        if (std::find(keys.begin(), keys.end(), key) != keys.end())
-          readers.push_back(data::kFormatNames[f]);
-      }
       diag_.error(e->key_loc, child("dataset", key),
-                  fmt::format("only format {} reads this key (format is {})", join(readers),
-                              data::format_name(format)));
+                  fmt::format("only format {} reads this key (format is {})",
+                              join(data::formats_reading(key)), data::format_name(format)));
     }
     d["splits"] = nullptr;
     if (const auto* e = v.find_entry("splits"); e && format == data::Format::folders) {

@@ -4,7 +4,9 @@ format's exact layout; this script reads those files itself (an independent read
 format's label map), runs a small sweep with `fersweep run`, and checks, sample by sample, that
 the labels fersweep trained on are the format's, that row samples are named FILE:LINE, that
 left-out samples are counted in results.h5, that subject-grouped folds keep every subject on one
-side, and that the official split gives one "fold" whose test part is the dataset's own.
+side, and that the official split gives one "fold" whose test part is the dataset's own. The fold
+assignment stored in results.h5 (/samples, /folds) is checked against every result row's counts,
+the independent reader's subjects and splits, and the feature files' rows.
 
 Usage: test_formats_e2e.py FERSWEEP_EXE SCRATCH_DIR [format]
 """
@@ -24,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from harness import run_tests  # noqa: E402
 
 EXE, SCRATCH = sys.argv[1], os.path.abspath(sys.argv[2])
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ONLY = sys.argv[3] if len(sys.argv) > 3 else ""
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
@@ -204,6 +207,63 @@ def check_labels_and_left_out(fmt, data, out):
     return expected
 
 
+def stored_folds(out):
+    """/samples and /folds of results.h5: (samples, [(extract, folds, cv_seed, cv, assignment)])."""
+    with h5py.File(os.path.join(out, "results.h5"), "r") as r:
+        s = r["samples"]
+        samples = {"id": list(s["id"].asstr()[()]), "label": s["label"][()],
+                   "subject": list(s["subject"].asstr()[()]), "split": list(s["split"].asstr()[()])}
+        f = r["folds"]
+        n = int(f.attrs["count"])
+        cv = list(f["cv"].asstr()[()]) if "cv" in f else [""] * n
+        splits = [(f["extract"].asstr()[i], int(f["folds"][i]), int(f["cv_seed"][i]), cv[i],
+                   f["assignment"][i]) for i in range(n)]
+        g = r["results"]
+        rcv = list(g["cv"].asstr()[()]) if "cv" in g else [""] * len(g["fold"])
+        rows = [(g["extract"].asstr()[i], int(g["folds"][i]), int(g["cv_seed"][i]), rcv[i],
+                 int(g["fold"][i]), int(g["n_train"][i]), int(g["n_test"][i]))
+                for i in range(len(g["fold"]))]
+        classes = json.loads(r.attrs["classes"])
+    return samples, splits, rows, classes
+
+
+def check_stored_folds(out, expected, scheme):
+    """The assignment in results.h5 explains every result row and keeps the scheme's rule."""
+    samples, splits, rows, classes = stored_folds(out)
+    ids = samples["id"]
+    assert sorted(ids) == sorted(expected), sorted(set(ids) ^ set(expected))[:10]
+    for i, p in enumerate(ids):
+        assert classes[samples["label"][i]] == expected[p][0], p
+        assert samples["subject"][i] == (expected[p][1] or ""), p
+        assert samples["split"][i] == (expected[p][2] or ""), p
+    by_key = {k[:4]: k[4] for k in splits}
+    assert len(by_key) == len(splits), "two fold records for one (feature set, split)"
+    for extract, folds, seed, cv, fold, n_train, n_test in rows:
+        a = by_key[(extract, folds, seed, cv)]
+        assert (int((a == fold).sum()), int(((a >= 0) & (a != fold)).sum())) == (n_test, n_train)
+        with h5py.File(os.path.join(out, "cache", "features", extract + ".h5"), "r") as f:
+            rows_in_set = set(f["paths"].asstr()[()])
+        # A sample outside the feature set (no face) is in no part.
+        assert all(a[i] == -1 for i, p in enumerate(ids) if p not in rows_in_set), extract
+        subjects = np.array(samples["subject"])
+        for k in range(folds):
+            if scheme == "group":  # no subject on both sides of any fold
+                test, train = set(subjects[a == k]), set(subjects[(a >= 0) & (a != k)])
+                assert not test & train, (extract, k, test & train)
+        if scheme == "kfold":  # stratified: a class's count in each test fold differs by <= 1
+            for c in range(len(classes)):
+                per_fold = [int(((a == k) & (samples["label"] == c)).sum()) for k in range(folds)]
+                assert max(per_fold) - min(per_fold) <= 1, (extract, c, per_fold)
+    return samples, splits
+
+
+def check_official_folds(out, expected, test, train):
+    samples, splits = check_stored_folds(out, expected, "official")
+    for *_, a in splits:
+        want = [0 if s == test else 1 if s == train else -1 for s in samples["split"]]
+        assert list(a) == want
+
+
 def official(expected, test, train):
     n_test = sum(1 for v in expected.values() if v[2] == test)
     n_train = sum(1 for v in expected.values() if v[2] == train)
@@ -217,8 +277,57 @@ def test_fer2013_official_split_rows_named_file_line():
     rows, _ = results(out)
     # One "fold": PublicTest against Training; PrivateTest is in neither part.
     assert rows == [(0, *official(expected, "PublicTest", "Training"))], rows
+    check_official_folds(out, expected, "PublicTest", "Training")
     # No image file was written for a row.
     assert not [f for f in os.listdir(out) if f.endswith((".png", ".jpg"))]
+    # results.h5 rebuilt from the journal alone keeps the folds.
+    before = stored_folds(out)
+    os.remove(os.path.join(out, "results.h5"))
+    rc, log = sh([EXE, "status", out, "--rewrite"])
+    assert rc == 0, log
+    after = stored_folds(out)
+    assert before[0]["id"] == after[0]["id"] and before[2] == after[2]
+    assert all((x[4] == y[4]).all() for x, y in zip(before[1], after[1]))
+
+
+def test_extract_command_reads_a_format_like_the_sweep():
+    """`fersweep extract --format fer2013` gives the sweep's feature set: the same rows, named
+    FILE:LINE, and bit-identical features."""
+    data, out, _ = run_sweep("fer2013", "{split: official}")
+    expected, _ = READERS["fer2013"](data)
+    mine = os.path.join(SCRATCH, "fer2013-extract.h5")
+    rc, log = sh([EXE, "extract", data, "--format", "fer2013", "--backbone", "resnet18",
+                  "--weights", "random:2", "--image-size", "32", "--out", mine, "--no-feature-cache"])
+    assert rc == 0, log
+    sweep_set = glob.glob(os.path.join(out, "cache", "features", "*.h5"))
+    assert len(sweep_set) == 1, sweep_set
+    with h5py.File(mine, "r") as f, h5py.File(sweep_set[0], "r") as g:
+        paths = list(f["paths"].asstr()[()])
+        assert paths == list(g["paths"].asstr()[()]) and sorted(paths) == sorted(expected)
+        classes = json.loads(f.attrs["classes"])
+        assert [classes[l] for l in f["labels"][()]] == [expected[p][0] for p in paths]
+        assert np.array_equal(f["features"][()], g["features"][()])
+    # An option of another format is refused before anything is read or written.
+    rc, log = sh([EXE, "extract", data, "--format", "fer2013", "--images", "original", "--backbone",
+                  "resnet18", "--weights", "random:2", "--out", mine + ".x"])
+    assert rc == 2 and "--images: only format rafdb reads this option (--format is fer2013)" in log, log
+    assert not os.path.exists(mine + ".x")
+
+
+def test_crop_faces_command_writes_a_folders_dataset_from_boxes():
+    data = make("affectnet", 8)
+    expected, _ = READERS["affectnet"](data)
+    out = os.path.join(SCRATCH, "affectnet-faces")
+    shutil.rmtree(out, ignore_errors=True)
+    rc, log = sh([EXE, "crop-faces", data, "--format", "affectnet", "--detector", "dataset",
+                  "--out", out])
+    assert rc == 0, log
+    # One folder per class holding each sample's crop, named by its identity.
+    got = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*.png")))
+    want = sorted(f"{c}/" + re.sub(r"[/:#]", "_", os.path.splitext(p)[0]) + ".png"
+                  for p, (c, _, _) in expected.items())
+    assert got == want, (got[:3], want[:3])
+    assert json.load(open(os.path.join(out, "qc.json")))["summary"]["iou"]["mean"] == 1.0
 
 
 def test_ferplus_private_test_and_left_out_votes():
@@ -226,6 +335,7 @@ def test_ferplus_private_test_and_left_out_votes():
     expected = check_labels_and_left_out("ferplus", data, out)
     rows, _ = results(out)
     assert rows == [(0, *official(expected, "PrivateTest", "Training"))], rows
+    check_official_folds(out, expected, "PrivateTest", "Training")
     rc, plan = sh([EXE, "plan", os.path.join(SCRATCH, "ferplus.yaml")])
     assert rc == 0, plan
     assert re.search(r"left out\s+FER\+ blank image name \d+, FER\+ unknown \d+", plan), plan
@@ -236,6 +346,7 @@ def test_rafdb_official_split():
     expected = check_labels_and_left_out("rafdb", data, out)
     rows, _ = results(out)
     assert rows == [(0, *official(expected, "test", "train"))], rows
+    check_official_folds(out, expected, "test", "train")
 
 
 FACES = "{original: {}, faces: {detector: dataset, margin: 0.1}}"
@@ -256,6 +367,7 @@ def test_affectnet_kfold_with_left_out_none_and_dataset_boxes():
     expected = check_labels_and_left_out("affectnet", data, out)
     rows, _ = results(out)
     assert sorted(r[0] for r in rows) == [0, 0, 1, 1, 2, 2], rows  # two variants
+    check_stored_folds(out, expected, "kfold")
     # detector: dataset crops every sample at its own box: every face found, each at IoU 1 with
     # the true box (the same box).
     images, kept, summary = crops_of(out)
@@ -274,11 +386,8 @@ def test_expw_faces_cut_from_shared_frames():
 def subject_disjoint(fmt, expected, out, folds):
     rows, _ = results(out)
     assert sorted(r[0] for r in rows) == list(range(folds)), rows
-    subjects = {v[1] for v in expected.values()}
-    # Each fold's test part is a union of whole subjects: the test counts add up to the dataset,
-    # and no fold's count could come from splitting a subject (checked directly in the unit tests).
     assert sum(r[1] for r in rows) == len(expected), rows
-    assert len(subjects) >= folds
+    check_stored_folds(out, expected, "group")
 
 
 def test_ckplus_subject_folds_under_mpirun():
@@ -291,6 +400,14 @@ def test_jaffe_subject_folds():
     data, out, log = run_sweep("jaffe", "{folds: 5, group: subject}", per_class=10)
     expected = check_labels_and_left_out("jaffe", data, out)
     subject_disjoint("jaffe", expected, out, 5)
+    # analysis/load_results.py's fold_samples gives each row's parts, by identity.
+    sys.path.insert(0, os.path.join(ROOT, "analysis"))
+    import load_results
+    df, _, _ = load_results.load(os.path.join(out, "results.h5"))
+    for _, row in df.iterrows():
+        train, test = load_results.fold_samples(os.path.join(out, "results.h5"), row)
+        assert (len(train), len(test)) == (row["n_train"], row["n_test"])
+        assert not {expected[p][1] for p in train} & {expected[p][1] for p in test}
 
 
 def test_group_folds_refused_without_subjects_and_with_too_few():
