@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <system_error>
 
 #include "core/error.h"
+#include "data/dataset.h"
 #include "data/formats.h"
 
 namespace fersweep::sweep {
@@ -23,19 +23,15 @@ std::size_t DatasetCensus::total() const {
 
 namespace {
 
-bool is_image(const fs::path& p) {
-  static const std::set<std::string> exts = {".jpg",  ".jpeg", ".png", ".bmp", ".tif",
-                                             ".tiff", ".webp", ".pgm", ".ppm"};
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-  return exts.count(e) > 0;
-}
-
+// Images as the scan counts them (data::is_image_file, class folders searched recursively).
 std::size_t count_images(const fs::path& dir) {
   std::size_t n = 0;
   std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_regular_file(ec) && is_image(it->path())) ++n;
+  for (fs::recursive_directory_iterator
+           it(dir, fs::directory_options::follow_directory_symlink, ec),
+       end;
+       !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && data::is_image_file(it->path())) ++n;
   return n;
 }
 

@@ -351,13 +351,18 @@ TEST(Census, CountsImagesAndChecksFoldsAgainstTheSmallestClass) {
     for (int i = 0; i < n; ++i) std::ofstream(root / cls / fmt::format("{}.JPG", i)) << "x";
     std::ofstream(root / cls / "notes.txt") << "not an image";
   }
+  // Counted as the scan counts: nested folders, every OpenCV extension, hidden files not.
+  fs::create_directories(root / "Happy" / "clip1");
+  std::ofstream(root / "Happy" / "clip1" / "a.jpe") << "x";
+  std::ofstream(root / "Happy" / "b.pnm") << "x";
+  std::ofstream(root / "Happy" / "._b.jpg") << "x";
   const std::string text = fmt::format(
       "dataset: {{root: {}}}\ncv: {{folds: 3}}\ngrid: {{backbone: resnet18}}\n", root.string());
   const Plan p = plan_text(text);
   const DatasetCensus c = census_dataset(p.spec);
   ASSERT_TRUE(c.found);
   EXPECT_EQ(c.classes, (std::vector<std::string>{"Angry", "Happy", "Sad"}));
-  EXPECT_EQ(c.images, (std::vector<std::size_t>{4, 6, 2}));
+  EXPECT_EQ(c.images, (std::vector<std::size_t>{4, 8, 2}));
   EXPECT_EQ(dataset_problems(p, c, false),
             (std::vector<std::string>{
                 "t.yaml:2:6: cv.folds: 3 folds need at least 3 images in every class, but class "
@@ -371,7 +376,7 @@ TEST(Census, CountsImagesAndChecksFoldsAgainstTheSmallestClass) {
             (std::vector<std::string>{"t.yaml:1:" + std::to_string(19 + root.string().size()) +
                                       ": dataset.classes: class 'Fear' has no folder " +
                                       (root / "Fear").string()}));
-  EXPECT_EQ(estimate_cost(p, c).images, 12u);
+  EXPECT_EQ(estimate_cost(p, c).images, 14u);
 }
 
 TEST(Census, DatasetCheckRequiresFiles) {
