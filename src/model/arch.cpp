@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace fersweep::model {
@@ -37,6 +39,17 @@ void add_bn(std::vector<EntrySpec>& out, const std::string& name, int c) {
   for (const char* p : {"weight", "bias", "running_mean", "running_var"})
     out.push_back({name + "." + p, {c}, EntryRole::parameter});
   out.push_back({name + ".num_batches_tracked", {}, EntryRole::counter});
+}
+
+// The stage ("layer3") of a block prefix ("layer3.1").
+std::string stage_of(const std::string& prefix) {
+  return prefix.substr(0, prefix.find('.'));
+}
+
+// ResNet's stem halves the size twice (conv1 stride 2, max pool stride 2); layer2..4 halve it
+// once each: (h - 1) / 2 + 1 for every 3x3/7x7 stride-2 step with torchvision's padding.
+std::int64_t halve(std::int64_t h) {
+  return (h - 1) / 2 + 1;
 }
 
 }  // namespace
@@ -126,6 +139,46 @@ std::vector<std::string> torchvision_file_names(Arch arch) {
       return {"resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"};
   }
   return {};
+}
+
+const std::vector<std::string>& cut_names() {
+  static const std::vector<std::string> names{"head", "layer4", "layer3", "all"};
+  return names;
+}
+
+Cut parse_cut(const std::string& name) {
+  const auto& names = cut_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end())
+    throw ConfigError(
+        fmt::format("unknown finetune '{}' (known: head, layer4, layer3, all)", name));
+  return static_cast<Cut>(it - names.begin());
+}
+
+const std::string& cut_name(Cut cut) {
+  return cut_names().at(static_cast<std::size_t>(cut));
+}
+
+std::size_t first_trainable_block(Arch arch, Cut cut) {
+  const auto blocks = block_specs(arch);
+  if (cut == Cut::head) return blocks.size();
+  if (cut == Cut::all) return 0;
+  const std::string stage = cut == Cut::layer4 ? "layer4" : "layer3";
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    if (stage_of(blocks[i].prefix) == stage) return i;
+  FERSWEEP_ASSERT(false, "an architecture without " + stage);
+  return blocks.size();
+}
+
+std::vector<std::int64_t> frozen_output_shape(Arch arch, Cut cut, int image_size) {
+  if (cut == Cut::head) return {feature_dim(arch)};
+  if (cut == Cut::all) return {3, image_size, image_size};
+  const auto blocks = block_specs(arch);
+  std::int64_t h = halve(halve(image_size));
+  const std::size_t first = first_trainable_block(arch, cut);
+  for (std::size_t i = 0; i < first; ++i)
+    if (blocks[i].stride == 2) h = halve(h);
+  return {blocks[first].in_channels, h, h};
 }
 
 }  // namespace fersweep::model

@@ -54,6 +54,24 @@ struct EntrySpec {
 /// Every state_dict key in torchvision's order (122, 218 and 320 entries).
 std::vector<EntrySpec> state_dict_layout(Arch arch);
 
+/// Where training starts: only the head (today's frozen-feature path), layer4 (+ head), layer3
+/// (layer3 + layer4 + head) or all (the whole network).
+enum class Cut { head, layer4, layer3, all };
+/// The spellings of Cut, in enum order ("head", "layer4", "layer3", "all").
+const std::vector<std::string>& cut_names();
+/// ConfigError listing the values for an unknown name.
+Cut parse_cut(const std::string& name);
+const std::string& cut_name(Cut cut);
+
+/// The first block (index into block_specs) that trains; block_specs(arch).size() for head, 0 for
+/// all (whose stem, conv1 and bn1, trains too).
+std::size_t first_trainable_block(Arch arch, Cut cut);
+
+/// The frozen part's output for one image of image_size x image_size: the pooled features [D]
+/// (head), the activations entering the first trainable block [C, H, W] (layer4, layer3), or the
+/// image itself [3, S, S] (all).
+std::vector<std::int64_t> frozen_output_shape(Arch arch, Cut cut, int image_size);
+
 /// torchvision's checkpoint file names for an architecture, preferred first
 /// (resnet50: the V1 weights the paper used, then V2).
 std::vector<std::string> torchvision_file_names(Arch arch);

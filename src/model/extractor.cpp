@@ -32,14 +32,19 @@ class NetworkBuilder {
   NetworkBuilder(const StateDict& state, c10::Device device)
       : state_(state), device_(device), module_("__torch__.fersweep.ResNetFeatures") {}
 
-  torch::jit::Module build(Arch arch) {
+  // The network up to `cut`: pooled features (Cut::head), or the activations entering the first
+  // block that trains.
+  torch::jit::Module build(Arch arch, Cut cut) {
     // Without a "training" attribute, eval() silently does nothing and optimize_for_inference
     // takes the module for frozen already: it then skips freezing and the oneDNN conversion.
     module_.register_attribute("training", c10::BoolType::get(), false);
     src_ = "def forward(self, x: Tensor) -> Tensor:\n";
     conv("x", "x", "conv1", "bn1", 2, 3, true);
     line("x = torch.max_pool2d(x, [3, 3], [2, 2], [1, 1])");
-    for (const BlockSpec& b : block_specs(arch)) {
+    const auto blocks = block_specs(arch);
+    const std::size_t end = first_trainable_block(arch, cut);
+    for (std::size_t i = 0; i < end; ++i) {
+      const BlockSpec& b = blocks[i];
       const std::string& p = b.prefix;
       if (b.downsample)
         conv("idn", "x", p + ".downsample.0", p + ".downsample.1", b.stride, 0, false);
@@ -55,8 +60,11 @@ class NetworkBuilder {
       }
       line("x = torch.relu(y + idn)");
     }
-    line("x = torch.adaptive_avg_pool2d(x, [1, 1])");
-    line("return torch.flatten(x, 1)");
+    if (cut == Cut::head) {
+      line("x = torch.adaptive_avg_pool2d(x, [1, 1])");
+      line("x = torch.flatten(x, 1)");
+    }
+    line("return x");
     module_.define(src_);
     module_.eval();
     return module_;
@@ -105,6 +113,7 @@ struct FeatureExtractor::Impl {
   c10::Device device;
   torch::jit::Module module;
   bool optimized = false;
+  Cut cut = Cut::head;
 };
 
 namespace {
@@ -125,12 +134,14 @@ std::string summarise_graph(torch::jit::Module& m) {
 FeatureExtractor::FeatureExtractor(Arch arch, const StateDict& state, c10::Device device,
                                    ExtractorOptions options) {
   check_state_dict(state, arch, "weights");
+  if (options.cut == Cut::all)
+    throw ConfigError("finetune all trains the whole network: there is no frozen part to run");
   if (options.threads > 0) at::set_num_threads(options.threads);
-  impl_ = std::make_unique<Impl>(Impl{arch, device, torch::jit::Module(), false});
+  impl_ = std::make_unique<Impl>(Impl{arch, device, torch::jit::Module(), false, options.cut});
   with_context<ModelError>(
       fmt::format("building the {} feature extractor on {}", arch_name(arch), device.str()), [&] {
         torch::NoGradGuard no_grad;
-        impl_->module = NetworkBuilder(state, device).build(arch);
+        impl_->module = NetworkBuilder(state, device).build(arch, options.cut);
         if (!options.optimize) return;
         if (device.is_cpu()) {
           // On the unfrozen module: it freezes, folds and converts to
@@ -173,6 +184,9 @@ at::Tensor FeatureExtractor::extract(const at::Tensor& images) {
 
 int FeatureExtractor::dim() const {
   return feature_dim(impl_->arch);
+}
+Cut FeatureExtractor::cut() const {
+  return impl_->cut;
 }
 Arch FeatureExtractor::arch() const {
   return impl_->arch;

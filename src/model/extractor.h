@@ -17,6 +17,10 @@ namespace fersweep::model {
 struct ExtractorOptions {
   int threads = 0;       ///< intra-op threads to set (at::set_num_threads); 0 = leave as is
   bool optimize = true;  ///< torch::jit::optimize_for_inference (oneDNN) on CPU, freeze on CUDA
+  /// Where the frozen part ends: head gives the pooled features [B, D]; layer4 / layer3 the
+  /// activations entering that stage [B, C, H, W] (frozen_output_shape), the input of a
+  /// TrainableTail with the same cut. Cut::all has no frozen part (ConfigError).
+  Cut cut = Cut::head;
 };
 
 /// Frozen, eval-mode ResNet without fc: images [B,3,H,W] float32, ImageNet-normalised →
@@ -33,8 +37,9 @@ class FeatureExtractor {
 
   /// Features of one batch; ModelError naming the expected layout on a bad input.
   at::Tensor extract(const at::Tensor& images);
-  /// Feature width (512 or 2048).
+  /// Feature width (512 or 2048) of the pooled features (Cut::head).
   int dim() const;
+  Cut cut() const;
   Arch arch() const;
   c10::Device device() const;
   /// True when the oneDNN-optimised graph is in use.

@@ -264,29 +264,6 @@ int last_epoch(const HeadConfig& cfg) {
 }
 
 // The order of the training rows for one epoch: the seeded shuffle, or the caller's.
-void epoch_order(std::vector<std::size_t>& order, Rng& rng, const RunControl& control, int epoch) {
-  const std::size_t n = order.size();
-  if (control.epoch_orders) {
-    const auto& orders = *control.epoch_orders;
-    if (orders.size() < static_cast<std::size_t>(epoch))
-      throw DataError("train: RunControl::epoch_orders has no order for epoch " +
-                      std::to_string(epoch));
-    const auto& given = orders[static_cast<std::size_t>(epoch - 1)];
-    std::vector<char> seen(n, 0);
-    for (std::size_t i : given)
-      if (i >= n || seen[i]++)
-        throw DataError("train: RunControl::epoch_orders[" + std::to_string(epoch - 1) +
-                        "] is not a permutation of the training positions");
-    if (given.size() != n)
-      throw DataError("train: RunControl::epoch_orders[" + std::to_string(epoch - 1) +
-                      "] is not a permutation of the training positions");
-    order = given;
-    return;
-  }
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  rng.shuffle(order);
-}
-
 void copy_in(const std::vector<float>& src, std::size_t expected, const char* name, int rows,
              int cols, int ld, float* dst) {
   if (src.size() != expected)
@@ -575,6 +552,29 @@ bool stackable(const HeadJob& a, const HeadJob& b) {
 }
 
 }  // namespace
+
+void epoch_order(std::vector<std::size_t>& order, Rng& rng, const RunControl& control, int epoch) {
+  const std::size_t n = order.size();
+  if (control.epoch_orders) {
+    const auto& orders = *control.epoch_orders;
+    if (orders.size() < static_cast<std::size_t>(epoch))
+      throw DataError("train: RunControl::epoch_orders has no order for epoch " +
+                      std::to_string(epoch));
+    const auto& given = orders[static_cast<std::size_t>(epoch - 1)];
+    std::vector<char> seen(n, 0);
+    for (std::size_t i : given)
+      if (i >= n || seen[i]++)
+        throw DataError("train: RunControl::epoch_orders[" + std::to_string(epoch - 1) +
+                        "] is not a permutation of the training positions");
+    if (given.size() != n)
+      throw DataError("train: RunControl::epoch_orders[" + std::to_string(epoch - 1) +
+                      "] is not a permutation of the training positions");
+    order = given;
+    return;
+  }
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  rng.shuffle(order);
+}
 
 void validate(const HeadConfig& c) {
   auto fail = [](const std::string& msg) { throw ConfigError("train: " + msg); };

@@ -14,6 +14,8 @@
 
 namespace fersweep::train {
 
+class Rng;  // train/rng.h
+
 /// Everything that defines how one head is trained: its settings (the paper's by default:
 /// linear, Adam, lr 0.01, wd 0.001, batch 256) plus what a run adds to them.
 struct HeadConfig : TrainSettings {
@@ -59,6 +61,10 @@ struct RunControl {
   const std::vector<std::vector<std::size_t>>* epoch_orders = nullptr;
   HeadParams* final_params = nullptr;  ///< receives the parameters after the last epoch
 };
+
+/// Epoch `epoch`'s order of the training positions 0..order.size()-1: control's epoch_orders
+/// (checked to be a permutation; DataError otherwise), or the next seeded shuffle from `rng`.
+void epoch_order(std::vector<std::size_t>& order, Rng& rng, const RunControl& control, int epoch);
 
 /// Trains one head on `features` [N, D] (float32; copied to the CPU if elsewhere) with `labels`
 /// [N] (int64 in [0, num_classes)), evaluating at each of config.eval_epochs. Deterministic: the

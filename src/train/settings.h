@@ -33,4 +33,22 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, head, hidden, opt
                                                 weight_decay, momentum, batch_size, standardize,
                                                 label_smoothing, seed)
 
+/// The parameters of a fine-tuning task (train parameter `finetune` other than head): which
+/// blocks train and how. Kept apart from TrainSettings so head tasks' parameters, and ids, stay
+/// what they were.
+struct FineTuneSettings {
+  std::string finetune = "head";  ///< head | layer4 | layer3 | all (model::Cut)
+  std::string bn = "frozen";      ///< frozen | train (model::BatchNormMode)
+  double backbone_lr = 0.1;       ///< the unfrozen blocks' learning rate, as a multiple of lr
+  /// Learning rate per epoch: constant; cosine (torch's CosineAnnealingLR to 0 over
+  /// `lr_horizon` epochs); step (times lr_gamma every lr_step epochs, torch's StepLR).
+  std::string schedule = "constant";
+  int lr_horizon = 0;  ///< cosine: epochs to reach 0 (a parameter: results must not depend on
+                       ///< which epochs are evaluated)
+  int lr_step = 30;
+  double lr_gamma = 0.1;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FineTuneSettings, finetune, bn, backbone_lr,
+                                                schedule, lr_horizon, lr_step, lr_gamma)
+
 }  // namespace fersweep::train

@@ -1,0 +1,114 @@
+// Benchmark: one epoch of fine-tuning (layer4 + head, or layer3 + layer4 + head) on cached
+// activations, fersweep's fine_tune against the python3-torch peer (torchvision's blocks,
+// torch.optim.Adam) on the same activations, batch size and thread count, in the same run.
+//
+//   bench_finetune [ARCH resnet18] [CUT layer4] [N 256] [SIZE 224] [BATCH 32] [REPEATS 3] [THREADS
+//   2]
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "model/arch.h"
+#include "model/weights.h"
+#include "train/finetune.h"
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fersweep;
+  auto arg = [&](int i, const char* fallback) {
+    return std::string(argc > i ? argv[i] : fallback);
+  };
+  const model::Arch arch = model::parse_arch(arg(1, "resnet18"));
+  const std::string cut = arg(2, "layer4");
+  const int n = std::stoi(arg(3, "256")), size = std::stoi(arg(4, "224"));
+  const int batch = std::stoi(arg(5, "32")), repeats = std::stoi(arg(6, "3"));
+  const int threads = std::stoi(arg(7, "2"));
+  at::set_num_threads(threads);
+
+  const auto shape = model::frozen_output_shape(arch, model::parse_cut(cut), size);
+  std::vector<std::int64_t> full = {n};
+  full.insert(full.end(), shape.begin(), shape.end());
+  torch::manual_seed(1);
+  // Post-ReLU activations are non-negative.
+  const at::Tensor x = torch::rand(full);
+  std::vector<std::int64_t> labels;
+  std::vector<std::size_t> rows;
+  for (int i = 0; i < n; ++i) {
+    labels.push_back(i % 7);
+    rows.push_back(static_cast<std::size_t>(i));
+  }
+  train::FineTuneConfig cfg;
+  cfg.finetune = cut;
+  cfg.batch_size = batch;
+  const auto weights = model::random_state_dict(arch, 1);
+  const train::TensorActivations source(x);
+  // Evaluation on 1 row only, and the time of one epoch as the difference between runs of 3
+  // epochs and of 1: building the tail and its optimiser is not part of the epoch (the peer
+  // times its epochs alone too).
+  const std::vector<std::size_t> test = {0};
+  auto best_run = [&](int epochs) {
+    cfg.eval_epochs = {epochs};
+    double best = 1e30;
+    for (int r = 0; r < repeats; ++r) {
+      const double t0 = now();
+      train::fine_tune(arch, weights, source, labels, rows, test, 7, cfg);
+      best = std::min(best, now() - t0);
+    }
+    return best;
+  };
+  best_run(1);  // warm-up
+  const double one = best_run(1);
+  const double ours = (best_run(3) - one) / 2;
+
+  const auto dir = std::filesystem::temp_directory_path() / "fersweep_bench_finetune";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "x.f32", std::ios::binary)
+      .write(static_cast<const char*>(x.data_ptr()), static_cast<std::streamsize>(x.numel() * 4));
+  std::ofstream(dir / "y.i64", std::ios::binary)
+      .write(reinterpret_cast<const char*>(labels.data()),
+             static_cast<std::streamsize>(labels.size() * 8));
+  {
+    std::ofstream s(dir / "shape.txt");
+    for (auto v : full) s << v << " ";
+  }
+  const std::string cmd = std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_BENCH_PEER + " " +
+                          dir.string() + " " + model::arch_name(arch) + " " + cut + " " +
+                          std::to_string(batch) + " " + std::to_string(repeats) + " " +
+                          std::to_string(threads);
+  double peer = 0;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    if (std::fscanf(p, "%lf", &peer) != 1) peer = 0;
+    pclose(p);
+  }
+  std::filesystem::remove_all(dir);
+  if (peer <= 0) {
+    std::fprintf(stderr, "bench_finetune: the python peer failed: %s\n", cmd.c_str());
+    return 1;
+  }
+  std::printf("%s %s, %d samples [%s], batch %d, %d threads: one epoch\n",
+              model::arch_name(arch).c_str(), cut.c_str(), n,
+              (std::to_string(shape[0]) + "x" + std::to_string(shape.size() > 1 ? shape[1] : 1) +
+               "x" + std::to_string(shape.size() > 2 ? shape[2] : 1))
+                  .c_str(),
+              batch, threads);
+  std::printf("  fersweep fine_tune  %8.3f s (%.1f samples/s; setup and 1 epoch: %.3f s)\n", ours,
+              n / ours, one);
+  std::printf("  peer (torch)        %8.3f s (%.1f samples/s)\n", peer, n / peer);
+  std::printf("  ratio peer/fersweep %8.2fx (goal >= 1.0)\n", peer / ours);
+  return 0;
+}

@@ -1,0 +1,73 @@
+// Fine-tuning the last blocks of a ResNet with their head (train parameter `finetune`): the
+// trainable tail (model/finetune.h) trains with LibTorch autograd and torch.optim's optimisers on
+// the frozen part's outputs, and is evaluated at chosen epochs with the heads' metrics.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model/arch.h"
+#include "model/checkpoint.h"
+#include "train/head.h"
+#include "train/settings.h"
+
+namespace fersweep::train {
+
+/// A fine-tuning run: the head settings (linear head only; optimizer, lr, weight_decay, momentum,
+/// batch_size, label_smoothing; eval_epochs, rng_seed) and the fine-tuning ones.
+struct FineTuneConfig : HeadConfig, FineTuneSettings {};
+
+/// ConfigError naming the first invalid setting (the head's rules, and: finetune layer4, layer3
+/// or all; bn frozen or train; backbone_lr > 0; schedule constant, cosine (lr_horizon at least
+/// the last epoch) or step (lr_step >= 1, lr_gamma in (0, 1]); no mlp head, no standardize).
+void validate(const FineTuneConfig& config);
+
+/// The learning rate of epoch `epoch` (1-based) for a group whose base rate is `base`.
+double scheduled_lr(const FineTuneConfig& config, double base, int epoch);
+
+/// The frozen part's outputs (model::frozen_output_shape per sample), fetched by row.
+class ActivationSource {
+ public:
+  virtual ~ActivationSource() = default;
+  virtual std::int64_t rows() const = 0;
+  /// Rows `idx`, stacked: [idx.size(), ...] float32 on the CPU.
+  virtual at::Tensor gather(const std::vector<std::size_t>& idx) const = 0;
+};
+
+/// Every row in one tensor (small datasets, tests).
+class TensorActivations : public ActivationSource {
+ public:
+  explicit TensorActivations(at::Tensor all);
+  std::int64_t rows() const override;
+  at::Tensor gather(const std::vector<std::size_t>& idx) const override;
+
+ private:
+  at::Tensor all_;
+};
+
+/// Hooks for reference tests, as RunControl for heads.
+struct FineTuneControl {
+  const HeadParams* initial_head = nullptr;  ///< instead of initial_params() (linear: w1, b1)
+  /// Per epoch, a permutation of the training positions instead of the seeded shuffle.
+  const std::vector<std::vector<std::size_t>>* epoch_orders = nullptr;
+  model::StateDict* final_state = nullptr;     ///< receives the tail's parameters and buffers
+  std::vector<double>* step_losses = nullptr;  ///< receives every step's training loss
+};
+
+/// Fine-tunes the tail of `arch` from `weights` (the checked state dict of the whole network)
+/// on `x` with `labels` [N] in [0, num_classes), evaluating at each of config.eval_epochs. The
+/// head starts from initial_params(), the batch order from the heads' seeded shuffle. On the CPU
+/// with a fixed thread count the result is the same on every run. Cancellation points between
+/// batches.
+TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const ActivationSource& x,
+                      const std::vector<std::int64_t>& labels,
+                      const std::vector<std::size_t>& train_idx,
+                      const std::vector<std::size_t>& test_idx, int num_classes,
+                      const FineTuneConfig& config, c10::Device device = c10::Device(c10::kCPU),
+                      const FineTuneControl& control = {});
+
+}  // namespace fersweep::train
