@@ -52,8 +52,8 @@ flagged crops orange; at most 160 per class, problems first).
 
 DIR must not exist or be empty; --overwrite replaces an earlier crop-faces output (a folder
 holding qc.json). Cropped images are PNG files at the source's relative path; for the other
-formats at CLASS/NAME.png, NAME the sample's identity with '/', ':' and '#' as '_' (e.g.
-Happy/fer2013.csv_12.png): subjects and official splits do not carry over into a folders
+formats at CLASS/NAME.png, NAME the sample's identity (an image's path without its extension)
+with '/', ':' and '#' as '_' (e.g. Happy/fer2013.csv_12.png): subjects and official splits do not carry over into a folders
 dataset, so studies that need them use a sweep's face variant.
 
 Examples:

@@ -169,12 +169,15 @@ std::string cropped_relative_path(const data::Manifest& manifest, std::size_t i)
   const data::ImageEntry& e = manifest.images[i];
   if (manifest.format == data::Format::folders)
     return fs::path(e.relative_path).replace_extension(".png").generic_string();
-  // Other formats become a folders dataset: CLASS/identity as a file name (a row has no path).
-  std::string name = e.relative_path;
+  // Other formats become a folders dataset: CLASS/identity as a file name. An image file's own
+  // extension gives way to .png; a row's or a face's identity (fer2013.csv:12) keeps its whole
+  // name, or every row of a file would become the same fer2013.png.
+  std::string name = e.kind == data::SampleKind::file
+                         ? fs::path(e.relative_path).replace_extension(".png").generic_string()
+                         : e.relative_path + ".png";
   std::replace_if(
       name.begin(), name.end(), [](char c) { return c == '/' || c == ':' || c == '#'; }, '_');
-  return manifest.classes.at(static_cast<std::size_t>(e.label)) + "/" +
-         fs::path(name).replace_extension(".png").generic_string();
+  return manifest.classes.at(static_cast<std::size_t>(e.label)) + "/" + name;
 }
 
 CropOutcome crop_faces(const data::Manifest& manifest, const CropConfig& config, int threads) {

@@ -53,7 +53,9 @@ cv::Mat apply_crop(const cv::Mat& rgb, const Crop& crop);
 
 /// Name of sample i's cropped image in the output, a PNG (lossless, so the variant differs from
 /// the original only by the crop): a folders dataset's relative path with extension ".png"; for
-/// the other formats CLASS/identity.png with '/', ':' and '#' as '_' (a folders dataset).
+/// the other formats CLASS/NAME with '/', ':' and '#' as '_' in NAME (a folders dataset): an image
+/// file's path with extension ".png", a row's or face's identity with ".png" appended
+/// (Happy/fer2013.csv_12.png).
 std::string cropped_relative_path(const data::Manifest& manifest, std::size_t i);
 
 /// Writes the cropped dataset to `out_dir` in SFEW layout (one folder per class, PNG files named

@@ -112,7 +112,8 @@ class Coordinator {
       if (!scheduler_.contains(id)) continue;
       if (r.value("kind", "") == "extract" && !fs::exists(results_.features_path(id))) continue;
       done.insert(id);
-      if (scheduler_.has_dependents(id)) finished_results_[id] = r.value("result", json());
+      if (scheduler_.has_dependents(id))
+        finished_results_[id] = for_dependents(r.value("result", json()));
     }
     if (setup_.feature_cache.fetch) {
       for (const auto& t : setup_.tasks) {
@@ -154,9 +155,9 @@ class Coordinator {
     result["features_file"] = fs::relative(results_.features_path(t.id), results_.dir()).string();
     result["n"] = hit->features->n;
     result["dim"] = hit->features->dim;
-    if (setup_.describe_features) result.update(setup_.describe_features(t, *hit->features));
     features_[t.id] = hit->features;
-    finished_results_[t.id] = result;
+    finished_results_[t.id] = for_dependents(result);
+    if (setup_.describe_features) result.update(setup_.describe_features(t, *hit->features));
     scheduler_.mark_done(t.id);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -173,6 +174,12 @@ class Coordinator {
     record.params = params;
     record.result = result_text;
     results_.append(record);
+  }
+
+  // A finished task's result as its dependents get it: without the journal-only fields.
+  static json for_dependents(json result) {
+    if (result.is_object()) result.erase(kFoldsKey);
+    return result;
   }
 
   std::shared_ptr<const FeatureSet> features_for(const std::string& id) {
@@ -229,8 +236,6 @@ class Coordinator {
       result["features_file"] = fs::relative(results_.features_path(o.id), results_.dir()).string();
       result["n"] = o.features->n;
       result["dim"] = o.features->dim;
-      if (setup_.describe_features && spec.kind == TaskKind::extract)
-        result.update(setup_.describe_features(spec, *o.features));
       features_[o.id] = o.features;
       if (setup_.feature_cache.store && spec.kind == TaskKind::extract)
         setup_.feature_cache.store(spec, o);
@@ -242,7 +247,15 @@ class Coordinator {
         written.push_back(results_.write_artifact(to_string(spec.kind), o.id, name, bytes));
       result["artifacts"] = written;
     }
-    if (o.ok && needs_json) result_text = result.dump();
+    if (o.ok && needs_json) {
+      result_text = result.dump();
+      if (o.features && setup_.describe_features && spec.kind == TaskKind::extract) {
+        // Journal-only fields (the folds): not in the feature cache, not sent to dependents.
+        json journaled = result;
+        journaled.update(setup_.describe_features(spec, *o.features));
+        result_text = journaled.dump();
+      }
+    }
     const bool retry = scheduler_.complete(o.id, o.ok, worker);
     if (o.ok) progress_.task_finished(spec.kind, spec.cost, o.seconds);
     const std::string kind = to_string(spec.kind);

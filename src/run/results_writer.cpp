@@ -297,31 +297,59 @@ void write_provenance_table(store::H5File& f, const char* group,
   f.set_attribute(group, "count", static_cast<std::int64_t>(ptrs.size()));
 }
 
+// The sample table of kSamplesFile; nullopt (with a warning) when it cannot be read, so a damaged
+// table costs /samples and /folds, never the rest of results.h5.
+std::optional<SampleTable> read_samples(const std::filesystem::path& path) {
+  try {
+    store::H5File f(path, store::H5File::Mode::read);
+    SampleTable t{f.read_strings("/samples/id"), f.read_i64("/samples/label").values,
+                  f.read_strings("/samples/subject"), f.read_strings("/samples/split")};
+    const std::size_t n = t.id.size();
+    if (t.label.size() != n || t.subject.size() != n || t.split.size() != n)
+      throw IoError("its columns differ in length");
+    return t;
+  } catch (const std::exception& e) {
+    log::warn("results: {} cannot be read ({}); results.h5 has no /samples and /folds",
+              path.string(), e.what());
+    return std::nullopt;
+  }
+}
+
 // /samples (copied from kSamplesFile next to results.h5) and /folds: one row per (feature set,
 // cross-validation split) that an extract record journaled. Nothing when the run wrote no
-// sample table (synthetic runs, directories from before this version).
+// sample table (synthetic runs, directories from before this version). A record that cannot be
+// decoded, or that covers another number of samples, is left out with a warning.
 void write_folds(store::H5File& f, const std::filesystem::path& samples_path,
                  const std::vector<const json*>& extracts) {
   std::error_code ec;
   if (!std::filesystem::exists(samples_path, ec)) return;
-  store::H5File samples(samples_path, store::H5File::Mode::read);
-  const std::vector<std::string> ids = samples.read_strings("/samples/id");
-  f.write_strings("/samples/id", ids);
-  f.write("/samples/label", samples.read_i64("/samples/label").values);
-  f.write_strings("/samples/subject", samples.read_strings("/samples/subject"));
-  f.write_strings("/samples/split", samples.read_strings("/samples/split"));
+  const std::optional<SampleTable> samples = read_samples(samples_path);
+  if (!samples) return;
+  const std::size_t n = samples->id.size();
+  f.write_strings("/samples/id", samples->id);
+  f.write("/samples/label", samples->label);
+  f.write_strings("/samples/subject", samples->subject);
+  f.write_strings("/samples/split", samples->split);
   std::vector<json> rows;
   std::vector<std::int16_t> matrix;
   for (const json* r : extracts) {
-    for (const auto& fold : (*r)["result"].value("folds", json::array())) {
-      const auto assignment = fold_record_assignment(fold);
-      if (assignment.size() != ids.size()) {
-        log::warn("results: the folds of feature set {} cover {} samples, not {}; left out",
-                  r->value("id", ""), assignment.size(), ids.size());
+    const std::string id = r->value("id", "");
+    for (const auto& fold : (*r)["result"].value(kFoldsKey, json::array())) {
+      std::vector<std::int16_t> assignment;
+      try {
+        assignment = fold_record_assignment(fold);
+      } catch (const std::exception& e) {
+        log::warn("results: a fold record of feature set {} is damaged ({}); left out", id,
+                  e.what());
         continue;
       }
-      json row = fold["scheme"];
-      row["extract"] = (*r)["id"];
+      if (assignment.size() != n) {
+        log::warn("results: the folds of feature set {} cover {} samples, not {}; left out", id,
+                  assignment.size(), n);
+        continue;
+      }
+      json row = fold.value("scheme", json::object());
+      row["extract"] = id;
       rows.push_back(std::move(row));
       matrix.insert(matrix.end(), assignment.begin(), assignment.end());
     }
@@ -329,8 +357,15 @@ void write_folds(store::H5File& f, const std::filesystem::path& samples_path,
   f.ensure_group("/folds");
   std::vector<const json*> ptrs;
   for (const auto& r : rows) ptrs.push_back(&r);
-  if (!ptrs.empty()) write_param_columns(f, "/folds", ptrs, schema::train_param_type);
-  f.write("/folds/assignment", matrix, {rows.size(), ids.size()});
+  if (ptrs.empty()) {
+    // The columns exist, empty, before the first feature set is recorded.
+    f.write_strings("/folds/extract", {});
+    f.write("/folds/folds", std::vector<std::int64_t>{});
+    f.write("/folds/cv_seed", std::vector<std::int64_t>{});
+  } else {
+    write_param_columns(f, "/folds", ptrs, schema::train_param_type);
+  }
+  f.write("/folds/assignment", matrix, {rows.size(), n});
   f.set_attribute("/folds", "count", static_cast<std::int64_t>(rows.size()));
 }
 
@@ -358,7 +393,9 @@ json fold_record(const json& scheme, const std::vector<std::int16_t>& folds) {
 }
 
 std::vector<std::int16_t> fold_record_assignment(const json& record) {
-  const std::string bytes = base64_decode(record.value("assignment", ""));
+  if (!record.is_object() || !record.contains("assignment") || !record["assignment"].is_string())
+    throw IoError("a journaled fold record has no assignment");
+  const std::string bytes = base64_decode(record["assignment"].get<std::string>());
   if (bytes.size() % 2 != 0) throw IoError("a journaled fold assignment has an odd byte count");
   std::vector<std::int16_t> folds(bytes.size() / 2);
   for (std::size_t i = 0; i < folds.size(); ++i) {

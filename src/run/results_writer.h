@@ -50,6 +50,9 @@ void write_samples_h5(const std::filesystem::path& path, const SampleTable& tabl
 /// outside the official split's two parts). `scheme` holds `folds`, `cv_seed` and, for group
 /// folds and official splits, `cv`: the training tasks' parameters of the same names.
 nlohmann::json fold_record(const nlohmann::json& scheme, const std::vector<std::int16_t>& folds);
+/// The extract record's result key holding its fold_records. Journal-only: the coordinator does
+/// not pass it to dependent tasks (a worker never needs it; AffectNet's is ~770 KB per split).
+inline constexpr const char* kFoldsKey = "folds";
 /// The assignment of a fold_record (IoError when it is damaged).
 std::vector<std::int16_t> fold_record_assignment(const nlohmann::json& record);
 

@@ -146,22 +146,25 @@ class FoldRecorder {
   json describe(const TaskSpec& extract, const FeatureSet& fs) {
     json folds = json::array();
     const auto it = splits_.find(extract.id);
-    if (it == splits_.end()) return {{"folds", folds}};
+    if (it == splits_.end()) return {{kFoldsKey, folds}};
     try {
       if (index_.empty()) index_ = index_samples(manifest_);
       const auto rows = rows_of(index_, fs);
       for (const auto& [key, split] : it->second) {
         const auto assignment = fold_assignment(manifest_, rows, split.settings);
         std::vector<std::int16_t> of_sample(manifest_.images.size(), -1);
-        for (std::size_t r = 0; r < rows.size(); ++r)
+        // cv.folds is at most 1000 (sweep/spec.cpp): every fold number fits.
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+          FERSWEEP_ASSERT(assignment[r] <= INT16_MAX, "a fold number past int16");
           of_sample[rows[r]] = static_cast<std::int16_t>(assignment[r]);
+        }
         folds.push_back(fold_record(split.scheme, of_sample));
       }
     } catch (const std::exception& e) {
       // The training tasks meet the same problem and fail with it; the record goes on.
       log::warn("feature set {}: no fold record: {}", extract.id, e.what());
     }
-    return {{"folds", folds}};
+    return {{kFoldsKey, folds}};
   }
 
  private:

@@ -287,7 +287,8 @@ def test_fer2013_official_split_rows_named_file_line():
     assert rc == 0, log
     after = stored_folds(out)
     assert before[0]["id"] == after[0]["id"] and before[2] == after[2]
-    assert all((x[4] == y[4]).all() for x, y in zip(before[1], after[1]))
+    assert len(after[1]) == len(before[1]) > 0
+    assert all(x[:4] == y[:4] and (x[4] == y[4]).all() for x, y in zip(before[1], after[1]))
 
 
 def test_extract_command_reads_a_format_like_the_sweep():
@@ -328,6 +329,17 @@ def test_crop_faces_command_writes_a_folders_dataset_from_boxes():
                   for p, (c, _, _) in expected.items())
     assert got == want, (got[:3], want[:3])
     assert json.load(open(os.path.join(out, "qc.json")))["summary"]["iou"]["mean"] == 1.0
+    # Rows and faces have no file of their own: every one gets its identity as its name.
+    for fmt, detector in (("fer2013", "haar"), ("expw", "dataset")):
+        data = make(fmt, 3)
+        expected, _ = READERS[fmt](data)
+        out = os.path.join(SCRATCH, fmt + "-faces")
+        shutil.rmtree(out, ignore_errors=True)
+        rc, log = sh([EXE, "crop-faces", data, "--format", fmt, "--detector", detector, "--out", out])
+        assert rc == 0, log
+        got = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*.png")))
+        assert got == sorted(f"{c}/" + re.sub(r"[/:#]", "_", p) + ".png"
+                             for p, (c, _, _) in expected.items()), got[:3]
 
 
 def test_ferplus_private_test_and_left_out_votes():
@@ -397,9 +409,15 @@ def test_ckplus_subject_folds_under_mpirun():
 
 
 def test_jaffe_subject_folds():
-    data, out, log = run_sweep("jaffe", "{folds: 5, group: subject}", per_class=10)
+    # A face variant that drops the images without a face: its feature set lacks some samples.
+    drop = "{original: {}, faces: {detector: haar, fallback: drop}}"
+    data, out, log = run_sweep("jaffe", "{folds: 5, group: subject}", per_class=10, variants=drop)
     expected = check_labels_and_left_out("jaffe", data, out)
-    subject_disjoint("jaffe", expected, out, 5)
+    rows, _ = results(out)
+    assert sorted(r[0] for r in rows) == sorted(list(range(5)) * 2), rows
+    samples, splits = check_stored_folds(out, expected, "group")
+    outside = [int((a == -1).sum()) for *_, a in splits]
+    assert sorted(outside)[0] == 0 and sorted(outside)[1] > 0, outside  # original: none; faces: some
     # analysis/load_results.py's fold_samples gives each row's parts, by identity.
     sys.path.insert(0, os.path.join(ROOT, "analysis"))
     import load_results

@@ -64,6 +64,20 @@ TEST(ResultsH5, HoldsTheSamplesAndEveryJournaledSplit) {
             (std::vector<std::int64_t>{0, 1, -1, -1, 1, 0}));
 }
 
+TEST(ResultsH5, HasEmptyFoldColumnsBeforeTheFirstFeatureSetAndSkipsDamagedRecords) {
+  const fs::path dir = fresh_dir("empty-folds");
+  write_samples_h5(dir / kSamplesFile, {{"a.png", "b.png"}, {0, 1}, {"", ""}, {"", ""}});
+  const std::vector<json> records = {
+      extract_record("e1", {json{{"scheme", {{"folds", 2}}}, {"assignment", "@@not base64"}},
+                            json{{"scheme", {{"folds", 2}}}}})};
+  write_results_h5(dir / "results.h5", json::object(), records);
+  store::H5File f(dir / "results.h5", store::H5File::Mode::read);
+  EXPECT_EQ(f.int_attribute("/folds", "count"), 0);
+  EXPECT_TRUE(f.read_strings("/folds/extract").empty());
+  EXPECT_TRUE(f.read_i64("/folds/folds").values.empty());
+  EXPECT_EQ(f.dims("/folds/assignment"), (std::vector<hsize_t>{0, 2}));
+}
+
 TEST(ResultsH5, HasNoFoldsWithoutASampleTable) {
   const fs::path dir = fresh_dir("no-samples");
   write_results_h5(dir / "results.h5", json::object(),

@@ -8,9 +8,11 @@
                         all: the images), computed in float64, stored float32
   ref_finetune.py train DIR
       reads DIR/run.json (config, initial head w1/b1, per-epoch orders of the training rows) and
-      DIR/frozen.f32, trains the tail with torch.nn + torch.optim, and writes DIR/ref.json
-      ({"step_losses": [...], "params": [[name, shape], ...]}) and DIR/ref_params.f32 (the tail's
-      parameters and BatchNorm statistics after training, in that order, float32)
+      DIR/frozen.f32, trains the tail with torch.nn + torch.optim (+ torch's CosineAnnealingLR or
+      StepLR, stepped per epoch), evaluates it on the test rows, and writes DIR/ref.json
+      ({"step_losses", "params": [[name, shape], ...], "test_loss", "predicted"}) and
+      DIR/ref_params.f32 (the tail's parameters and BatchNorm statistics after training, in that
+      order, float32)
 """
 import json
 import os
@@ -89,7 +91,13 @@ def train(out):
         opt = torch.optim.AdamW(groups, lr=cfg["lr"], weight_decay=wd)
     else:
         opt = torch.optim.SGD(groups, lr=cfg["lr"], weight_decay=wd, momentum=cfg["momentum"])
-    base = [g["lr"] for g in groups]
+    # torch's own schedulers, stepped once per epoch.
+    if cfg["schedule"] == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["lr_horizon"])
+    elif cfg["schedule"] == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg["lr_step"], gamma=cfg["lr_gamma"])
+    else:
+        sched = None
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg["label_smoothing"])
 
     def set_mode():
@@ -101,13 +109,7 @@ def train(out):
 
     losses = []
     bs = cfg["batch_size"]
-    for epoch, order in enumerate(run["orders"]):
-        # The schedules' closed forms (CosineAnnealingLR to 0, StepLR), epoch = epochs done.
-        for g, b in zip(opt.param_groups, base):
-            if cfg["schedule"] == "cosine":
-                g["lr"] = b * (1 + np.cos(np.pi * epoch / cfg["lr_horizon"])) / 2
-            elif cfg["schedule"] == "step":
-                g["lr"] = b * cfg["lr_gamma"] ** (epoch // cfg["lr_step"])
+    for order in run["orders"]:
         set_mode()
         for start in range(0, len(order), bs):
             idx = [train_idx[k] for k in order[start:start + bs]]
@@ -116,6 +118,16 @@ def train(out):
             loss.backward()
             opt.step()
             losses.append(loss.item())
+        if sched:
+            sched.step()
+
+    # The evaluation after the last epoch: eval mode, mean cross-entropy without smoothing.
+    model.eval()
+    test_idx = run["test_idx"]
+    with torch.no_grad():
+        logits = tail_forward(model, cut, x[test_idx])
+        test_loss = torch.nn.functional.cross_entropy(logits, y[test_idx]).item()
+        predicted = logits.argmax(1).tolist()
 
     # The tail's parameters and float buffers (BatchNorm statistics), and fc's, sorted by name.
     tail_ids = {id(t) for m in tail for t in list(m.parameters()) + list(m.buffers())}
@@ -124,7 +136,8 @@ def train(out):
     names = [[n, list(state[n].shape)] for n in sorted(state)]
     chunks = [state[n].detach().float().numpy().ravel() for n in sorted(state)]
     np.concatenate(chunks).astype("<f4").tofile(os.path.join(out, "ref_params.f32"))
-    json.dump({"step_losses": losses, "params": names}, open(os.path.join(out, "ref.json"), "w"))
+    json.dump({"step_losses": losses, "params": names, "test_loss": test_loss, "predicted": predicted},
+              open(os.path.join(out, "ref.json"), "w"))
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ void check_against_torch(const Case& c) {
               {"shape", full},
               {"labels", labels},
               {"train_idx", train_idx},
+              {"test_idx", test_idx},
               {"orders", orders},
               {"w1", head.w1},
               {"b1", head.b1}};
@@ -165,6 +166,13 @@ void check_against_torch(const Case& c) {
   EXPECT_EQ(compared, ref_state.size());
   ASSERT_EQ(result.evals.size(), 2u);
   EXPECT_EQ(result.evals[1].epoch, 3);
+  // The evaluation after the last epoch: torch's loss and predictions.
+  EXPECT_NEAR(result.evals[1].test_loss, ref["test_loss"].get<double>(), kTolerance);
+  std::int64_t correct = 0;
+  for (std::size_t i = 0; i < test_idx.size(); ++i)
+    correct += ref["predicted"][i].get<std::int64_t>() == labels[test_idx[i]];
+  EXPECT_DOUBLE_EQ(result.evals[1].accuracy,
+                   static_cast<double>(correct) / static_cast<double>(test_idx.size()));
   EXPECT_EQ(result.train_loss.size(), 3u);
 }
 
