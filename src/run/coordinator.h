@@ -44,8 +44,9 @@ struct RunSetup {
   /// as DIR/samples.h5 at the start, and results.h5 copies them.
   std::optional<SampleTable> samples;
   /// Optional. Rank 0, when an extract task's features are recorded (computed, or copied from
-  /// the feature cache): fields added to its journaled result. The sweep adds the fold
-  /// assignments its training tasks will use (`folds`). Must not throw.
+  /// the feature cache): fields added to its journaled result only — the feature cache and the
+  /// dependent tasks get the result without them (a resume strips kFoldsKey). The sweep adds the
+  /// fold assignments its training tasks will use (kFoldsKey). Must not throw.
   std::function<nlohmann::json(const TaskSpec&, const FeatureSet&)> describe_features;
 };
 
