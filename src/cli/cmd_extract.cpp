@@ -118,8 +118,7 @@ void extract_command(const Options& o) {
   log::info("dataset '{}' ({}): {} samples in {} classes, fingerprint {}", o.dataset,
             scan.layout.format, manifest.images.size(), manifest.classes.size(),
             manifest.fingerprint.substr(0, 16));
-  for (const auto& [what, n] : manifest.left_out)
-    log::info("dataset: left out {} sample{} of {}", n, n > 1 ? "s" : "", what);
+  run::log_left_out(manifest);
 
   sweep::ExtractSettings settings;
   settings.backbone = model::arch_name(arch);

@@ -378,12 +378,16 @@ data::Manifest scan_sweep_dataset(const sweep::SweepSpec& spec, int threads,
   if (feature_cache) scan.cache_dir = *feature_cache / "scans";
   log::info("scanning dataset '{}' (format {})", spec.dataset_root.string(), spec.dataset.format);
   data::Manifest manifest = data::scan_dataset(spec.dataset_root, scan);
-  for (const auto& [what, n] : manifest.left_out)
-    log::info("dataset: left out {} sample{} of {}", n, n > 1 ? "s" : "", what);
+  log_left_out(manifest);
   return manifest;
 }
 
 }  // namespace
+
+void log_left_out(const data::Manifest& manifest) {
+  for (const auto& [what, n] : manifest.left_out)
+    log::info("dataset: left out {} sample{} of {}", n, n > 1 ? "s" : "", what);
+}
 
 RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                           const std::optional<fs::path>& feature_cache) {

@@ -23,6 +23,9 @@ namespace fersweep::run {
 RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                           const std::optional<std::filesystem::path>& feature_cache = std::nullopt);
 
+/// Logs the samples a scan left out, one line per class or reason (sweeps and `fersweep extract`).
+void log_left_out(const data::Manifest& manifest);
+
 /// Settings of the executor on one rank.
 struct ExecutorSettings {
   int threads = 1;              ///< torch/decoder threads of this rank

@@ -19,9 +19,6 @@ namespace {
 
 namespace optim = torch::optim;
 
-// The same stream as heads' shuffles (head.cpp), so a task's batch order depends only on its seed.
-constexpr std::uint64_t kShuffleStream = 2;
-
 int last_epoch(const FineTuneConfig& c) {
   return c.eval_epochs.back();
 }

@@ -20,10 +20,6 @@ namespace {
 
 using kernels::kLanes;
 
-// Independent random streams of one seed.
-constexpr std::uint64_t kInitStream = 1;
-constexpr std::uint64_t kShuffleStream = 2;
-
 int padded(int n) {
   return (n + kLanes - 1) / kLanes * kLanes;
 }

@@ -9,6 +9,11 @@
 
 namespace fersweep::train {
 
+/// The streams of a training seed: the head's initial weights, and the batch order of every epoch
+/// (head training and fine-tuning draw the same order from the same seed).
+inline constexpr std::uint64_t kInitStream = 1;
+inline constexpr std::uint64_t kShuffleStream = 2;
+
 /// SplitMix64 generator with explicit, portable derived draws (uniform floats, bounded integers).
 class Rng {
  public:
