@@ -13,6 +13,7 @@
 #include "report/analysis.h"
 #include "report/results.h"
 #include "run/launch.h"
+#include "run/models.h"
 #include "run/sweep_run.h"
 #include "store/feature_cache.h"
 #include "sweep/plan.h"
@@ -104,6 +105,7 @@ void run_command(RunCliOptions& o, const CLI::App& cmd) {
   const std::string device = given("--device") ? o.device : file.device;
   const std::filesystem::path out = o.run.out;
   const auto cache = store::feature_cache_dir(o.feature_cache, o.no_feature_cache);
+  const std::string keep_models = file.keep_models;
   run::launch_run([&plan, threads, cache] { return run::make_sweep_setup(plan, threads, cache); },
                   o.run,
                   [threads, device](const comm::Placement& p) {
@@ -113,7 +115,9 @@ void run_command(RunCliOptions& o, const CLI::App& cmd) {
                     return run::make_sweep_executor(p, s);
                   },
                   threads,
-                  [out](const run::RunSummary&) {
+                  [out, keep_models](const run::RunSummary& summary) {
+                    // An interrupted run keeps its models where they are until it ends.
+                    if (!summary.interrupted) run::keep_models(out, keep_models);
                     std::cout << "\n"
                               << report::main_table_text(report::load_results(out))
                               << "\nResults: " << (out / "results.h5").string() << "\n";

@@ -170,6 +170,20 @@ std::size_t first_trainable_block(Arch arch, Cut cut) {
   return blocks.size();
 }
 
+double trained_share(Cut cut) {
+  switch (cut) {
+    case Cut::layer4:
+      return 0.22;
+    case Cut::layer3:
+      return 0.5;
+    case Cut::all:
+      return 1.0;
+    case Cut::head:
+      break;
+  }
+  return 0.0;
+}
+
 std::vector<std::int64_t> frozen_output_shape(Arch arch, Cut cut, int image_size) {
   if (cut == Cut::head) return {feature_dim(arch)};
   if (cut == Cut::all) return {3, image_size, image_size};

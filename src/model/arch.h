@@ -70,6 +70,11 @@ std::size_t first_trainable_block(Arch arch, Cut cut);
 /// The frozen part's output for one image of image_size x image_size: the pooled features [D]
 /// (head), the activations entering the first trainable block [C, H, W] (layer4, layer3), or the
 /// image itself [3, S, S] (all).
+/// The share of a ResNet's forward FLOPs in the blocks a cut trains, for cost estimates
+/// (torchvision's layer FLOPs at 224 px: layer4 is ~23% of ResNet-18/34's and ~20% of
+/// ResNet-50's, layer3 + layer4 about half): 0.22, 0.5, 1 for all, 0 for head.
+double trained_share(Cut cut);
+
 std::vector<std::int64_t> frozen_output_shape(Arch arch, Cut cut, int image_size);
 
 /// torchvision's checkpoint file names for an architecture, preferred first

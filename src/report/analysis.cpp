@@ -208,6 +208,54 @@ std::string main_table_text(const ResultsTable& t, const PivotOptions& o) {
   return render_text(main_table(t, o));
 }
 
+namespace {
+
+// One variant's best configuration: its rows of that variant, and their summary over folds.
+struct BestOfVariant {
+  ParamValue variant;
+  const ConfigGroup* group = nullptr;  ///< in the groups passed in
+  std::vector<const ResultRow*> rows;
+  Summary summary;
+};
+
+// For each value of `variant` (or one entry "all"), the group of `groups` whose rows of that
+// variant have the highest mean over folds; the first in group order on ties.
+std::vector<BestOfVariant> best_per_variant(const ResultsTable& t,
+                                            const std::vector<ConfigGroup>& groups, Metric metric) {
+  const bool has_variant = !t.rows.empty() && t.rows.front().params.count("variant");
+  std::vector<ParamValue> variants =
+      has_variant ? t.values_of("variant") : std::vector<ParamValue>{ParamValue{"all", {}}};
+  std::vector<BestOfVariant> out;
+  for (const auto& variant : variants) {
+    BestOfVariant best;
+    best.variant = variant;
+    for (const auto& g : groups) {
+      ConfigGroup sub;
+      sub.key = g.key;
+      for (const auto* r : g.rows)
+        if (!has_variant || r->param("variant") == variant) sub.rows.push_back(r);
+      if (sub.rows.empty()) continue;
+      const Summary s = summarize(sub.fold_values(metric));
+      if (!best.group || s.mean > best.summary.mean) {
+        best.group = &g;
+        best.rows = sub.rows;
+        best.summary = s;
+      }
+    }
+    if (best.group) out.push_back(std::move(best));
+  }
+  return out;
+}
+
+// The row parameters of best_table: the pivot's, without variant (one best per variant).
+std::vector<std::string> best_rows(const ResultsTable& t, const PivotOptions& o) {
+  auto rows = resolve_rows(t, o);
+  rows.erase(std::remove(rows.begin(), rows.end(), "variant"), rows.end());
+  return rows;
+}
+
+}  // namespace
+
 Table best_table(const ResultsTable& t, const PivotOptions& o) {
   Table table;
   table.id = "best";
@@ -215,35 +263,67 @@ Table best_table(const ResultsTable& t, const PivotOptions& o) {
                             metric_label(o.metric));
   table.header = {"variant", "configuration", "n", "mean", "std", "95% CI"};
   table.label_columns = 2;
-  auto rows = resolve_rows(t, o);
-  const bool has_variant = !t.rows.empty() && t.rows.front().params.count("variant");
-  rows.erase(std::remove(rows.begin(), rows.end(), "variant"), rows.end());
-  std::vector<ParamValue> variants =
-      has_variant ? t.values_of("variant") : std::vector<ParamValue>{ParamValue{"all", {}}};
-  for (const auto& variant : variants) {
-    const ConfigGroup* best = nullptr;
-    Summary best_s;
-    const auto groups = group_rows(t, rows);
-    for (const auto& g : groups) {
-      ConfigGroup sub;
-      sub.key = g.key;
-      for (const auto* r : g.rows)
-        if (!has_variant || r->param("variant") == variant) sub.rows.push_back(r);
-      if (sub.rows.empty()) continue;
-      const Summary s = summarize(sub.fold_values(o.metric));
-      if (!best || s.mean > best_s.mean) {
-        best = &g;
-        best_s = s;
-      }
+  const auto rows = best_rows(t, o);
+  const auto groups = group_rows(t, rows);
+  for (const auto& best : best_per_variant(t, groups, o.metric)) {
+    const Summary& s = best.summary;
+    table.rows.push_back({Cell(best.variant.text), Cell(describe(rows, best.group->key)),
+                          Cell(std::to_string(s.n), double(s.n)), pct_cell(s.mean), pct_cell(s.sd),
+                          std::isnan(s.ci_low)
+                              ? Cell("-")
+                              : Cell(fmt::format("[{}, {}]", pct(s.ci_low), pct(s.ci_high)))});
+  }
+  return table;
+}
+
+std::vector<std::string> best_model_tasks(const ResultsTable& t, Metric metric) {
+  // Only each task's last epoch: the network a kept model holds.
+  std::map<std::string, std::int64_t> last;
+  for (const auto& r : t.rows) last[r.task_id] = std::max(last[r.task_id], r.epoch);
+  ResultsTable at_last;
+  for (const auto& r : t.rows)
+    if (r.epoch == last[r.task_id]) at_last.rows.push_back(r);
+  std::vector<std::string> keys = best_rows(at_last, {});
+  // The epoch differs between tasks trained to different lengths; at each task's last epoch it
+  // does not tell configurations apart beyond the parameters that set it.
+  keys.erase(std::remove(keys.begin(), keys.end(), "epoch"), keys.end());
+  const auto groups = group_rows(at_last, keys);
+  std::vector<std::string> ids;
+  for (const auto& best : best_per_variant(at_last, groups, metric))
+    for (const auto* r : best.rows) ids.push_back(r->task_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+Table models_table(const ResultsTable& t, const std::filesystem::path& models_dir) {
+  Table table;
+  table.id = "models";
+  table.title = "Kept models (run.keep_models; torch.load reads them)";
+  table.header = {"file", "configuration", "fold", "epoch", "accuracy"};
+  table.label_columns = 2;
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(models_dir, ec))
+    if (e.path().extension() == ".pt") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> keys = resolve_rows(t, {});
+  keys.erase(std::remove(keys.begin(), keys.end(), "epoch"), keys.end());
+  for (const auto& file : files) {
+    const std::string id = file.stem().string();
+    const ResultRow* last = nullptr;  // the task's last epoch: the network the file holds
+    for (const auto& r : t.rows)
+      if (r.task_id == id && (!last || r.epoch > last->epoch)) last = &r;
+    const std::string name = "models/" + file.filename().string();
+    if (!last) {
+      table.rows.push_back({Cell(name), Cell("(no result row selected)"), "-", "-", "-"});
+      continue;
     }
-    if (!best) continue;
-    table.rows.push_back(
-        {Cell(variant.text), Cell(describe(rows, best->key)),
-         Cell(std::to_string(best_s.n), double(best_s.n)), pct_cell(best_s.mean),
-         pct_cell(best_s.sd),
-         std::isnan(best_s.ci_low)
-             ? Cell("-")
-             : Cell(fmt::format("[{}, {}]", pct(best_s.ci_low), pct(best_s.ci_high)))});
+    std::vector<ParamValue> values;
+    for (const auto& k : keys) values.push_back(last->param(k));
+    table.rows.push_back({Cell(name), Cell(describe(keys, values)), Cell(last->param("fold").text),
+                          Cell(std::to_string(last->epoch), double(last->epoch)),
+                          pct_cell(last->accuracy)});
   }
   return table;
 }

@@ -60,6 +60,16 @@ std::string main_table_text(const ResultsTable& t, const PivotOptions& options =
 /// with the highest mean over folds.
 Table best_table(const ResultsTable& t, const PivotOptions& options);
 
+/// The tasks whose networks `run.keep_models: best` keeps: for each variant, every fold of the
+/// configuration with the highest mean test `metric` over folds, comparing each task at its last
+/// epoch (the network a kept model holds). Chosen on test folds, like best_table: an optimistic
+/// choice. Sorted task ids.
+std::vector<std::string> best_model_tasks(const ResultsTable& t, Metric metric = Metric::accuracy);
+
+/// The models a run kept (`models_dir`/*.pt, named by task id), each with its configuration,
+/// fold, and metric at the task's last epoch. Empty when the directory has none.
+Table models_table(const ResultsTable& t, const std::filesystem::path& models_dir);
+
 /// Paired comparison of two values of one parameter across folds: for every combination of the
 /// other row parameters, the fold-wise means of A and B, their mean difference (A − B) and a
 /// two-sided paired t-test p-value. Empty table when no pair is found.

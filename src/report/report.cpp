@@ -298,6 +298,8 @@ Content build(const ResultsTable& t, const ReportOptions& o) {
   if (!o.references.empty() && (sfew_like || o.references != default_references()))
     c.tables.push_back(reference_table(t, o.pivot, o.references));
   if (!t.failures.empty()) c.tables.push_back(failures_table(t));
+  if (Table models = models_table(t, t.path.parent_path() / "models"); !models.rows.empty())
+    c.tables.push_back(std::move(models));
   if (!t.rows.empty()) {
     add_confusions(t, o, c);
     add_learning_curves(t, o, c);

@@ -157,7 +157,13 @@ void load_rows(const store::H5File& f, ResultsTable& t) {
     const std::string path = "/results/" + name;
     if (f.dims(path).size() != 1) continue;
     auto col = read_column(f, path, n);
-    for (std::size_t i = 0; i < n; ++i) t.rows[i].params[name] = std::move(col[i]);
+    // A declared integer parameter is never negative: -1 is the writer's "missing" (hidden
+    // without an mlp head, lr_step without a step schedule), shown as no value.
+    const bool minus_one_missing = schema::train_param_type(name) == schema::ColumnType::int64;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (minus_one_missing && col[i].number == -1.0) col[i] = kNoValue;
+      t.rows[i].params[name] = std::move(col[i]);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/cancel.h"
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/version.h"
 #include "model/extractor.h"
@@ -17,13 +18,18 @@ namespace fersweep::run {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-store::FeatureSet extract_feature_set(model::FeatureExtractor& extractor,
+store::FeatureSet extract_feature_set(model::FeatureExtractor* extractor,
                                       const data::Manifest& manifest,
                                       const std::vector<std::size_t>& indices,
                                       const ExtractOptions& options) {
   store::FeatureSet set;
   set.n = static_cast<std::int64_t>(indices.size());
-  set.dim = extractor.dim();
+  set.dim = 1;
+  const auto shape =
+      extractor
+          ? model::frozen_output_shape(extractor->arch(), extractor->cut(), options.image_size)
+          : std::vector<std::int64_t>{3, options.image_size, options.image_size};
+  for (std::int64_t d : shape) set.dim *= d;
   set.values.reserve(static_cast<std::size_t>(set.n * set.dim));
   const auto start = std::chrono::steady_clock::now();
   data::ImageBatchStream stream(manifest, indices, options.image_size, options.batch_size,
@@ -33,7 +39,10 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor& extractor,
     throw_if_cancelled("feature extraction");  // between batches: within one forward pass
     torch::NoGradGuard no_grad;
     const at::Tensor x = data::normalize(batch.images, options.normalize, options.stats);
-    const at::Tensor f = extractor.extract(x).to(torch::kCPU).contiguous();
+    const at::Tensor f = (extractor ? extractor->extract(x) : x).to(torch::kCPU).contiguous();
+    if (f.numel() != f.size(0) * set.dim)
+      throw InternalError(fmt::format("extraction gave {} values per image, expected {}",
+                                      f.numel() / std::max<std::int64_t>(1, f.size(0)), set.dim));
     const float* v = f.data_ptr<float>();
     set.values.insert(set.values.end(), v, v + f.numel());
     for (std::size_t i : batch.indices) {
@@ -80,15 +89,16 @@ json weights_cache_key(const LocatedWeights& weights, model::Arch arch) {
 }
 
 std::string canonical_feature_key(const FeatureKey& key) {
-  const json k = {{"format", "fersweep-feature-key-1"},
-                  {"preprocessing", kPreprocessingVersion},
-                  {"backbone", model::arch_name(key.arch)},
-                  {"weights", key.weights},
-                  {"dataset_fingerprint", key.dataset_fingerprint},
-                  {"variant", key.variant},
-                  {"image_size", key.image_size},
-                  {"normalize", key.normalize},
-                  {"fold", key.fold}};
+  json k = {{"format", "fersweep-feature-key-1"},
+            {"preprocessing", kPreprocessingVersion},
+            {"backbone", model::arch_name(key.arch)},
+            {"weights", key.weights},
+            {"dataset_fingerprint", key.dataset_fingerprint},
+            {"variant", key.variant},
+            {"image_size", key.image_size},
+            {"normalize", key.normalize},
+            {"fold", key.fold}};
+  if (key.cut != "head") k["cut"] = key.cut;  // head keys stay those of earlier versions
   return sweep::canonical_json(k);
 }
 

@@ -36,9 +36,11 @@ struct ExtractOptions {
 };
 
 /// Runs `extractor` over images `indices` of `manifest` in streamed batches. Returns features
-/// [n, D] float32 with labels and relative paths in `indices` order; attributes hold
-/// `images_per_second`.
-store::FeatureSet extract_feature_set(model::FeatureExtractor& extractor,
+/// [n, D] float32 with labels and relative paths in `indices` order (D: the pooled features, or
+/// the flattened activations of an extractor stopped before a cut); attributes hold
+/// `images_per_second`. Without an extractor the rows are the normalised images themselves
+/// (the input of a network fine-tuned whole, finetune: all).
+store::FeatureSet extract_feature_set(model::FeatureExtractor* extractor,
                                       const data::Manifest& manifest,
                                       const std::vector<std::size_t>& indices,
                                       const ExtractOptions& options);
@@ -73,7 +75,8 @@ struct FeatureKey {
   nlohmann::json variant;  ///< null for whole images; crop settings + file hashes
   int image_size = 224;
   std::string normalize;
-  nlohmann::json fold;  ///< normalize: dataset: {fold, repeat, folds, cv_seed}; else null
+  nlohmann::json fold;       ///< normalize: dataset: {fold, repeat, folds, cv_seed}; else null
+  std::string cut = "head";  ///< what is stored (ExtractSettings::cut); in the key unless head
 };
 
 /// The canonical JSON text of a key (sorted keys, no spaces), with the preprocessing version.

@@ -137,6 +137,7 @@ std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std:
       }
     }
   }
+  if (tasks_[*group->second.begin()].spec->alone) return {take_costliest(group->second, worker)};
   std::vector<std::size_t> picked;
   for (std::size_t i : group->second) {
     if (picked.size() >= max_batch) break;
@@ -150,6 +151,22 @@ std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std:
     out.push_back(tasks_[i].spec);
   }
   return out;
+}
+
+const TaskSpec* Scheduler::take_costliest(const std::set<std::size_t>& group, int worker) {
+  std::size_t pick = *group.begin();
+  bool pick_failed_here = tasks_[pick].failed_on_worker(worker);
+  for (std::size_t i : group) {
+    // A task this worker has not failed beats one it has; then the higher cost, then the index.
+    const bool failed_here = tasks_[i].failed_on_worker(worker);
+    if (failed_here != pick_failed_here ? !failed_here
+                                        : tasks_[i].spec->cost > tasks_[pick].spec->cost) {
+      pick = i;
+      pick_failed_here = failed_here;
+    }
+  }
+  take_from_ready(pick);
+  return tasks_[pick].spec;
 }
 
 bool Scheduler::complete(const std::string& id, bool ok, int worker) {

@@ -74,6 +74,9 @@ class Scheduler {
   void build(const std::vector<TaskSpec>& tasks);
   void make_ready(std::size_t index);
   void take_from_ready(std::size_t index);
+  /// Takes the costliest task of `group` (train tasks with TaskSpec::alone), preferring one
+  /// `worker` has not failed.
+  const TaskSpec* take_costliest(const std::set<std::size_t>& group, int worker);
   void fail_dependents(std::size_t index);
   std::size_t index_of(const std::string& id) const;
 

@@ -23,9 +23,12 @@
 #include "faces/crop.h"
 #include "model/arch.h"
 #include "model/extractor.h"
+#include "model/saved_model.h"
 #include "model/weights.h"
 #include "run/extract.h"
+#include "run/models.h"
 #include "store/feature_cache.h"
+#include "train/finetune.h"
 #include "train/head.h"
 
 namespace fersweep::run {
@@ -52,17 +55,60 @@ double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
 }
 
 // Forward and backward passes of the head (about 6 FLOPs per weight and row) over the training
-// rows of every epoch up to the last.
+// rows of every epoch up to the last; a fine-tuning task adds its blocks' forward and backward
+// passes (about 3 forward passes) per training row and epoch, and one forward pass of every row
+// per evaluated epoch.
 double train_cost(const sweep::TrainTask& t, const json& params, std::size_t images,
                   std::size_t classes) {
   const auto s = params.get<train::TrainSettings>();
+  const auto tune = params.get<train::FineTuneSettings>();
   const double d = model::feature_dim(model::parse_arch(params.at("backbone")));
   const double c = static_cast<double>(classes);
   const double weights = s.head == "mlp" ? d * s.hidden + s.hidden * c : d * c;
   // An official split's training part is not known here; most hold about 80% of the samples.
   const double train_share = t.folds > 1 ? static_cast<double>(t.folds - 1) / t.folds : 0.8;
   const double rows = static_cast<double>(images) * train_share;
-  return 6.0 * weights * rows * t.epochs.back() * 1e-9;
+  double gflops = 6.0 * weights * rows * t.epochs.back() * 1e-9;
+  const model::Cut cut = model::parse_cut(tune.finetune);
+  if (cut != model::Cut::head) {
+    const double size = params.at("image_size").get<double>() / 224.0;
+    const double forward = model::gflops_224(model::parse_arch(params.at("backbone"))) *
+                           model::trained_share(cut) * size * size;
+    gflops += forward * (3.0 * rows * t.epochs.back() +
+                         static_cast<double>(images) * static_cast<double>(t.epochs.size()));
+  }
+  return gflops;
+}
+
+// This version keeps a feature set in memory on rank 0 and on a worker, and sends it in one MPI
+// message (at most 2 GiB): an activation store above this is refused before the run starts.
+constexpr double kMaxFeatureSetBytes = 1.5 * (1 << 30);
+
+void check_feature_set_sizes(const sweep::Plan& plan, std::size_t images) {
+  std::vector<std::string> problems;
+  for (const auto& e : plan.extracts) {
+    if (e.cut == "head") continue;
+    double per_image = 4;
+    for (std::int64_t d : model::frozen_output_shape(model::parse_arch(e.backbone),
+                                                     model::parse_cut(e.cut), e.image_size))
+      per_image *= static_cast<double>(d);
+    const double bytes = per_image * static_cast<double>(images);
+    if (bytes <= kMaxFeatureSetBytes) continue;
+    std::string where = plan.spec.location("grid.finetune");
+    if (where == plan.spec.file) where = plan.spec.location("train.finetune");
+    problems.push_back(fmt::format(
+        "{}: finetune: {}: the inputs of {}'s {} for {} images of {} px are {:.1f} GiB; this "
+        "version holds them in memory and sends them whole to a worker (at most {:.1f} GiB): "
+        "use a smaller image_size, a later cut (layer4) or fewer images",
+        where, e.cut, e.backbone, e.cut == "all" ? "network" : e.cut, images, e.image_size,
+        bytes / (1 << 30), kMaxFeatureSetBytes / (1 << 30)));
+  }
+  if (problems.empty()) return;
+  std::string message =
+      fmt::format("sweep file {}: {} activation store{} too large:", plan.spec.file,
+                  problems.size(), problems.size() > 1 ? "s" : "");
+  for (const auto& p : problems) message += "\n  " + p;
+  throw ConfigError(message);
 }
 
 // What every executor gets before its first task (RunSetup::context, sent once to each worker):
@@ -77,9 +123,12 @@ struct SweepContext {
   std::string format = "folders";                 ///< the dataset's format (its split names)
   std::map<std::string, std::string> variants;    ///< crop/extract task id → variant name
   std::map<std::string, LocatedWeights> weights;  ///< extract task id → its weights
+  int finetune_threads = sweep::RunSettings{}.finetune_threads;  ///< run.finetune_threads
+  std::string keep_models = sweep::RunSettings{}.keep_models;    ///< run.keep_models
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
-                                                images, fingerprint, format, variants, weights)
+                                                images, fingerprint, format, variants, weights,
+                                                finetune_threads, keep_models)
 
 // The fold of each of `indices` (manifest indices, e.g. a feature set's rows) under a task's fold
 // settings: stratified K-fold by label, subject-disjoint folds, or the dataset's own split. A pure
@@ -263,6 +312,7 @@ std::string extract_cache_key(const std::string& id, const json& params,
   key.variant = std::move(variant);
   key.image_size = s.image_size;
   key.normalize = s.normalize;
+  key.cut = s.cut;
   if (data::parse_normalization(s.normalize) == data::Normalization::dataset) {
     key.fold = params.get<sweep::FoldSettings>();
     // Plain K-fold keys stay those of versions without cv schemes (their cached features hit).
@@ -398,6 +448,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   auto weights = locate_plan_weights(plan);
   const data::Manifest manifest = scan_sweep_dataset(spec, scan_threads, feature_cache);
   check_folds(spec, manifest);
+  check_feature_set_sizes(plan, manifest.images.size());
   if (!manifest.bad_images.empty()) {
     log::warn("{} unreadable image(s) skipped (skip_bad_images), e.g. {}",
               manifest.bad_images.size(), manifest.bad_images.front());
@@ -410,6 +461,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   const std::size_t n = manifest.images.size();
   SweepContext context = context_of(manifest, spec.base_dir);
   context.weights = std::move(weights);
+  context.finetune_threads = spec.run.finetune_threads;
+  context.keep_models = spec.run.keep_models;
   for (const auto& c : plan.crops) {
     setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {}, kCropGflopsPerImage * n));
     context.variants[c.id] = c.variant;
@@ -427,6 +480,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                                     train_cost(tr, params, n, manifest.classes.size())));
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
+    setup.tasks.back().alone = params.contains("finetune");
   }
   setup.samples = sample_table(manifest);
   auto recorder = std::make_shared<FoldRecorder>(manifest, plan.trains);
@@ -481,7 +535,7 @@ class SweepExecutor : public Executor {
   std::vector<TaskOutcome> execute(const std::vector<TaskSpec>& tasks,
                                    const TaskInputs& inputs) override {
     if (tasks.empty()) return {};
-    if (tasks.front().kind == TaskKind::train) return train_batch(tasks, inputs);
+    if (tasks.front().kind == TaskKind::train) return train_tasks(tasks, inputs);
     std::vector<TaskOutcome> out;
     for (const auto& t : tasks) {
       out.push_back(guarded(t, [&](TaskOutcome& o) {
@@ -541,21 +595,24 @@ class SweepExecutor : public Executor {
     log::info("variant '{}': {}", variant, summary);
   }
 
-  model::FeatureExtractor& extractor_for(model::Arch arch, const LocatedWeights& weights,
-                                         json& provenance) {
-    const std::string key =
-        fmt::format("{}|{}|{}", model::arch_name(arch), weights.spec, weights.sha256);
+  // The extractor of (arch, weights, cut), kept for the next extraction; none for Cut::all
+  // (the rows are the normalised images).
+  model::FeatureExtractor* extractor_for(model::Arch arch, const LocatedWeights& weights,
+                                         model::Cut cut, json& provenance) {
+    const std::string key = fmt::format("{}|{}|{}|{}", model::arch_name(arch), weights.spec,
+                                        weights.sha256, model::cut_name(cut));
     if (extractor_key_ != key) {
       extractor_.reset();
       const model::ResolvedWeights w = load_weights(weights, arch);
-      extractor_ = std::make_unique<model::FeatureExtractor>(
-          arch, w.state, device_, model::ExtractorOptions{settings_.threads, true});
+      if (cut != model::Cut::all)
+        extractor_ = std::make_unique<model::FeatureExtractor>(
+            arch, w.state, device_, model::ExtractorOptions{settings_.threads, true, cut});
       extractor_key_ = key;
       weights_info_ = {
           {"weights_origin", w.origin}, {"weights_sha256", w.sha256}, {"random_weights", w.random}};
     }
     for (const auto& [k, v] : weights_info_.items()) provenance[k] = v;
-    return *extractor_;
+    return extractor_.get();
   }
 
   void extract(const TaskSpec& t, const TaskInputs& inputs, TaskOutcome& o) {
@@ -587,8 +644,9 @@ class SweepExecutor : public Executor {
       };
     }
     const auto arch = model::parse_arch(p.backbone);
+    const auto cut = model::parse_cut(p.cut);
     json provenance;
-    model::FeatureExtractor& fx = extractor_for(arch, weights->second, provenance);
+    model::FeatureExtractor* fx = extractor_for(arch, weights->second, cut, provenance);
     const int size = p.image_size;
     const auto norm = data::parse_normalization(p.normalize);
 
@@ -619,8 +677,12 @@ class SweepExecutor : public Executor {
     provenance["variant"] = variant;
     provenance["image_size"] = size;
     provenance["normalize"] = data::to_string(norm);
+    if (cut != model::Cut::head) {
+      provenance["cut"] = model::cut_name(cut);
+      provenance["shape"] = model::frozen_output_shape(arch, cut, size);
+    }
     provenance["dataset_fingerprint"] = manifest_.fingerprint;
-    provenance["device"] = fx.device().str();
+    provenance["device"] = fx ? fx->device().str() : "cpu";
     provenance["images_per_second"] = set->attributes["images_per_second"];
     provenance["from_cache"] = false;
     set->attributes = provenance;
@@ -628,8 +690,137 @@ class SweepExecutor : public Executor {
     o.features = set;
   }
 
+  static bool fine_tunes(const TaskSpec& t) {
+    return t.params.value("finetune", std::string("head")) != "head";
+  }
+
+  // Heads train together (train_heads stacks them); each fine-tuning task alone, with the run's
+  // fixed thread count. Outcomes in task order.
+  std::vector<TaskOutcome> train_tasks(const std::vector<TaskSpec>& tasks,
+                                       const TaskInputs& inputs) {
+    std::vector<TaskSpec> heads;
+    for (const auto& t : tasks)
+      if (!fine_tunes(t)) heads.push_back(t);
+    std::vector<TaskOutcome> head_outcomes = train_batch(heads, inputs);
+    std::vector<TaskOutcome> out;
+    std::size_t h = 0;
+    for (const auto& t : tasks) {
+      if (!fine_tunes(t)) {
+        out.push_back(std::move(head_outcomes[h++]));
+        continue;
+      }
+      out.push_back(guarded(t, [&](TaskOutcome& o) {
+        if (!inputs.features) throw InternalError("a fine-tuning task arrived without its inputs");
+        fine_tune(t, *inputs.features, o);
+      }));
+    }
+    return out;
+  }
+
+  // Restores the rank's torch thread count when a fine-tuning task ends.
+  struct ThreadCount {
+    int saved = at::get_num_threads();
+    explicit ThreadCount(int n) { at::set_num_threads(n); }
+    ~ThreadCount() { at::set_num_threads(saved); }
+    ThreadCount(const ThreadCount&) = delete;
+    ThreadCount& operator=(const ThreadCount&) = delete;
+  };
+
+  // The checked weights of the whole network (the tail's initial blocks), loaded once per
+  // (arch, weights) on this rank.
+  const model::StateDict& tail_weights(model::Arch arch, const LocatedWeights& weights) {
+    const std::string key =
+        fmt::format("{}|{}|{}", model::arch_name(arch), weights.spec, weights.sha256);
+    if (tail_weights_key_ != key) {
+      tail_weights_ = load_weights(weights, arch).state;
+      tail_weights_key_ = key;
+    }
+    return tail_weights_;
+  }
+
+  void fine_tune(const TaskSpec& t, const FeatureSet& fs, TaskOutcome& o) {
+    const json& p = t.params;
+    const auto f = p.get<sweep::FoldSettings>();
+    const auto split = data::fold_split(assignment_for(fs, f), f.fold);
+    train::FineTuneConfig config;
+    static_cast<train::TrainSettings&>(config) = p.get<train::TrainSettings>();
+    static_cast<train::FineTuneSettings&>(config) = p.get<train::FineTuneSettings>();
+    config.eval_epochs = t.epochs;
+    config.rng_seed = sweep::seed_from_id(t.id);
+    train::validate(config);
+    const auto arch = model::parse_arch(p.at("backbone").get<std::string>());
+    const auto cut = model::parse_cut(config.finetune);
+    const auto weights = context_.weights.find(t.features);
+    if (weights == context_.weights.end())
+      throw InternalError("fine-tuning task " + t.id + " has no weights in the run context");
+    std::vector<std::int64_t> shape = {fs.n};
+    for (std::int64_t d : model::frozen_output_shape(arch, cut, p.at("image_size").get<int>()))
+      shape.push_back(d);
+    const at::Tensor x =
+        torch::from_blob(const_cast<float*>(fs.values.data()), shape, torch::kFloat32);
+    if (x.numel() != static_cast<std::int64_t>(fs.values.size()))
+      throw DataError(
+          fmt::format("feature set {} holds {} values per sample, not the {} of {}'s "
+                      "{} input",
+                      fs.id, fs.dim, x.numel() / std::max<std::int64_t>(1, fs.n),
+                      model::arch_name(arch), config.finetune));
+    const model::StateDict& state = tail_weights(arch, weights->second);
+    ThreadCount threads(context_.finetune_threads);
+    train::FineTuneControl control;
+    model::SavedModel kept;
+    if (keeps_models()) control.final_state = &kept.state;
+    const train::TrainResult r = train::fine_tune(
+        arch, state, train::TensorActivations(x), fs.labels, split.train, split.test,
+        static_cast<int>(manifest_.classes.size()), config, device_, control);
+    o.result = to_json(r, split.train.size(), split.test.size());
+    o.result["threads"] = context_.finetune_threads;
+    o.result["device"] = device_.str();
+    if (keeps_models()) o.artifacts[kModelFile] = model_bytes(t, fs, std::move(kept));
+  }
+
+  bool keeps_models() const { return context_.keep_models != "none"; }
+
+  // A kept model's file: the task, its classes and the frozen part's provenance around the
+  // trained tensors (model/saved_model.h).
+  std::string model_bytes(const TaskSpec& t, const FeatureSet& fs, model::SavedModel m) const {
+    m.task_id = t.id;
+    m.params = t.params;
+    m.classes = manifest_.classes;
+    m.epoch = t.epochs.back();
+    m.frozen = {{"extract", fs.id}, {"cut", t.params.value("finetune", std::string("head"))}};
+    for (const char* key : {"backbone", "weights", "image_size", "normalize", "variant"})
+      m.frozen[key] = t.params.at(key);
+    for (const char* key : {"weights_origin", "weights_sha256", "random_weights"})
+      if (fs.attributes.contains(key)) m.frozen[key] = fs.attributes[key];
+    return model::saved_model_bytes(m);
+  }
+
+  // A head's final parameters under torchvision's names for the fc it replaces.
+  static model::SavedModel head_model(const train::HeadParams& p, const train::HeadJob& job,
+                                      std::int64_t dim, std::int64_t classes) {
+    auto tensor = [](const std::vector<float>& v, std::vector<std::int64_t> shape) {
+      return torch::tensor(v, torch::kFloat32).reshape(shape);
+    };
+    model::SavedModel m;
+    if (job.config.head == "mlp") {
+      const std::int64_t h = job.config.hidden;
+      m.state = {{"fc.0.weight", tensor(p.w1, {h, dim})},
+                 {"fc.0.bias", tensor(p.b1, {h})},
+                 {"fc.2.weight", tensor(p.w2, {classes, h})},
+                 {"fc.2.bias", tensor(p.b2, {classes})}};
+    } else {
+      m.state = {{"fc.weight", tensor(p.w1, {classes, dim})}, {"fc.bias", tensor(p.b1, {classes})}};
+    }
+    if (!p.mean.empty()) {
+      m.mean = torch::tensor(p.mean, torch::kFloat64);
+      m.inv_std = torch::tensor(p.inv_std, torch::kFloat64);
+    }
+    return m;
+  }
+
   std::vector<TaskOutcome> train_batch(const std::vector<TaskSpec>& tasks,
                                        const TaskInputs& inputs) {
+    if (tasks.empty()) return {};
     std::vector<TaskOutcome> out(tasks.size());
     const auto start = Clock::now();
     std::vector<train::HeadJob> jobs;
@@ -653,11 +844,28 @@ class SweepExecutor : public Executor {
             torch::from_blob(const_cast<float*>(fs.values.data()), {fs.n, fs.dim}, torch::kFloat32);
         const at::Tensor labels =
             torch::from_blob(const_cast<std::int64_t*>(fs.labels.data()), {fs.n}, torch::kInt64);
-        const auto results =
-            train::train_heads(features, labels, jobs, static_cast<int>(manifest_.classes.size()));
+        const int classes = static_cast<int>(manifest_.classes.size());
+        // Kept models need each head's final parameters: the heads then train one by one
+        // (train_head gives the same results as the stacked train_heads).
+        std::vector<train::HeadParams> finals(keeps_models() ? jobs.size() : 0);
+        std::vector<train::TrainResult> results;
+        if (keeps_models()) {
+          for (std::size_t j = 0; j < jobs.size(); ++j) {
+            train::RunControl control;
+            control.final_params = &finals[j];
+            results.push_back(train::train_head(features, labels, jobs[j].train_idx,
+                                                jobs[j].test_idx, classes, jobs[j].config,
+                                                control));
+          }
+        } else {
+          results = train::train_heads(features, labels, jobs, classes);
+        }
         for (std::size_t j = 0; j < results.size(); ++j) {
           TaskOutcome& o = out[job_task[j]];
-          o.result = to_json(results[j], jobs[j]);
+          o.result = to_json(results[j], jobs[j].train_idx.size(), jobs[j].test_idx.size());
+          if (keeps_models())
+            o.artifacts[kModelFile] = model_bytes(tasks[job_task[j]], fs,
+                                                  head_model(finals[j], jobs[j], fs.dim, classes));
           o.ok = true;
         }
       } catch (const CancelledError& e) {
@@ -703,7 +911,7 @@ class SweepExecutor : public Executor {
     return job;
   }
 
-  static json to_json(const train::TrainResult& r, const train::HeadJob& job) {
+  static json to_json(const train::TrainResult& r, std::size_t n_train, std::size_t n_test) {
     json evals = json::array();
     for (const auto& e : r.evals) {
       evals.push_back({{"epoch", e.epoch},
@@ -716,8 +924,8 @@ class SweepExecutor : public Executor {
     return {{"evals", evals},
             {"train_loss", r.train_loss},
             {"train_accuracy", r.train_accuracy},
-            {"n_train", job.train_idx.size()},
-            {"n_test", job.test_idx.size()}};
+            {"n_train", n_train},
+            {"n_test", n_test}};
   }
 
   comm::Placement placement_;
@@ -729,6 +937,8 @@ class SweepExecutor : public Executor {
   std::string extractor_key_;
   json weights_info_;
   std::map<std::string, std::vector<int>> assignments_;
+  model::StateDict tail_weights_;
+  std::string tail_weights_key_;
   SampleIndex index_of_;
 };
 
@@ -742,7 +952,9 @@ std::unique_ptr<Executor> make_sweep_executor(const comm::Placement& placement,
 TaskOutcome extract_features(const data::Manifest& manifest, const sweep::ExtractSettings& settings,
                              const ExecutorSettings& executor_settings,
                              const std::optional<fs::path>& feature_cache) {
-  const json params = settings;
+  FERSWEEP_ASSERT(settings.cut == "head", "fersweep extract computes pooled features");
+  json params = settings;
+  params.erase("cut");  // pooled features (a sweep's extract tasks write cut only for the others)
   const TaskSpec t = make_task(sweep::task_id(params), TaskKind::extract, params, {}, 0);
   SweepContext context = context_of(manifest, fs::current_path());
   context.weights[t.id] =

@@ -30,6 +30,9 @@ struct TaskSpec {
   /// the training seed do not depend on it (a 50-epoch result equals a separate 50-epoch run).
   std::vector<int> epochs;
   double cost = 1.0;  ///< relative cost estimate, for ordering and ETA
+  /// Train tasks dispatched one at a time, costliest first (fine-tuning: minutes to hours each,
+  /// where a batch would queue several on one worker while others wait). Rank 0 only: not sent.
+  bool alone = false;
 };
 
 using store::FeatureSet;

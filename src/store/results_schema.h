@@ -38,7 +38,7 @@ struct ParamColumn {
 
 /// Every parameter a training task carries (sweep::TrainTask::params()), typed. Columns of
 /// parameters not listed here (synthetic runs, extracts, crops) are typed from their values.
-inline constexpr std::array<ParamColumn, 20> kTrainParams = {{
+inline constexpr std::array<ParamColumn, 27> kTrainParams = {{
     {"backbone", ColumnType::text},       {"variant", ColumnType::text},
     {"weights", ColumnType::text},        {"image_size", ColumnType::int64},
     {"normalize", ColumnType::text},      {"head", ColumnType::text},
@@ -49,6 +49,10 @@ inline constexpr std::array<ParamColumn, 20> kTrainParams = {{
     {"seed", ColumnType::int64},          {"fold", ColumnType::int64},
     {"repeat", ColumnType::int64},        {"folds", ColumnType::int64},
     {"cv_seed", ColumnType::int64},       {"extract", ColumnType::text},
+    {"finetune", ColumnType::text},       {"bn", ColumnType::text},
+    {"backbone_lr", ColumnType::float64}, {"schedule", ColumnType::text},
+    {"lr_horizon", ColumnType::int64},    {"lr_step", ColumnType::int64},
+    {"lr_gamma", ColumnType::float64},
 }};
 
 /// Keys that journals written before the typed task payloads carried among a training task's

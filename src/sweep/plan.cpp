@@ -80,6 +80,13 @@ enum Key : std::size_t {
   kStandardize,
   kLabelSmoothing,
   kSeed,
+  kFinetune,
+  kBn,
+  kBackboneLr,
+  kSchedule,
+  kLrHorizon,
+  kLrStep,
+  kLrGamma,
   kFold,
   kEpochs,
   kKeyCount
@@ -121,7 +128,15 @@ class Expander {
     values_->cv = cv_scheme_params(spec.cv);
     if (!values_->cv.is_null()) cv_text_ = canonical_json(values_->cv);
     for (const auto& v : spec.variants) crop_of_variant_[v] = crop_for(v);
-    static_assert(kSeed + 1 == kTrainValueKeys, "TrainValues holds the keys before fold");
+    auto see_epochs = [this](const json& list) {
+      for (const auto& e : list) last_epoch_ = std::max(last_epoch_, e.get<int>());
+    };
+    // The main grid's epochs (train.epochs unless the grid lists its own), and any include's.
+    see_epochs(c_["grid"].contains("epochs") ? c_["grid"]["epochs"] : c_["train"]["epochs"]);
+    for (const auto& entry : c_["include"])
+      if (entry.contains("epochs")) see_epochs(entry["epochs"]);
+    last_epoch_text_ = std::to_string(last_epoch_);
+    static_assert(kLrGamma + 1 == kTrainValueKeys, "TrainValues holds the keys before fold");
     for (std::size_t k = 0; k < kTrainValueKeys; ++k) values_->keys[k] = grid_keys()[k];
     for (const auto& [backbone, w] : c_["weights"].items()) {
       weights_text_[backbone] = canonical_json(w);
@@ -138,7 +153,8 @@ class Expander {
     axes[kImageSize] = {json(spec_.dataset.image_size)};
     axes[kNormalize] = {json(spec_.dataset.normalize)};
     for (std::size_t k : {kHead, kHidden, kOptimizer, kLr, kWeightDecay, kMomentum, kBatchSize,
-                          kStandardize, kLabelSmoothing, kSeed})
+                          kStandardize, kLabelSmoothing, kSeed, kFinetune, kBn, kBackboneLr,
+                          kSchedule, kLrHorizon, kLrStep, kLrGamma})
       axes[k] = {train[grid_keys()[k]]};
     for (int f = 0; f < folds_; ++f) axes[kFold].push_back(f);
     for (const auto& e : train["epochs"]) axes[kEpochs].push_back(e);
@@ -256,10 +272,12 @@ class Expander {
     const bool per_fold = *row[kNormalize] == "dataset";
     const int fold = per_fold ? row[kFold]->get<int>() : -1;
     const int rep = per_fold ? repeat : -1;
-    std::string key = fmt::format(
-        "{}\n{}\n{}\n{}\n{}\n{}\n{}", row[kBackbone]->get_ref<const std::string&>(),
-        row[kWeights]->get_ref<const std::string&>(), row[kVariant]->get_ref<const std::string&>(),
-        row[kImageSize]->get<int>(), row[kNormalize]->get_ref<const std::string&>(), fold, rep);
+    const std::string& cut = row[kFinetune]->get_ref<const std::string&>();
+    std::string key =
+        fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", row[kBackbone]->get_ref<const std::string&>(),
+                    row[kWeights]->get_ref<const std::string&>(),
+                    row[kVariant]->get_ref<const std::string&>(), row[kImageSize]->get<int>(),
+                    row[kNormalize]->get_ref<const std::string&>(), fold, rep, cut);
     auto it = extract_by_key_.find(key);
     if (it != extract_by_key_.end()) return it->second;
 
@@ -278,6 +296,7 @@ class Expander {
       params["cv_seed"] = cv_seed_ + static_cast<std::uint64_t>(repeat);
       if (!values_->cv.is_null()) params["cv"] = values_->cv;
     }
+    if (cut != "head") params["cut"] = cut;
     TaskId id = task_id(params);
     std::size_t index;
     auto by_id = extract_by_id_.find(id);
@@ -295,6 +314,7 @@ class Expander {
       t.normalize = row[kNormalize]->get<std::string>();
       if (per_fold) t.fold = fold;
       t.repeat = per_fold ? repeat : 0;
+      t.cut = cut;
       if (crop) {
         t.crop = plan_.crops[*crop].id;
         used_crops_[*crop] = true;
@@ -312,12 +332,24 @@ class Expander {
   // the pre-serialised values, in sorted key order, exactly as canonical_json(params) would
   // print it (the tests check this against Python); new tasks keep indices, not params.
   void add_train(const Row& row, const std::vector<int>& epochs, int repeat) {
-    const std::size_t extract = extract_for(row.value, repeat);
     const auto& v = row.value;
+    const bool tune = *v[kFinetune] != "head";
+    if (tune) check_fine_tuning(v, epochs);
+    const std::size_t extract = extract_for(row.value, repeat);
     const auto& t = row.text;
     const int fold = v[kFold]->get<int>();
     const bool mlp = *v[kHead] == "mlp";
     const bool sgd = *v[kOptimizer] == "sgd";
+    const bool cosine = tune && *v[kSchedule] == "cosine";
+    const bool step = tune && *v[kSchedule] == "step";
+    // lr_horizon 0 (the default) is the sweep's last epoch: a parameter, the same for every
+    // task, so a task's result at an epoch does not depend on which epochs it evaluates.
+    std::uint32_t horizon_index = row.interned[kLrHorizon];
+    const std::string* horizon_text = t[kLrHorizon];
+    if (cosine && *v[kLrHorizon] == 0) {
+      horizon_index = intern(kLrHorizon, json(last_epoch_), last_epoch_text_);
+      horizon_text = &last_epoch_text_;
+    }
     const std::uint64_t cv_seed = cv_seed_ + static_cast<std::uint64_t>(repeat);
     const TaskId& extract_id = plan_.extracts[extract].id;
     std::string& text = scratch_;
@@ -327,10 +359,13 @@ class Expander {
       text += value;
     };
     put("{\"backbone\":", *t[kBackbone]);
+    if (tune) put(",\"backbone_lr\":", *t[kBackboneLr]);
     put(",\"batch_size\":", *t[kBatchSize]);
+    if (tune) put(",\"bn\":", *t[kBn]);
     if (!cv_text_.empty()) put(",\"cv\":", cv_text_);
     put(",\"cv_seed\":", std::to_string(cv_seed));
     put(",\"extract\":", "\"" + extract_id + "\"");
+    if (tune) put(",\"finetune\":", *t[kFinetune]);
     put(",\"fold\":", std::to_string(fold));
     put(",\"folds\":", std::to_string(folds_));
     put(",\"head\":", *t[kHead]);
@@ -338,10 +373,14 @@ class Expander {
     put(",\"image_size\":", *t[kImageSize]);
     put(",\"label_smoothing\":", *t[kLabelSmoothing]);
     put(",\"lr\":", *t[kLr]);
+    if (step) put(",\"lr_gamma\":", *t[kLrGamma]);
+    if (cosine) put(",\"lr_horizon\":", *horizon_text);
+    if (step) put(",\"lr_step\":", *t[kLrStep]);
     if (sgd) put(",\"momentum\":", *t[kMomentum]);
     put(",\"normalize\":", *t[kNormalize]);
     put(",\"optimizer\":", *t[kOptimizer]);
     put(",\"repeat\":", std::to_string(repeat));
+    if (tune) put(",\"schedule\":", *t[kSchedule]);
     put(",\"seed\":", *t[kSeed]);
     put(",\"standardize\":", *t[kStandardize]);
     put(",\"variant\":", *t[kVariant]);
@@ -373,7 +412,45 @@ class Expander {
     for (std::size_t k = 0; k < kTrainValueKeys; ++k) task.value_index[k] = row.interned[k];
     if (!mlp) task.value_index[kHidden] = TrainTask::kAbsent;
     if (!sgd) task.value_index[kMomentum] = TrainTask::kAbsent;
+    task.value_index[kLrHorizon] = cosine ? horizon_index : TrainTask::kAbsent;
+    if (!step) task.value_index[kLrStep] = task.value_index[kLrGamma] = TrainTask::kAbsent;
+    if (!tune)
+      for (std::size_t k : {kFinetune, kBn, kBackboneLr, kSchedule})
+        task.value_index[k] = TrainTask::kAbsent;
     plan_.trains.push_back(std::move(task));
+  }
+
+  // A fine-tuning combination the trainer cannot run is an error of the sweep file, naming the
+  // key that made it (an exclude entry can remove it from a grid).
+  void check_fine_tuning(const std::array<const json*, kKeyCount>& v,
+                         const std::vector<int>& epochs) const {
+    const std::string tune = v[kFinetune]->get<std::string>();
+    auto fail = [&](const std::string& key, const std::string& message) {
+      std::string at = spec_.file;
+      for (const char* section : {"grid.", "train."})
+        if (spec_.locations.count(section + key)) {
+          at = spec_.location(section + key);
+          break;
+        }
+      throw ConfigError(fmt::format("invalid sweep file {} (1 error):\n  {}: {}: {}", spec_.file,
+                                    at, key, message));
+    };
+    if (*v[kHead] == "mlp")
+      fail("head", fmt::format("finetune: {} trains a linear head; head: mlp works with finetune: "
+                               "head only (exclude the combination)",
+                               tune));
+    if (*v[kStandardize] == true)
+      fail("standardize",
+           fmt::format("finetune: {} trains on activations, not features; standardize: true "
+                       "works with finetune: head only (exclude the combination)",
+                       tune));
+    const int horizon = v[kLrHorizon]->get<int>();
+    const int last = *std::max_element(epochs.begin(), epochs.end());
+    if (*v[kSchedule] == "cosine" && horizon != 0 && horizon < last)
+      fail("lr_horizon", fmt::format("schedule cosine reaches a learning rate of 0 at epoch {}, "
+                                     "before the last epoch {}; give lr_horizon >= {} (or 0: the "
+                                     "sweep's last epoch)",
+                                     horizon, last, last));
   }
 
  public:
@@ -388,6 +465,8 @@ class Expander {
   std::uint64_t cv_seed_ = 0;
   json dataset_;
   std::string cv_text_;  ///< canonical text of the cv scheme; "" for stratified K-fold
+  int last_epoch_ = 0;   ///< the largest epoch anywhere in the sweep (lr_horizon 0)
+  std::string last_epoch_text_;
   std::unordered_map<std::string, std::optional<std::size_t>> crop_of_variant_;
   std::unordered_map<std::string, std::size_t> extract_by_key_;
   std::unordered_map<TaskId, std::size_t> extract_by_id_;
@@ -398,6 +477,25 @@ class Expander {
   std::array<std::unordered_map<std::string, std::uint32_t>, kTrainValueKeys> interned_;
   std::string scratch_;
 };
+
+// A learning-rate schedule is a fine-tuning setting: heads (finetune: head) train at a constant
+// rate, which a sweep mixing both should say rather than leave the user to find out.
+void warn_schedule_of_heads(Plan& plan) {
+  const json& c = plan.spec.canonical;
+  std::string key;
+  if (c["grid"].contains("schedule"))
+    key = "grid.schedule";
+  else if (c["train"]["schedule"] != "constant")
+    key = "train.schedule";
+  if (key.empty()) return;
+  const bool heads = std::any_of(plan.trains.begin(), plan.trains.end(),
+                                 [](const TrainTask& t) { return t.param("finetune").is_null(); });
+  if (heads)
+    plan.warnings.push_back(
+        fmt::format("{}: {}: applies to fine-tuning tasks only; the tasks "
+                    "with finetune: head train at a constant learning rate",
+                    plan.spec.location(key), key));
+}
 
 }  // namespace
 
@@ -459,6 +557,7 @@ Plan plan_sweep(const SweepSpec& spec) {
     expander.expand(Expander::overlay(main, entry), nullptr, plan.included, removed);
   }
   expander.finish();
+  warn_schedule_of_heads(plan);
   if (plan.trains.empty())
     throw ConfigError(fmt::format("invalid sweep file {} (1 error):\n  {}: grid: no task to run",
                                   spec.file, spec.location("grid")));

@@ -41,20 +41,24 @@ struct ExtractTask {
                                ///< training images)
   int repeat = 0;              ///< meaningful only together with fold
   std::optional<TaskId> crop;  ///< the crop task whose images are read; none for `{}` variants
+  /// head: pooled features; layer4, layer3, all: the input of the blocks a fine-tuning task
+  /// trains (the activations entering them; for all, the normalised images).
+  std::string cut = "head";
   /// {backbone, weights (as written), image_size, normalize, crop (id or null), dataset, and
-  /// fold, repeat, folds, cv_seed when normalize == dataset}.
+  /// fold, repeat, folds, cv_seed when normalize == dataset, and cut unless head}.
   nlohmann::json params;
 };
 
 /// Number of training parameters that come from the grid (backbone ... seed, see TrainValues).
-inline constexpr std::size_t kTrainValueKeys = 15;
+inline constexpr std::size_t kTrainValueKeys = 22;
 
 /// The distinct values of the grid-driven training parameters, shared by all train tasks of a
 /// plan: a task stores one small index per parameter instead of its own JSON object (a 100,000-task
 /// plan would otherwise hold ~2 KB of JSON per task).
 struct TrainValues {
   /// Parameter names: backbone, variant, weights, image_size, normalize, head, hidden, optimizer,
-  /// lr, weight_decay, momentum, batch_size, standardize, label_smoothing, seed.
+  /// lr, weight_decay, momentum, batch_size, standardize, label_smoothing, seed, and the
+  /// fine-tuning ones: finetune, bn, backbone_lr, schedule, lr_horizon, lr_step, lr_gamma.
   std::array<std::string, kTrainValueKeys> keys;
   std::array<std::vector<nlohmann::json>, kTrainValueKeys> values;  ///< distinct values per key
   /// The sweep's cv scheme (sweep::cv_scheme_params), the same for every task; null for
@@ -83,7 +87,9 @@ struct TrainTask {
   /// backbone, weights, variant, image_size, normalize, head, hidden (mlp only), optimizer, lr,
   /// weight_decay, momentum (sgd only), batch_size, standardize, label_smoothing, seed, fold,
   /// repeat, folds, cv_seed, cv (the scheme, when not stratified K-fold) and extract (the
-  /// feature set's id).
+  /// feature set's id). Fine-tuning tasks (finetune other than head) add finetune, bn,
+  /// backbone_lr, schedule, and lr_horizon (cosine) or lr_step and lr_gamma (step); head tasks
+  /// carry none of them, so their ids are those of versions without fine-tuning.
   nlohmann::json params() const;
   /// One parameter of params() without building the object; null when the task lacks it.
   nlohmann::json param(std::string_view key) const;

@@ -26,8 +26,16 @@ struct RunSettings {
   int threads = 0;              ///< torch threads per rank; 0: cores / worker ranks on the node
   std::string device = "auto";  ///< auto (CUDA when available), cpu, cuda
   double grace_period = 30;     ///< seconds after SIGTERM/SIGINT until running tasks are abandoned
+  /// Intra-op threads of a fine-tuning task, whatever the rank's share of the cores: LibTorch
+  /// sums convolution gradients in an order that depends on the thread count, so a fixed count
+  /// keeps a task's results the same on any number of ranks.
+  int finetune_threads = 4;
+  /// Trained networks kept as files torch.load reads (DIR/models/): none, all (every train
+  /// task's), or best (the folds of the configuration fersweep report's best table names).
+  std::string keep_models = "none";
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunSettings, retries, threads, device, grace_period)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunSettings, retries, threads, device, grace_period,
+                                                finetune_threads, keep_models)
 
 /// `dataset:` (data/settings.h owns the struct: root, classes, format and its options, image
 /// preparation).
@@ -73,9 +81,13 @@ struct ExtractSettings {
   int image_size = DatasetSettings{}.image_size;
   std::string normalize = DatasetSettings{}.normalize;
   std::optional<std::string> crop;  ///< the crop task whose crops are read; none: whole images
+  /// head: pooled features; layer4 / layer3: the activations entering that stage, for
+  /// fine-tuning tasks (model::Cut). Absent from a task's parameters when head, so feature
+  /// sets keep the ids of versions without fine-tuning.
+  std::string cut = "head";
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExtractSettings, backbone, weights, image_size,
-                                                normalize, crop)
+                                                normalize, crop, cut)
 
 /// Which fold of which cross-validation split: a train task's, and an extract task's with
 /// normalize: dataset (the fold whose training images give the statistics).

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "faces/settings.h"
+#include "model/arch.h"
 #include "sweep/yaml_tree.h"
 
 namespace fersweep::sweep {
@@ -31,7 +32,8 @@ const std::vector<std::string>& grid_keys() {
   static const std::vector<std::string> keys = {
       "backbone",    "variant",         "weights", "image_size",   "normalize", "head",
       "hidden",      "optimizer",       "lr",      "weight_decay", "momentum",  "batch_size",
-      "standardize", "label_smoothing", "seed",    "fold",         "epochs"};
+      "standardize", "label_smoothing", "seed",    "finetune",     "bn",        "backbone_lr",
+      "schedule",    "lr_horizon",      "lr_step", "lr_gamma",     "fold",      "epochs"};
   return keys;
 }
 
@@ -64,9 +66,13 @@ const std::vector<std::string> kVariantKeys = {"detector", "model",    "boxes", 
 const std::vector<std::string> kQcKeys = {"min_face_px", "blur_threshold", "iou_threshold"};
 const std::vector<std::string> kCvKeys = {"folds", "seed", "repeats", "group", "split", "test"};
 const std::vector<std::string> kTrainKeys = {
-    "head",   "hidden",      "optimizer",       "lr",  "weight_decay", "momentum", "batch_size",
-    "epochs", "standardize", "label_smoothing", "seed"};
-const std::vector<std::string> kRunKeys = {"retries", "threads", "device", "grace_period"};
+    "head",       "hidden",     "optimizer", "lr",          "weight_decay",
+    "momentum",   "batch_size", "epochs",    "standardize", "label_smoothing",
+    "seed",       "finetune",   "bn",        "backbone_lr", "schedule",
+    "lr_horizon", "lr_step",    "lr_gamma"};
+const std::vector<std::string> kRunKeys = {"retries",      "threads",          "device",
+                                           "grace_period", "finetune_threads", "keep_models"};
+const std::vector<std::string> kKeepModels = {"none", "best", "all"};
 
 const std::vector<std::string> kNormalize = {"imagenet", "dataset", "minmax"};
 const std::vector<std::string> kHeads = {"linear", "mlp"};
@@ -291,6 +297,14 @@ std::optional<json> read_param(Checker& c, const std::string& key, const YamlVal
   if (key == "standardize") return wrap(c.boolean(v, path));
   if (key == "label_smoothing") return wrap(c.number(v, path, 0, false, 1, true));
   if (key == "seed") return wrap(c.integer(v, path, 0, kMaxSeed));
+  if (key == "finetune") return wrap(c.choice(v, path, "fine-tuning cut", model::cut_names()));
+  if (key == "bn") return wrap(c.choice(v, path, "BatchNorm mode", train::bn_mode_names()));
+  if (key == "backbone_lr") return wrap(c.number(v, path, 0, true, kInf, false));
+  if (key == "schedule")
+    return wrap(c.choice(v, path, "learning-rate schedule", train::schedule_names()));
+  if (key == "lr_horizon") return wrap(c.integer(v, path, 0, 1000000));
+  if (key == "lr_step") return wrap(c.integer(v, path, 1, 1000000));
+  if (key == "lr_gamma") return wrap(c.number(v, path, 0, true, 1, false));
   if (key == "fold") {
     auto f = c.integer(v, path, 0, kBig);
     if (!f) return std::nullopt;
@@ -710,6 +724,7 @@ class SpecBuilder {
 
   void train(const YamlValue* v) {
     json out = TrainSettings{};  // the defaults, from their one place
+    out.update(json(train::FineTuneSettings{}));
     out["epochs"] = {50, 100, 200};
     if (v && c_.expect_map(*v, "train")) {
       c_.check_keys(*v, "train", kTrainKeys, {{"standardise", "standardize"}});
@@ -867,6 +882,10 @@ class SpecBuilder {
           [&](auto& x, auto path) { return c_.choice(x, path, "device", kDevices); });
     field(v, "run", "grace_period", out, d.grace_period,
           [&](auto& x, auto path) { return c_.number(x, path, 0, false, kInf, false); });
+    field(v, "run", "finetune_threads", out, d.finetune_threads,
+          [&](auto& x, auto path) { return c_.integer(x, path, 1, 4096); });
+    field(v, "run", "keep_models", out, d.keep_models,
+          [&](auto& x, auto path) { return c_.choice(x, path, "keep_models value", kKeepModels); });
     spec_.canonical["run"] = out;
     spec_.run = out.get<RunSettings>();
   }

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "model/arch.h"
+
 namespace fersweep::sweep {
 
 using nlohmann::json;
@@ -30,8 +32,12 @@ CostEstimate estimate_cost(const Plan& plan, const DatasetCensus& census) {
     cost.extract_gflop += images * backbone_gflops(t.backbone, t.image_size);
   for (const auto& t : plan.trains) {
     const auto& e = plan.extracts[t.extract_index];
-    cost.naive_gflop +=
-        images * static_cast<double>(t.epochs.back()) * backbone_gflops(e.backbone, e.image_size);
+    const double epochs = static_cast<double>(t.epochs.back());
+    cost.naive_gflop += images * epochs * backbone_gflops(e.backbone, e.image_size);
+    if (e.cut == "head") continue;
+    cost.finetune_gflop += 3.0 * model::trained_share(model::parse_cut(e.cut)) * images * epochs *
+                           backbone_gflops(e.backbone, e.image_size);
+    ++cost.finetune_tasks;
   }
   return cost;
 }
@@ -177,6 +183,12 @@ std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostE
                   format_flops(cost.extract_gflop), cost.images,
                   cost.counted ? "counted" : "assumed", format_flops(cost.naive_gflop),
                   cost.extract_gflop > 0 ? cost.naive_gflop / cost.extract_gflop : 0.0));
+  if (cost.finetune_tasks > 0)
+    line(
+        fmt::format("          fine-tuning {} more ({} task{}: the trained blocks' forward and "
+                    "backward passes every epoch)",
+                    format_flops(cost.finetune_gflop), cost.finetune_tasks,
+                    cost.finetune_tasks == 1 ? "" : "s"));
   for (const auto& w : plan.warnings) line("warning   " + w);
   if (!tasks) return out;
 
@@ -243,7 +255,8 @@ json plan_json(const Plan& plan, const DatasetCensus& census, const CostEstimate
        {{"images_per_variant", cost.images},
         {"images_counted", cost.counted},
         {"backbone_gflop", cost.extract_gflop},
-        {"naive_gflop", cost.naive_gflop}}},
+        {"naive_gflop", cost.naive_gflop},
+        {"finetune_gflop", cost.finetune_gflop}}},
       {"warnings", plan.warnings},
       {"canonical", spec.canonical}};
   if (tasks) {
@@ -294,6 +307,7 @@ std::string plan_csv(const Plan& plan, const DatasetCensus& census, const CostEs
     row("images_counted", cost.counted ? "true" : "false");
     row("backbone_gflop", fmt::format("{:.6g}", cost.extract_gflop));
     row("naive_gflop", fmt::format("{:.6g}", cost.naive_gflop));
+    row("finetune_gflop", fmt::format("{:.6g}", cost.finetune_gflop));
     return out;
   }
   for (std::size_t i = 0; i < kCsvColumns.size(); ++i) out += (i ? "," : "") + kCsvColumns[i];

@@ -413,6 +413,8 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
     control.final_params->b1.assign(bias.value.begin(), bias.value.begin() + c);
     control.final_params->w2.clear();
     control.final_params->b2.clear();
+    control.final_params->mean = stdz.mean;
+    control.final_params->inv_std = stdz.inv_std;
   }
 }
 
@@ -530,6 +532,8 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
     control.final_params->b1 = b1.value;
     control.final_params->w2 = copy_out(w2.value.data(), c, hd, hp);
     control.final_params->b2 = b2.value;
+    control.final_params->mean = stdz.mean;
+    control.final_params->inv_std = stdz.inv_std;
   }
 }
 

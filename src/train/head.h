@@ -46,6 +46,9 @@ struct HeadJob {
 /// MLP: w1 [H, D], b1 [H], w2 [C, H], b2 [C].
 struct HeadParams {
   std::vector<float> w1, b1, w2, b2;
+  /// With standardize (final parameters only): the inputs the head saw were
+  /// float((x - mean) * inv_std), the training fold's statistics; empty otherwise.
+  std::vector<double> mean, inv_std;
 };
 
 /// The parameters a run starts from: torch.nn.Linear's initialisation (kaiming-uniform weights

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fersweep::train {
 
@@ -48,6 +49,16 @@ struct FineTuneSettings {
   int lr_step = 30;
   double lr_gamma = 0.1;
 };
+/// The values of FineTuneSettings::bn and ::schedule, for the sweep loader's messages.
+inline const std::vector<std::string>& bn_mode_names() {
+  static const std::vector<std::string> names = {"frozen", "train"};
+  return names;
+}
+inline const std::vector<std::string>& schedule_names() {
+  static const std::vector<std::string> names = {"constant", "cosine", "step"};
+  return names;
+}
+
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FineTuneSettings, finetune, bn, backbone_lr,
                                                 schedule, lr_horizon, lr_step, lr_gamma)
 

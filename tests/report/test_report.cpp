@@ -404,5 +404,34 @@ TEST(ReportAnalysis, PandasExampleRecomputesTheMainTable) {
   }
 }
 
+// run.keep_models: best compares each task at its last epoch (the network a kept model holds),
+// one configuration per variant, every fold of it.
+TEST(ReportAnalysis, BestModelsAreChosenAtEachTasksLastEpoch) {
+  ResultsTable t;
+  auto add = [&t](const std::string& id, const std::string& variant, const std::string& lr,
+                  int fold, int epoch, double accuracy) {
+    ResultRow r;
+    r.task_id = id;
+    r.epoch = epoch;
+    r.accuracy = accuracy;
+    r.params = {{"variant", {variant, {}}},
+                {"lr", {lr, std::stod(lr)}},
+                {"fold", {std::to_string(fold), double(fold)}},
+                {"epoch", {std::to_string(epoch), double(epoch)}}};
+    t.rows.push_back(r);
+  };
+  // original: lr 0.1 leads at epoch 2, lr 0.01 at the last epoch 4.
+  for (int fold : {0, 1}) {
+    const std::string f = std::to_string(fold);
+    add("a" + f, "original", "0.1", fold, 2, 0.9);
+    add("a" + f, "original", "0.1", fold, 4, 0.5);
+    add("b" + f, "original", "0.01", fold, 2, 0.4);
+    add("b" + f, "original", "0.01", fold, 4, 0.6);
+    add("c" + f, "faces", "0.1", fold, 4, 0.7);
+    add("d" + f, "faces", "0.01", fold, 4, 0.3);
+  }
+  EXPECT_EQ(best_model_tasks(t), (std::vector<std::string>{"b0", "b1", "c0", "c1"}));
+}
+
 }  // namespace
 }  // namespace fersweep::report

@@ -170,7 +170,10 @@ def test_grace_period_bounds_the_exit_time_of_long_tasks():
         start = time.monotonic()
         p = synthetic(out, "--tasks", 4, "--sleep-ms", 60000, "--grace", 2, ranks=ranks,
                       start_new_session=True)
-        time.sleep(3 if ranks > 1 else 1.5)  # MPI start-up under ASan takes a moment
+        # Signalled only once every rank catches it: a rank still starting (ASan, a loaded CI
+        # machine) would die of SIGUSR1's default action instead of draining.
+        wait_for_handlers(p.pid, ranks, signal.SIGTERM if ranks == 1 else signal.SIGUSR1)
+        time.sleep(1)  # the coordinator hands out the first tasks
         signaled = time.monotonic()
         p.send_signal(signal.SIGTERM if ranks == 1 else signal.SIGUSR1)
         rc, log = finish(p, timeout=60)
@@ -181,6 +184,30 @@ def test_grace_period_bounds_the_exit_time_of_long_tasks():
         assert "MPI_ABORT" not in log and "Killed" not in log, (ranks, log)
         assert not journal(out), (ranks, journal(out))
         print(f"ranks {ranks}: exit 3 {took:.1f} s after the signal ({time.monotonic() - start:.1f} s in all)")
+
+
+def catches(pid, sig):
+    """Whether process `pid` has a handler for `sig` (the SigCgt mask in /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(int(l.split()[1], 16) for l in f if l.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(mask >> (int(sig) - 1) & 1)
+
+
+def wait_for_handlers(launcher, ranks, sig, timeout=60):
+    """Waits until fersweep (ranks == 1) or each of the launcher's `ranks` ranks catches `sig`."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            pids = [launcher] if ranks == 1 else [rank_pid(launcher, r) for r in range(ranks)]
+        except AssertionError:
+            pids = []
+        if pids and all(catches(pid, sig) for pid in pids):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not every rank catches signal {int(sig)} after {timeout} s")
 
 
 def rank_pid(launcher, rank):

@@ -67,6 +67,24 @@ TEST(Scheduler, TrainingGoesToTheWorkerHoldingItsFeatures) {
   for (const auto* t : batch) EXPECT_EQ(t->features, "f2");
 }
 
+// Fine-tuning tasks (TaskSpec::alone) go out one at a time, costliest first, so that the last
+// long tasks are spread over the workers instead of queued on one.
+TEST(Scheduler, LongTasksGoOutOneAtATimeCostliestFirst) {
+  std::vector<TaskSpec> tasks;
+  for (auto [id, cost] :
+       std::vector<std::pair<std::string, double>>{{"a", 3}, {"b", 9}, {"c", 1}, {"d", 9}}) {
+    tasks.push_back(task(id, TaskKind::train, {}, "act", cost));
+    tasks.back().alone = true;
+  }
+  Scheduler s(tasks, 1);
+  EXPECT_EQ(ids(s.next_for(1, {"act"}, 16)), (std::vector<std::string>{"b"}));  // ties: index
+  EXPECT_EQ(ids(s.next_for(2, {}, 16)), (std::vector<std::string>{"d"}));
+  EXPECT_TRUE(s.complete("d", false, 2));  // retried, preferably elsewhere
+  EXPECT_EQ(ids(s.next_for(2, {}, 16)), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(ids(s.next_for(1, {}, 16)), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(ids(s.next_for(2, {}, 16)), (std::vector<std::string>{"c"}));
+}
+
 TEST(Scheduler, FailedTaskIsRetriedOnAnotherWorkerThenGivesUpAndFailsDependents) {
   Scheduler s({task("e", TaskKind::extract), task("x", TaskKind::extract),
                task("t", TaskKind::train, {"e"}, "e")},

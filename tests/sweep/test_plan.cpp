@@ -80,6 +80,20 @@ TEST(SweepFiles, DemoRunsEveryDepthOnBothVariants) {
   EXPECT_EQ(p.trains[0].id, "7ac1cfa26dd5b8ec");
 }
 
+TEST(SweepFiles, FineTuningStudyHasAFeatureSetPerCut) {
+  const Plan p = plan_file("finetune.yaml");
+  // 2 backbones x 2 variants x 3 cuts x 5 folds, evaluated at 3 epochs each; a feature set per
+  // (backbone, variant, cut).
+  expect_counts(p, {1, 12, 60, 180});
+  for (const auto& t : p.trains) {
+    const auto params = t.params();
+    if (params.contains("finetune")) {
+      EXPECT_EQ(params["lr_horizon"], 60);
+    }
+  }
+  EXPECT_EQ(p.spec.run.finetune_threads, 4);
+}
+
 TEST(SweepFiles, LearningRateByWeightDecayShareOneFeatureSet) {
   const Plan p = plan_file("lr-wd-study.yaml");
   expect_counts(p, {1, 1, 80, 160});
@@ -330,8 +344,8 @@ TEST(Plan, CvSchemesAndFormatsAreInTheParamsTheyChange) {
 TEST(Plan, PythonRecomputesEveryId) {
   const fs::path dir = fs::path(FERSWEEP_TEST_TMP) / "sweep_ids";
   fs::create_directories(dir);
-  for (const char* name :
-       {"paper.yaml", "demo.yaml", "lr-wd-study.yaml", "include-exclude.yaml", "fer2013.yaml"}) {
+  for (const char* name : {"paper.yaml", "demo.yaml", "lr-wd-study.yaml", "include-exclude.yaml",
+                           "fer2013.yaml", "finetune.yaml"}) {
     const Plan p = plan_file(name);
     const DatasetCensus census;
     const fs::path out = dir / (std::string(name) + ".json");
@@ -340,6 +354,87 @@ TEST(Plan, PythonRecomputesEveryId) {
                             "/sweep/check_ids.py " + out.string();
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
+}
+
+// Fine-tuning tasks: their settings in their parameters (only those their schedule uses), their
+// own feature sets (the activations before the cut), head tasks' ids unchanged.
+TEST(Plan, FineTuningTasksCarryTheirSettingsAndReadActivations) {
+  const Plan p = plan_text(
+      "dataset: {root: d}\ntrain: {epochs: [10, 30]}\n"
+      "grid: {backbone: resnet18, finetune: [head, layer4, layer3], "
+      "schedule: [constant, cosine, step], bn: [frozen]}\n");
+  // The schedule does not multiply head tasks: 5 + 2 cuts x 3 schedules x 5 folds.
+  expect_counts(p, {0, 3, 35, 70});
+  std::map<std::string, std::string> cut_of_extract;
+  for (const auto& e : p.extracts) {
+    cut_of_extract[e.id] = e.cut;
+    EXPECT_EQ(e.params.contains("cut"), e.cut != "head") << e.params.dump();
+    if (e.cut != "head") {
+      EXPECT_EQ(e.params["cut"], e.cut);
+    }
+  }
+  EXPECT_EQ(cut_of_extract.size(), 3u);
+  const Plan heads = plan_text(
+      "dataset: {root: d}\ntrain: {epochs: [10, 30]}\n"
+      "grid: {backbone: resnet18}\n");
+  std::set<std::string> head_ids;
+  for (const auto& t : heads.trains) head_ids.insert(t.id);
+  EXPECT_EQ(heads.extracts.front().id, p.extracts.front().id);
+  std::size_t seen_heads = 0;
+  for (const auto& t : p.trains) {
+    const auto params = t.params();
+    EXPECT_EQ(t.id, sha256_hex(params.dump()).substr(0, 16)) << params.dump();
+    const std::string cut = params.value("finetune", "head");
+    EXPECT_EQ(cut_of_extract.at(t.extract), cut);
+    if (cut == "head") {
+      ++seen_heads;
+      EXPECT_TRUE(head_ids.count(t.id)) << params.dump();
+      for (const char* key : {"bn", "backbone_lr", "schedule", "lr_horizon", "lr_step", "lr_gamma"})
+        EXPECT_FALSE(params.contains(key)) << key;
+      continue;
+    }
+    EXPECT_EQ(params["bn"], "frozen");
+    EXPECT_EQ(params["backbone_lr"], 0.1);
+    const std::string schedule = params["schedule"];
+    EXPECT_EQ(params.contains("lr_horizon"), schedule == "cosine");
+    EXPECT_EQ(params.contains("lr_step"), schedule == "step");
+    EXPECT_EQ(params.contains("lr_gamma"), schedule == "step");
+    if (schedule == "cosine") {
+      EXPECT_EQ(params["lr_horizon"], 30);  // 0: the last epoch
+    }
+    if (schedule == "step") {
+      EXPECT_EQ(params["lr_step"], 30);
+    }
+  }
+  EXPECT_EQ(seen_heads, 5u);
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_EQ(p.warnings[0],
+            "t.yaml:3:62: grid.schedule: applies to fine-tuning tasks only; the tasks with "
+            "finetune: head train at a constant learning rate");
+}
+
+TEST(Plan, FineTuningCombinationsTheTrainerCannotRunAreErrors) {
+  EXPECT_EQ(testing::config_error("dataset: {root: d}\ntrain: {finetune: layer4}\n"
+                                  "grid: {backbone: resnet18, head: [linear, mlp]}\n"),
+            "invalid sweep file t.yaml (1 error):\n  t.yaml:3:28: head: finetune: layer4 trains "
+            "a linear head; head: mlp works with finetune: head only (exclude the combination)");
+  EXPECT_EQ(testing::config_error("dataset: {root: d}\ntrain: {standardize: true}\n"
+                                  "grid: {backbone: resnet18, finetune: [head, all]}\n"),
+            "invalid sweep file t.yaml (1 error):\n  t.yaml:2:9: standardize: finetune: all "
+            "trains on activations, not features; standardize: true works with finetune: head "
+            "only (exclude the combination)");
+  EXPECT_EQ(testing::config_error(
+                "dataset: {root: d}\n"
+                "train: {finetune: layer3, schedule: cosine, lr_horizon: 20, epochs: [10, 30]}\n"
+                "grid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (1 error):\n  t.yaml:2:45: lr_horizon: schedule cosine "
+            "reaches a learning rate of 0 at epoch 20, before the last epoch 30; give lr_horizon "
+            ">= 30 (or 0: the sweep's last epoch)");
+  // An exclude entry removes the impossible combinations.
+  const Plan p = plan_text(
+      "dataset: {root: d}\ngrid: {backbone: resnet18, head: [linear, mlp], finetune: [head, "
+      "layer4]}\nexclude: [{head: mlp, finetune: layer4}]\n");
+  EXPECT_EQ(p.trains.size(), 15u);
 }
 
 TEST(Census, CountsImagesAndChecksFoldsAgainstTheSmallestClass) {
@@ -405,6 +500,12 @@ TEST(Cost, BackboneGflopsScaleWithTheImageArea) {
   EXPECT_NEAR(c.extract_gflop, 675 * 2 * (1.81 + 3.66 + 4.09) * s, 1e-6);
   // Each of the 30 training runs would forward all images 200 times.
   EXPECT_NEAR(c.naive_gflop, 675 * 200 * 10 * (1.81 + 3.66 + 4.09) * s, 1e-3);
+  EXPECT_EQ(c.finetune_tasks, 0u);
+  // finetune.yaml: 40 fine-tuning tasks (2 backbones x 2 variants x 2 cuts x 5 folds), 60 epochs,
+  // their trained blocks' share (layer4 0.22, layer3 + layer4 0.5) three times per image.
+  const CostEstimate f = estimate_cost(plan_file("finetune.yaml"), DatasetCensus{});
+  EXPECT_EQ(f.finetune_tasks, 40u);
+  EXPECT_NEAR(f.finetune_gflop, 3 * 675 * 60 * 10 * (0.22 + 0.5) * (1.81 + 4.09), 1e-3);
   EXPECT_EQ(format_flops(12.34), "12.3 GFLOP");
   EXPECT_EQ(format_flops(4560.0), "4.56 TFLOP");
 }

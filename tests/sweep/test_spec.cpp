@@ -391,5 +391,36 @@ TEST(SweepSpec, CvGroupAndOfficialSplitRules) {
   EXPECT_EQ(s.cv.folds, 1);
 }
 
+// The fine-tuning keys (train: and grid:) and run.finetune_threads: each bad value named with
+// its position, all in one report.
+TEST(SweepSpec, FineTuningKeysAreChecked) {
+  const std::string text =
+      "dataset: {root: d}\n"
+      "train: {finetune: layer5, bn: frozen, backbone_lr: 0, lr_gamma: 1.5}\n"
+      "run: {finetune_threads: 0}\n"
+      "grid:\n"
+      "  backbone: resnet18\n"
+      "  schedule: [constant, cosin]\n"
+      "  lr_step: [0]\n"
+      "  bn: [training]\n";
+  EXPECT_EQ(config_error(text),
+            "invalid sweep file t.yaml (7 errors):\n"
+            "  t.yaml:2:19: train.finetune: unknown fine-tuning cut 'layer5'; did you mean "
+            "'layer4'? (choices: head, layer4, layer3, all)\n"
+            "  t.yaml:2:52: train.backbone_lr: must be > 0, got 0\n"
+            "  t.yaml:2:65: train.lr_gamma: must be in (0, 1], got 1.5\n"
+            "  t.yaml:3:25: run.finetune_threads: must be between 1 and 4096, got 0\n"
+            "  t.yaml:6:24: grid.schedule[1]: unknown learning-rate schedule 'cosin'; did you "
+            "mean 'cosine'? (choices: constant, cosine, step)\n"
+            "  t.yaml:7:13: grid.lr_step[0]: must be between 1 and 1000000, got 0\n"
+            "  t.yaml:8:8: grid.bn[0]: unknown BatchNorm mode 'training' (choices: frozen, "
+            "train)");
+  const SweepSpec s = parse_sweep(kMinimal, "t.yaml");
+  EXPECT_EQ(s.canonical["train"]["finetune"], "head");
+  EXPECT_EQ(s.canonical["train"]["bn"], "frozen");
+  EXPECT_EQ(s.canonical["train"]["schedule"], "constant");
+  EXPECT_EQ(s.run.finetune_threads, 4);
+}
+
 }  // namespace
 }  // namespace fersweep::sweep

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Fine-tuning tasks in a real sweep (JAFFE-format demo data, random ResNet-18 at 32 px): the activations
+before each cut are a feature set of their own, the tasks give bit-identical results alone and
+under mpirun -np 3 (fixed run.finetune_threads) with and without kept models, results.h5 carries
+their settings, the kept models (run.keep_models) load in Python's torch and reproduce their
+stored accuracy through torchvision's own blocks, `best` keeps one configuration's folds, and an
+activation store too large for this version is refused before the results directory exists.
+
+Usage: test_finetune_e2e.py FERSWEEP_EXE SCRATCH_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+from harness import run_tests
+
+EXE, SCRATCH = sys.argv[1], sys.argv[2]
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+ENV.pop("FERSWEEP_INJECT_FAILURE", None)
+DATA = os.path.join(SCRATCH, "demo-data")
+SWEEP = os.path.join(SCRATCH, "finetune.yaml")
+PER_CLASS = 20  # JAFFE's 7 classes: 140 images
+
+SWEEP_TEXT = f"""
+name: finetune-tiny
+dataset: {{root: {DATA}, format: jaffe, image_size: 32, normalize: imagenet}}
+weights: random:3
+cv: {{folds: 2, seed: 1}}
+train: {{optimizer: adam, lr: 0.01, weight_decay: 0.0001, batch_size: 32, schedule: cosine}}
+run: {{finetune_threads: 2, keep_models: KEEP}}
+grid:
+  backbone: [resnet18]
+  finetune: [head, layer4, layer3]
+  epochs: [1, 2]
+  fold: all
+include:
+  - {{finetune: layer4, bn: train, schedule: step, lr_step: 1, lr_gamma: 0.5, optimizer: sgd}}
+"""
+
+
+def sweep_file(keep):
+    path = os.path.join(SCRATCH, f"finetune-{keep}.yaml")
+    with open(path, "w") as f:
+        f.write(SWEEP_TEXT.replace("KEEP", keep))
+    return path
+
+
+def run(out, ranks=1, sweep=SWEEP, extra=()):
+    cmd = [EXE, "run", sweep, "--out", out, "--no-progress", "--no-feature-cache", *extra]
+    if ranks > 1:
+        cmd = ["mpirun", "--oversubscribe", "-np", str(ranks), *cmd]
+    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
+    return p.returncode, p.stdout + p.stderr
+
+
+def rows(out):
+    """(task_id, epoch) → every stored number of the row, and the parameter columns."""
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        g = f["results"]
+        ids = g["task_id"].asstr()[()]
+        got, params = {}, {}
+        for i, tid in enumerate(ids):
+            key = (tid, int(g["epoch"][i]))
+            got[key] = (float(g["accuracy"][i]), float(g["test_loss"][i]), float(g["macro_f1"][i]),
+                        g["confusion"][i].tolist(), g["curve"][i].tobytes(),
+                        int(g["n_train"][i]), int(g["n_test"][i]))
+            params[key] = {k: (g[k].asstr()[i] if g[k].dtype.kind == "O" else g[k][i].item())
+                           for k in ("finetune", "bn", "schedule", "lr_horizon", "lr_step",
+                                     "lr_gamma", "backbone_lr", "optimizer", "fold")}
+        return got, params
+
+
+def journal(out):
+    with open(os.path.join(out, "journal.jsonl"), "rb") as f:
+        return [json.loads(line.rpartition(b"\t")[0]) for line in f.read().split(b"\n") if line]
+
+
+def setup():
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    os.makedirs(SCRATCH)
+    p = subprocess.run([EXE, "make-demo-data", DATA, "--seed", "5", "--format", "jaffe",
+                        "--per-class", str(PER_CLASS)],
+                       env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(SWEEP, "w") as f:
+        f.write(SWEEP_TEXT.replace("KEEP", "all"))
+
+
+def test_fine_tuning_results_are_identical_alone_and_under_mpirun():
+    results = {}
+    # Alone with every model kept (heads then train one by one), under mpirun with none: the
+    # same results either way.
+    for ranks in (1, 3):
+        out = os.path.join(SCRATCH, f"run{ranks}")
+        rc, log = run(out, ranks, sweep=SWEEP if ranks == 1 else sweep_file("none"))
+        assert rc == 0, log
+        got, params = rows(out)
+        # 2 folds x (head, layer4 cosine, layer3 cosine, layer4 with bn train and step), 2 epochs.
+        assert len(got) == 2 * 4 * 2, sorted(got)
+        n = 7 * PER_CLASS
+        for key, (acc, loss, f1, confusion, _, n_train, n_test) in got.items():
+            assert n_train + n_test == n and 0 <= acc <= 1 and np.isfinite(loss), (key, acc, loss)
+            assert int(np.sum(confusion)) == n_test and abs(
+                np.trace(confusion) / n_test - acc) < 1e-12, key
+        by_cut = {}
+        for key, p in params.items():
+            by_cut.setdefault(p["finetune"], []).append(p)
+        assert sorted(by_cut) == ["", "layer3", "layer4"], sorted(by_cut)  # "": head (no column value)
+        for p in by_cut["layer3"]:
+            assert (p["schedule"], p["lr_horizon"], p["bn"], p["backbone_lr"]) == ("cosine", 2, "frozen", 0.1), p
+        steps = [p for p in by_cut["layer4"] if p["schedule"] == "step"]
+        assert len(steps) == 4 and all(p["bn"] == "train" and p["lr_step"] == 1 and p["lr_gamma"] == 0.5
+                                       and p["optimizer"] == "sgd" and p["lr_horizon"] == -1 for p in steps), steps
+        for p in by_cut[""]:
+            assert p["schedule"] == "" and np.isnan(p["backbone_lr"]), p
+        results[ranks] = got
+        # Each fine-tuning task ran at run.finetune_threads, whatever the rank's share of cores.
+        tuned = [r for r in journal(out) if r.get("kind") == "train" and r["status"] == "done"
+                 and "threads" in r["result"]]
+        assert len(tuned) == 6 and all(r["result"]["threads"] == 2 for r in tuned), tuned
+    assert results[1] == results[3], "fine-tuning results differ between 1 and 3 ranks"
+
+
+def test_activations_are_feature_sets_of_their_own():
+    out = os.path.join(SCRATCH, "run1")
+    shapes = {}
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        extracts = f["extracts"]
+        ids = extracts["task_id"].asstr()[()]
+    for tid in ids:
+        with h5py.File(os.path.join(out, "cache", "features", f"{tid}.h5"), "r") as f:
+            names = list(f.keys())
+            data = f["features"]
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            shapes[attrs.get("cut", "head")] = (data.shape, json.loads(attrs["shape"]) if "shape" in attrs else None)
+            assert np.all(np.isfinite(data[()])), (tid, names)
+    # ResNet-18 at 32 px: pooled 512; layer4's input 256x2x2; layer3's input 128x4x4.
+    n = 7 * PER_CLASS
+    assert shapes == {"head": ((n, 512), None), "layer4": ((n, 1024), [256, 2, 2]),
+                      "layer3": ((n, 2048), [128, 4, 4])}, shapes
+
+
+def test_kept_models_load_in_torch_and_reproduce_their_accuracy():
+    import torch
+    import torchvision
+    out = os.path.join(SCRATCH, "run1")
+    got, _ = rows(out)
+    done = {r["id"]: r for r in journal(out) if r.get("kind") == "train" and r["status"] == "done"}
+    models = sorted(os.listdir(os.path.join(out, "models")))
+    assert models == sorted(f"{tid}.pt" for tid in done), (models, sorted(done))
+    assert not any(os.path.exists(os.path.join(out, "cache", "train", tid, "model.pt")) for tid in done)
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        classes = json.loads(f.attrs["classes"])
+        folds = {(e, int(k)): f["folds"]["assignment"][i]
+                 for i, (e, k) in enumerate(zip(f["folds"]["extract"].asstr()[()], f["folds"]["folds"][()]))}
+    checked = {"head": 0, "layer4": 0, "layer3": 0}
+    for name in models:
+        tid = name[:-3]
+        m = torch.load(os.path.join(out, "models", name))
+        params = json.loads(m["params"])
+        assert m["format"] == "fersweep-model-1" and m["task_id"] == tid and m["epoch"] == 2, m.keys()
+        assert params == done[tid]["params"] and m["classes"] == classes, (params, m["classes"])
+        frozen = json.loads(m["frozen"])
+        cut = params.get("finetune", "head")
+        assert frozen["extract"] == params["extract"] and frozen["cut"] == cut, frozen
+        with h5py.File(os.path.join(out, "cache", "features", params["extract"] + ".h5"), "r") as f:
+            x = torch.from_numpy(f["features"][()])
+            y = torch.from_numpy(f["labels"][()])
+        test = torch.from_numpy(folds[(params["extract"], params["folds"])] == params["fold"])
+        sd = m["state_dict"]
+        with torch.no_grad():
+            if cut == "head":
+                if m["standardize"] is not None:
+                    z = m["standardize"]
+                    x = ((x.double() - z["mean"]) * z["inv_std"]).float()
+                logits = x @ sd["fc.weight"].T + sd["fc.bias"]
+            else:
+                net = torchvision.models.resnet18(num_classes=len(classes)).eval()
+                blocks = ["layer3", "layer4"] if cut == "layer3" else ["layer4"]
+                tail = torch.nn.Sequential(*[getattr(net, b) for b in blocks], net.avgpool,
+                                           torch.nn.Flatten(), net.fc)
+                for b in blocks + ["fc"]:
+                    getattr(net, b).load_state_dict(
+                        {k[len(b) + 1:]: v for k, v in sd.items() if k.startswith(b + ".")}, strict=True)
+                c, h = (256, 2) if cut == "layer4" else (128, 4)
+                logits = tail(x.reshape(-1, c, h, h))
+        pred = logits.argmax(1)
+        acc = (pred[test] == y[test]).double().mean().item()
+        stored = got[(tid, 2)][0]
+        n_test = int(test.sum())
+        assert abs(acc - stored) <= 1.0 / n_test + 1e-12, (tid, cut, acc, stored)
+        checked[cut] += 1
+    assert checked == {"head": 2, "layer4": 4, "layer3": 2}, checked
+    # fersweep report lists them.
+    report = os.path.join(SCRATCH, "report1")
+    p = subprocess.run([EXE, "report", out, "--out", report, "--format", "md"], env=ENV,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    text = open(os.path.join(report, "report.md")).read()
+    assert "Kept models" in text and all(f"models/{name}" in text for name in models), text
+
+
+def test_best_keeps_the_folds_of_the_best_configuration_only():
+    out = os.path.join(SCRATCH, "best")
+    rc, log = run(out, sweep=sweep_file("best"))
+    assert rc == 0, log
+    got, params = rows(out)
+    done = {r["id"]: r["params"] for r in journal(out) if r.get("kind") == "train" and r["status"] == "done"}
+    # Mean accuracy at the last epoch per configuration (every parameter but fold and extract).
+    means = {}
+    for (tid, epoch), (acc, *_rest) in got.items():
+        if epoch == 2:
+            config = json.dumps({k: v for k, v in done[tid].items() if k not in ("fold", "extract")},
+                                sort_keys=True)
+            means.setdefault(config, {})[tid] = acc
+    best = max(np.mean(list(v.values())) for v in means.values())
+    kept = sorted(n[:-3] for n in os.listdir(os.path.join(out, "models")))
+    winners = [sorted(v) for v in means.values() if np.mean(list(v.values())) == best]
+    assert kept in winners, (kept, winners, means)
+    assert len(kept) == 2, kept
+    assert not os.listdir(os.path.join(out, "cache", "train")) or not any(
+        os.path.exists(os.path.join(out, "cache", "train", d, "model.pt"))
+        for d in os.listdir(os.path.join(out, "cache", "train"))), "unselected models left behind"
+
+
+def test_an_activation_store_too_large_for_memory_is_refused_before_the_run():
+    big = os.path.join(SCRATCH, "big.yaml")
+    with open(big, "w") as f:
+        f.write(SWEEP_TEXT.replace("image_size: 32", "image_size: 1024")
+                .replace("backbone: [resnet18]", "backbone: [resnet50]").replace("KEEP", "none"))
+    out = os.path.join(SCRATCH, "big")
+    rc, log = run(out, sweep=big)
+    assert rc == 2, (rc, log)
+    # Both cuts, in one report.
+    for cut in ("layer4", "layer3"):
+        assert f"finetune: {cut}: the inputs of resnet50's {cut} for 140 images of 1024 px are" in log, log
+    assert "use a smaller image_size" in log, log
+    assert not os.path.exists(out), os.listdir(out)
+
+
+if __name__ == "__main__":
+    setup()
+    sys.exit(run_tests(globals(), ordered=False))
