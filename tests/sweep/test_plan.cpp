@@ -411,6 +411,9 @@ TEST(Plan, FineTuningTasksCarryTheirSettingsAndReadActivations) {
   EXPECT_EQ(p.warnings[0],
             "t.yaml:3:62: grid.schedule: applies to fine-tuning tasks only; the tasks with "
             "finetune: head train at a constant learning rate");
+  EXPECT_TRUE(plan_text("dataset: {root: d}\ngrid: {backbone: resnet18, finetune: [head, layer4], "
+                        "schedule: [constant]}\n")
+                  .warnings.empty());
 }
 
 TEST(Plan, FineTuningCombinationsTheTrainerCannotRunAreErrors) {
