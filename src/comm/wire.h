@@ -13,7 +13,8 @@ namespace fersweep::comm {
 /// Bumped whenever the layout of any message changes.
 /// 2: a result's status may be "cancelled"; task artifacts travel as bytes beside the result; a
 /// task carries its evaluated epochs.
-inline constexpr std::uint16_t kWireVersion = 2;
+/// 3: task checkpoints (a worker's kCheckpoint message; checkpoints sent with their tasks).
+inline constexpr std::uint16_t kWireVersion = 3;
 
 /// Builds one message.
 class WireWriter {

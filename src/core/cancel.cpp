@@ -35,6 +35,10 @@ bool cancel_due() noexcept {
   return deadline != kNever && now_ns() >= deadline;
 }
 
+bool stop_requested() noexcept {
+  return g_deadline_ns.load(std::memory_order_relaxed) != kNever;
+}
+
 void throw_if_cancelled(std::string_view what) {
   if (cancel_due())
     throw CancelledError(

@@ -23,6 +23,9 @@ class CancelledError : public InterruptedError {
 void cancel_after(double seconds_from_now) noexcept;
 /// True once the deadline has passed.
 bool cancel_due() noexcept;
+/// True once a deadline is armed (a stop was requested), even if it has not passed: long work
+/// saves what it can (a task checkpoint) while the grace period lasts.
+bool stop_requested() noexcept;
 /// Throws CancelledError ("`what` cancelled: stop requested and the grace period is over") when
 /// cancel_due().
 void throw_if_cancelled(std::string_view what);

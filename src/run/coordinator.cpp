@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "run/backoff.h"
+#include "run/checkpoints.h"
 #include "run/progress.h"
 #include "run/protocol.h"
 #include "run/results_dir.h"
@@ -39,8 +40,10 @@ class Coordinator {
         options_(options),
         placement_(placement),
         results_(setup, options),
+        checkpoints_(results_.dir()),
         scheduler_(&setup.tasks, options.retries),
         progress_(options.progress) {
+    if (options.force_new) checkpoints_.clear();
     resume();
   }
 
@@ -198,9 +201,32 @@ class Coordinator {
         if (it != finished_results_.end()) in.dep_results[d] = it->second;
       }
     }
-    if (!tasks.empty() && tasks.front()->kind == TaskKind::train)
+    if (!tasks.empty() && tasks.front()->kind == TaskKind::train) {
       in.features = features_for(tasks.front()->features);
+      for (const auto* t : tasks) {
+        if (auto c = checkpoints_.load(t->id)) {
+          log::info("task {} continues from its checkpoint at epoch {}", t->id, c->epoch);
+          in.checkpoints[t->id] = std::move(c->state);
+        }
+      }
+    }
     return in;
+  }
+
+  // A running task's latest state: kept until the task finishes (a late one is dropped). A
+  // checkpoint that cannot be written costs only the time it would have saved.
+  void keep_checkpoint(TaskCheckpoint c) {
+    if (!scheduler_.contains(c.task_id) || scheduler_.state(c.task_id) != Scheduler::State::running)
+      return;
+    try {
+      checkpoints_.save(c);
+      results_.event({{"event", "checkpoint"},
+                      {"id", c.task_id},
+                      {"epoch", c.epoch},
+                      {"bytes", c.state.size()}});
+    } catch (const IoError& e) {
+      log::warn("task {}: checkpoint at epoch {} not kept: {}", c.task_id, c.epoch, e.what());
+    }
   }
 
   // Journals one finished attempt. `result_text`, when given, is the result as it arrived (JSON
@@ -225,6 +251,8 @@ class Coordinator {
       }
       return;
     }
+    // Finished, or failed — a failed attempt's state may be what failed: the retry starts afresh.
+    checkpoints_.remove(o.id);
     const bool keep_result = o.ok && scheduler_.has_dependents(o.id);
     const bool needs_json =
         result_text.empty() || o.features || keep_result || !o.artifacts.empty();
@@ -299,7 +327,10 @@ class Coordinator {
       FERSWEEP_ASSERT(!tasks.empty(), "nothing ready but the sweep is not finished");
       std::vector<TaskSpec> batch;
       for (const auto* t : tasks) batch.push_back(*t);
-      const TaskInputs in = inputs_for(tasks);
+      TaskInputs in = inputs_for(tasks);
+      in.save_checkpoint = [this](const std::string& id, int epoch, std::string state) {
+        keep_checkpoint({id, epoch, std::move(state)});
+      };
       for (auto& o : local.execute(batch, in)) {
         o.rank = 0;
         o.host = placement_.host;
@@ -355,6 +386,7 @@ class Coordinator {
   void handle(const comm::Message& m) {
     protocol::Message msg = protocol::decode(m.payload, m.source);
     const int worker = m.source;
+    if (msg.type == protocol::kCheckpoint) return keep_checkpoint(std::move(msg.checkpoint));
     if (msg.type == protocol::kResult) {
       for (auto& a : msg.outcomes) record(a.outcome, worker, std::move(a.result_text));
       busy_.erase(worker);
@@ -409,6 +441,7 @@ class Coordinator {
   const RunOptions& options_;
   comm::Placement placement_;
   ResultsDirectory results_;
+  CheckpointStore checkpoints_;
   Scheduler scheduler_;
   ProgressReporter progress_;
   comm::Communicator comm_;

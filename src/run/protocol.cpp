@@ -135,12 +135,20 @@ std::string encode_result(const std::vector<TaskOutcome>& outcomes, int rank,
   return w.take();
 }
 
+std::string encode_checkpoint(const TaskCheckpoint& c) {
+  return comm::WireWriter(kCheckpoint).str(c.task_id).i64(c.epoch).str(c.state).take();
+}
+
+// kTasks: count, tasks, dependencies' results (JSON text), checkpoints (count, then task id and
+// state each), features.
 std::string encode_tasks(const std::vector<const TaskSpec*>& tasks, const TaskInputs& inputs,
                          bool send_features) {
   comm::WireWriter w(kTasks);
   w.u64(tasks.size());
   for (const auto* t : tasks) put_task(w, *t);
   w.str(json(inputs.dep_results).dump());
+  w.u64(inputs.checkpoints.size());
+  for (const auto& [id, state] : inputs.checkpoints) w.str(id).str(state);
   put_features(w, send_features ? inputs.features.get() : nullptr);
   return w.take();
 }
@@ -171,6 +179,11 @@ Message decode(std::string_view payload, int source) {
       for (auto& t : m.tasks.tasks) t = get_task(r);
       const json dep_results = json::parse(r.str());  // items() must not outlive it
       for (const auto& [k, v] : dep_results.items()) m.tasks.dep_results[k] = v;
+      const auto checkpoints = r.u64();
+      for (std::uint64_t i = 0; i < checkpoints; ++i) {
+        std::string id = r.str();
+        m.tasks.checkpoints[std::move(id)] = r.str();
+      }
       m.tasks.features = get_features(r);
       break;
     }
@@ -178,6 +191,11 @@ Message decode(std::string_view payload, int source) {
       m.context = json::parse(r.str());
       break;
     case kStop:
+      break;
+    case kCheckpoint:
+      m.checkpoint.task_id = r.str();
+      m.checkpoint.epoch = static_cast<int>(r.i64());
+      m.checkpoint.state = r.str();
       break;
     default:
       throw CommError(fmt::format("unexpected message type {} from rank {}", r.type(), source));

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "run/checkpoints.h"
 #include "run/task.h"
 
 namespace fersweep::run::protocol {
@@ -22,7 +23,14 @@ namespace fersweep::run::protocol {
 inline constexpr int kTag = 7;
 
 /// Message types (comm::WireWriter's type field).
-enum MessageType : std::uint16_t { kRequest = 1, kResult = 2, kTasks = 3, kStop = 4, kSetup = 5 };
+enum MessageType : std::uint16_t {
+  kRequest = 1,
+  kResult = 2,
+  kTasks = 3,
+  kStop = 4,
+  kSetup = 5,
+  kCheckpoint = 6
+};
 
 /// Worker → coordinator, first message: "give me work". `holds`: the feature sets the worker
 /// keeps in memory, most recent first (the coordinator prefers tasks that use them).
@@ -38,14 +46,18 @@ struct ArrivedOutcome {
   std::string result_text;
 };
 
+/// Worker → coordinator, while a task runs: its checkpoint (not a request for work).
+std::string encode_checkpoint(const TaskCheckpoint& checkpoint);
+
 /// Coordinator → worker: tasks sharing their inputs (one crop/extract, or training tasks of one
-/// feature set), the results of their dependencies, and the feature set unless the worker holds
-/// it.
+/// feature set), the results of their dependencies, the checkpoints they continue from, and the
+/// feature set unless the worker holds it.
 std::string encode_tasks(const std::vector<const TaskSpec*>& tasks, const TaskInputs& inputs,
                          bool send_features);
 struct TasksMessage {
   std::vector<TaskSpec> tasks;
   std::map<std::string, nlohmann::json> dep_results;
+  std::map<std::string, std::string> checkpoints;
   std::shared_ptr<FeatureSet> features;  ///< null when not sent
 };
 
@@ -61,6 +73,7 @@ struct Message {
   std::vector<ArrivedOutcome> outcomes;  ///< kResult
   TasksMessage tasks;                    ///< kTasks
   nlohmann::json context;                ///< kSetup
+  TaskCheckpoint checkpoint;             ///< kCheckpoint
 };
 
 /// Decodes any message from rank `source`; CommError on a damaged or unknown message.

@@ -38,18 +38,6 @@ std::string json_seconds(double seconds) {
   return std::isfinite(seconds) ? fmt::format("{}", seconds) : "0";
 }
 
-void write_text_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(fmt::format("cannot write '{}'", temp.string()));
-    out << text;
-    out.flush();
-    if (!out) throw IoError(fmt::format("cannot write '{}' (disk full?)", temp.string()));
-  }
-  store::commit_temp_file(temp, path);
-}
-
 // Explains how two run identities differ, key by key.
 std::string identity_difference(const json& old_id, const json& new_id) {
   std::vector<std::string> keys;
@@ -69,6 +57,18 @@ std::string identity_difference(const json& old_id, const json& new_id) {
 }
 
 }  // namespace
+
+void write_text_atomically(const fs::path& path, const std::string& text) {
+  const fs::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throw IoError(fmt::format("cannot write '{}'", temp.string()));
+    out << text;
+    out.flush();
+    if (!out) throw IoError(fmt::format("cannot write '{}' (disk full?)", temp.string()));
+  }
+  store::commit_temp_file(temp, path);
+}
 
 const std::string& now_iso() {
   static thread_local std::time_t cached_time = -1;

@@ -94,6 +94,10 @@ class ResultsDirectory {
   std::chrono::steady_clock::time_point last_rewrite_{};
 };
 
+/// Writes `path` atomically (a temporary file beside it, fsync'd and renamed); IoError naming
+/// it on failure.
+void write_text_atomically(const std::filesystem::path& path, const std::string& text);
+
 /// A JSON file, parsed; IoError naming it when it is unreadable or not JSON.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

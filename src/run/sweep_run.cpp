@@ -125,10 +125,11 @@ struct SweepContext {
   std::map<std::string, LocatedWeights> weights;  ///< extract task id → its weights
   int finetune_threads = sweep::RunSettings{}.finetune_threads;  ///< run.finetune_threads
   std::string keep_models = sweep::RunSettings{}.keep_models;    ///< run.keep_models
+  double checkpoint_seconds = 600;  ///< run.checkpoint_every in seconds; < 0: off
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
                                                 images, fingerprint, format, variants, weights,
-                                                finetune_threads, keep_models)
+                                                finetune_threads, keep_models, checkpoint_seconds)
 
 // The fold of each of `indices` (manifest indices, e.g. a feature set's rows) under a task's fold
 // settings: stratified K-fold by label, subject-disjoint folds, or the dataset's own split. A pure
@@ -463,6 +464,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   context.weights = std::move(weights);
   context.finetune_threads = spec.run.finetune_threads;
   context.keep_models = spec.run.keep_models;
+  context.checkpoint_seconds = sweep::checkpoint_seconds(spec.run.checkpoint_every).value();
   for (const auto& c : plan.crops) {
     setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {}, kCropGflopsPerImage * n));
     context.variants[c.id] = c.variant;
@@ -711,7 +713,7 @@ class SweepExecutor : public Executor {
       }
       out.push_back(guarded(t, [&](TaskOutcome& o) {
         if (!inputs.features) throw InternalError("a fine-tuning task arrived without its inputs");
-        fine_tune(t, *inputs.features, o);
+        fine_tune(t, *inputs.features, inputs, o);
       }));
     }
     return out;
@@ -738,7 +740,8 @@ class SweepExecutor : public Executor {
     return tail_weights_;
   }
 
-  void fine_tune(const TaskSpec& t, const FeatureSet& fs, TaskOutcome& o) {
+  void fine_tune(const TaskSpec& t, const FeatureSet& fs, const TaskInputs& inputs,
+                 TaskOutcome& o) {
     const json& p = t.params;
     const auto f = p.get<sweep::FoldSettings>();
     const auto split = data::fold_split(assignment_for(fs, f), f.fold);
@@ -769,16 +772,45 @@ class SweepExecutor : public Executor {
     train::FineTuneControl control;
     model::SavedModel kept;
     if (keeps_models()) control.final_state = &kept.state;
-    const train::TrainResult r = train::fine_tune(
-        arch, state, train::TensorActivations(x), fs.labels, split.train, split.test,
-        static_cast<int>(manifest_.classes.size()), config, device_, control);
-    o.result = to_json(r, split.train.size(), split.test.size());
+    train::Checkpointing checkpoints = checkpointing(t, inputs);
+    control.checkpoints = &checkpoints;
+    auto run = [&] {
+      return train::fine_tune(arch, state, train::TensorActivations(x), fs.labels, split.train,
+                              split.test, static_cast<int>(manifest_.classes.size()), config,
+                              device_, control);
+    };
+    std::optional<train::TrainResult> r;
+    try {
+      r = run();
+    } catch (const train::CheckpointError& e) {
+      log::warn("task {}: its checkpoint is not used ({}); it starts from scratch", t.id, e.what());
+      checkpoints.resume = nullptr;
+      r = run();
+      o.result["checkpoint_refused"] = e.what();
+    }
+    o.result.update(to_json(*r, split.train.size(), split.test.size()));
+    if (checkpoints.resumed_from > 0) o.result["resumed_from_epoch"] = checkpoints.resumed_from;
     o.result["threads"] = context_.finetune_threads;
     o.result["device"] = device_.str();
     if (keeps_models()) o.artifacts[kModelFile] = model_bytes(t, fs, std::move(kept));
   }
 
   bool keeps_models() const { return context_.keep_models != "none"; }
+
+  // The task's checkpoints: continued from the one rank 0 sent, new ones sent to rank 0 every
+  // run.checkpoint_every.
+  train::Checkpointing checkpointing(const TaskSpec& t, const TaskInputs& inputs) const {
+    train::Checkpointing c;
+    if (auto it = inputs.checkpoints.find(t.id); it != inputs.checkpoints.end())
+      c.resume = &it->second;
+    if (inputs.save_checkpoint) {
+      c.every_seconds = context_.checkpoint_seconds;
+      c.save = [&inputs, id = t.id](int epoch, std::string state) {
+        inputs.save_checkpoint(id, epoch, std::move(state));
+      };
+    }
+    return c;
+  }
 
   // A kept model's file: the task, its classes and the frozen part's provenance around the
   // trained tensors (model/saved_model.h).

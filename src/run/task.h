@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,10 +38,17 @@ struct TaskSpec {
 
 using store::FeatureSet;
 
-/// What a task needs besides its spec: results of its dependencies and, for training, features.
+/// Takes a running task's checkpoint (task id, epoch, state; run/checkpoints.h) to rank 0.
+using CheckpointSink =
+    std::function<void(const std::string& task_id, int epoch, std::string state)>;
+
+/// What a task needs besides its spec: results of its dependencies and, for training, features;
+/// the checkpoints to continue from, and where to send new ones.
 struct TaskInputs {
   std::map<std::string, nlohmann::json> dep_results;
   std::shared_ptr<const FeatureSet> features;
+  std::map<std::string, std::string> checkpoints;  ///< task id → state of its latest checkpoint
+  CheckpointSink save_checkpoint;                  ///< empty: checkpoints are not kept
 };
 
 /// What running a task produced.

@@ -46,6 +46,10 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
       throw CommError(fmt::format("unexpected message type {} from rank 0", int(m.type)));
     TaskInputs in;
     in.dep_results = std::move(m.tasks.dep_results);
+    in.checkpoints = std::move(m.tasks.checkpoints);
+    in.save_checkpoint = [&comm](const std::string& id, int epoch, std::string state) {
+      comm.send(0, protocol::kTag, protocol::encode_checkpoint({id, epoch, std::move(state)}));
+    };
     if (auto& set = m.tasks.features) {
       features[set->id] = set;
       holds.push_front(set->id);

@@ -33,9 +33,16 @@ struct RunSettings {
   /// Trained networks kept as files torch.load reads (DIR/models/): none, all (every train
   /// task's), or best (the folds of the configuration fersweep report's best table names).
   std::string keep_models = "none";
+  /// How often a long task (fine-tuning) sends its state to rank 0 (run/checkpoints.h): a
+  /// duration (`90s`, `10min`, `2h`; `0` at every epoch end) or `off`. See checkpoint_seconds.
+  std::string checkpoint_every = "10min";
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunSettings, retries, threads, device, grace_period,
-                                                finetune_threads, keep_models)
+                                                finetune_threads, keep_models, checkpoint_every)
+
+/// run.checkpoint_every in seconds (-1 for `off`); nullopt when it is not a duration: a
+/// non-negative number followed by s, min or h (a bare 0 too).
+std::optional<double> checkpoint_seconds(const std::string& every);
 
 /// `dataset:` (data/settings.h owns the struct: root, classes, format and its options, image
 /// preparation).

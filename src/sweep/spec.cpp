@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -35,6 +36,25 @@ const std::vector<std::string>& grid_keys() {
       "standardize", "label_smoothing", "seed",    "finetune",     "bn",        "backbone_lr",
       "schedule",    "lr_horizon",      "lr_step", "lr_gamma",     "fold",      "epochs"};
   return keys;
+}
+
+std::optional<double> checkpoint_seconds(const std::string& every) {
+  if (every == "off") return -1.0;
+  if (every == "0") return 0.0;
+  std::size_t digits = 0;
+  while (digits < every.size() &&
+         (std::isdigit(static_cast<unsigned char>(every[digits])) || every[digits] == '.'))
+    ++digits;
+  if (digits == 0) return std::nullopt;
+  char* end = nullptr;
+  const std::string number = every.substr(0, digits);
+  const double x = std::strtod(number.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(x)) return std::nullopt;
+  const std::string unit = every.substr(digits);
+  if (unit == "s") return x;
+  if (unit == "min") return x * 60;
+  if (unit == "h") return x * 3600;
+  return std::nullopt;
 }
 
 std::filesystem::path SweepSpec::resolve_path(const std::string& path) const {
@@ -70,8 +90,9 @@ const std::vector<std::string> kTrainKeys = {
     "momentum",   "batch_size", "epochs",    "standardize", "label_smoothing",
     "seed",       "finetune",   "bn",        "backbone_lr", "schedule",
     "lr_horizon", "lr_step",    "lr_gamma"};
-const std::vector<std::string> kRunKeys = {"retries",      "threads",          "device",
-                                           "grace_period", "finetune_threads", "keep_models"};
+const std::vector<std::string> kRunKeys = {"retries",         "threads",          "device",
+                                           "grace_period",    "finetune_threads", "keep_models",
+                                           "checkpoint_every"};
 const std::vector<std::string> kKeepModels = {"none", "best", "all"};
 
 const std::vector<std::string> kNormalize = {"imagenet", "dataset", "minmax"};
@@ -886,6 +907,17 @@ class SpecBuilder {
           [&](auto& x, auto path) { return c_.integer(x, path, 1, 4096); });
     field(v, "run", "keep_models", out, d.keep_models,
           [&](auto& x, auto path) { return c_.choice(x, path, "keep_models value", kKeepModels); });
+    field(v, "run", "checkpoint_every", out, d.checkpoint_every, [&](auto& x, auto path) {
+      auto s = c_.string(x, path);
+      if (s && !checkpoint_seconds(*s)) {
+        c_.error(x, path,
+                 fmt::format("'{}' is not a duration: give a number with a unit (90s, 10min, "
+                             "2h), 0 for every epoch end, or off",
+                             *s));
+        return std::optional<std::string>();
+      }
+      return s;
+    });
     spec_.canonical["run"] = out;
     spec_.run = out.get<RunSettings>();
   }

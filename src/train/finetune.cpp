@@ -6,8 +6,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
+#include <sstream>
 
 #include "core/cancel.h"
 #include "core/error.h"
@@ -95,6 +97,126 @@ EvalMetrics evaluate_tail(model::TrainableTail& tail, const ActivationSource& x,
   return m;
 }
 
+// --- task checkpoints: one torch::serialize archive (LibTorch's own format for modules and
+// optimisers, so their state round-trips exactly); curves as float64 tensors ---
+constexpr std::int64_t kCheckpointFormat = 1;
+
+at::Tensor doubles(const std::vector<double>& v) {
+  return torch::tensor(v, torch::kFloat64).reshape({static_cast<std::int64_t>(v.size())});
+}
+
+std::vector<double> to_doubles(at::Tensor t) {
+  t = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+}
+
+struct Progress {
+  Rng rng;
+  TrainResult result;
+};
+
+std::string checkpoint_bytes(int epoch, const model::TrainableTail& tail,
+                             const optim::Optimizer& optimizer, const Progress& p) {
+  torch::serialize::OutputArchive a, module, state;
+  a.write("format", kCheckpointFormat);
+  a.write("epoch", static_cast<std::int64_t>(epoch));
+  a.write("rng", static_cast<std::int64_t>(p.rng.position()));
+  tail->save(module);
+  a.write("tail", module);
+  optimizer.save(state);
+  a.write("optimizer", state);
+  a.write("train_loss", doubles(p.result.train_loss));
+  a.write("train_accuracy", doubles(p.result.train_accuracy));
+  a.write("evals", static_cast<std::int64_t>(p.result.evals.size()));
+  for (std::size_t i = 0; i < p.result.evals.size(); ++i) {
+    const EvalMetrics& m = p.result.evals[i];
+    const std::string key = fmt::format("eval{}/", i);
+    a.write(key + "epoch", static_cast<std::int64_t>(m.epoch));
+    a.write(key + "scores", doubles({m.accuracy, m.macro_f1, m.test_loss}));
+    a.write(key + "recall", doubles(m.per_class_recall));
+    a.write(key + "confusion", torch::tensor(m.confusion, torch::kLong)
+                                   .reshape({static_cast<std::int64_t>(m.confusion.size())}));
+  }
+  std::ostringstream out;
+  a.save_to(out);
+  return out.str();
+}
+
+// The first line of a LibTorch message (the rest is its C++ backtrace).
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+// Loads `bytes` into the freshly built tail, optimiser and progress; returns the epoch they hold.
+int restore_checkpoint(const std::string& bytes, const FineTuneConfig& c,
+                       model::TrainableTail& tail, optim::Optimizer& optimizer, Progress& p,
+                       c10::Device device) {
+  auto fail = [](const std::string& why) { throw CheckpointError("checkpoint: " + why); };
+  try {
+    torch::serialize::InputArchive a;
+    std::istringstream in(bytes);
+    a.load_from(in, device);
+    auto integer = [&](const std::string& key) {
+      c10::IValue v;
+      a.read(key, v);
+      return v.toInt();
+    };
+    auto tensor = [&](const std::string& key) {
+      at::Tensor t;
+      a.read(key, t);
+      return t;
+    };
+    if (integer("format") != kCheckpointFormat) fail("written by another fersweep version");
+    const auto epoch = static_cast<int>(integer("epoch"));
+    if (epoch < 1 || epoch >= last_epoch(c))
+      fail(fmt::format("holds epoch {} of a task of {} epochs", epoch, last_epoch(c)));
+    p.rng = Rng::at_position(static_cast<std::uint64_t>(integer("rng")));
+    torch::serialize::InputArchive module, state;
+    a.read("tail", module);
+    tail->load(module);
+    a.read("optimizer", state);
+    optimizer.load(state);
+    p.result.train_loss = to_doubles(tensor("train_loss"));
+    p.result.train_accuracy = to_doubles(tensor("train_accuracy"));
+    const auto evals = static_cast<std::size_t>(integer("evals"));
+    for (std::size_t i = 0; i < evals; ++i) {
+      const std::string key = fmt::format("eval{}/", i);
+      EvalMetrics m;
+      m.epoch = static_cast<int>(integer(key + "epoch"));
+      const auto scores = to_doubles(tensor(key + "scores"));
+      if (scores.size() != 3) fail("damaged evaluation " + key);
+      m.accuracy = scores[0], m.macro_f1 = scores[1], m.test_loss = scores[2];
+      m.per_class_recall = to_doubles(tensor(key + "recall"));
+      const at::Tensor conf = tensor(key + "confusion").to(torch::kCPU).contiguous();
+      m.confusion.assign(conf.data_ptr<std::int64_t>(),
+                         conf.data_ptr<std::int64_t>() + conf.numel());
+      p.result.evals.push_back(std::move(m));
+    }
+    std::size_t due = 0;
+    while (due < c.eval_epochs.size() && c.eval_epochs[due] <= epoch) ++due;
+    bool evals_match = p.result.evals.size() == due;
+    for (std::size_t i = 0; evals_match && i < due; ++i)
+      evals_match = p.result.evals[i].epoch == c.eval_epochs[i];
+    if (p.result.train_loss.size() != static_cast<std::size_t>(epoch) ||
+        p.result.train_accuracy.size() != static_cast<std::size_t>(epoch) || !evals_match)
+      fail(fmt::format("its curves or evaluations do not match epoch {}", epoch));
+    return epoch;
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail("does not load: " + first_line(e.what()));
+  }
+  return 0;
+}
+
+bool checkpoint_due(const Checkpointing* cp, int epoch, const FineTuneConfig& c,
+                    std::chrono::steady_clock::time_point last_save) {
+  if (!cp || !cp->save || cp->every_seconds < 0 || epoch >= last_epoch(c)) return false;
+  const double since =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count();
+  return stop_requested() || since >= cp->every_seconds;
+}
+
 }  // namespace
 
 void validate(const FineTuneConfig& c) {
@@ -139,6 +261,42 @@ at::Tensor TensorActivations::gather(const std::vector<std::size_t>& idx) const 
   return all_.index_select(0, torch::tensor(i, torch::kLong));
 }
 
+namespace {
+
+// One epoch's pass over the training rows in `order`; returns (loss sum, correct predictions).
+std::pair<double, std::int64_t> train_epoch(model::TrainableTail& tail, optim::Optimizer& optimizer,
+                                            const ActivationSource& x,
+                                            const std::vector<std::int64_t>& labels,
+                                            const std::vector<std::size_t>& train_idx,
+                                            const std::vector<std::size_t>& order,
+                                            const FineTuneConfig& config, c10::Device device,
+                                            std::vector<double>* step_losses) {
+  const torch::nn::functional::CrossEntropyFuncOptions loss_options =
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
+  const auto bs = static_cast<std::size_t>(config.batch_size);
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  for (std::size_t start = 0; start < order.size(); start += bs) {
+    throw_if_cancelled("fine-tuning");
+    std::vector<std::size_t> idx;
+    for (std::size_t k = start; k < std::min(order.size(), start + bs); ++k)
+      idx.push_back(train_idx[order[k]]);
+    const at::Tensor y = labels_of(labels, idx).to(device);
+    const at::Tensor logits = tail->forward(x.gather(idx).to(device));
+    const at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    const double l = loss.item<double>();
+    if (step_losses) step_losses->push_back(l);
+    loss_sum += l * static_cast<double>(idx.size());
+    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+  }
+  return {loss_sum, correct};
+}
+
+}  // namespace
+
 TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const ActivationSource& x,
                       const std::vector<std::int64_t>& labels,
                       const std::vector<std::size_t>& train_idx,
@@ -157,51 +315,42 @@ TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const A
   tail->train(true);
   auto optimizer = make_optimizer(tail, config);
   const std::vector<double> base_lrs = {config.lr * config.backbone_lr, config.lr};
-  const torch::nn::functional::CrossEntropyFuncOptions loss_options =
-      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
 
-  TrainResult result;
-  Rng rng(config.rng_seed, kShuffleStream);
+  Progress p{Rng(config.rng_seed, kShuffleStream), {}};
+  Checkpointing* cp = control.checkpoints;
+  int first = 1;
+  if (cp && cp->resume) {
+    first = restore_checkpoint(*cp->resume, config, tail, *optimizer, p, device) + 1;
+    cp->resumed_from = first - 1;
+  }
+  auto last_save = std::chrono::steady_clock::now();
   RunControl orders;
   orders.epoch_orders = control.epoch_orders;
   std::vector<std::size_t> order(train_idx.size());
-  const auto bs = static_cast<std::size_t>(config.batch_size);
-  std::size_t next_eval = 0;
-  for (int epoch = 1; epoch <= last_epoch(config); ++epoch) {
+  std::size_t next_eval = p.result.evals.size();
+  for (int epoch = first; epoch <= last_epoch(config); ++epoch) {
     for (std::size_t g = 0; g < optimizer->param_groups().size(); ++g)
       optimizer->param_groups()[g].options().set_lr(scheduled_lr(config, base_lrs[g], epoch));
-    epoch_order(order, rng, orders, epoch);
-    double loss_sum = 0;
-    std::int64_t correct = 0;
-    for (std::size_t start = 0; start < order.size(); start += bs) {
-      throw_if_cancelled("fine-tuning");
-      std::vector<std::size_t> idx;
-      for (std::size_t k = start; k < std::min(order.size(), start + bs); ++k)
-        idx.push_back(train_idx[order[k]]);
-      const at::Tensor y = labels_of(labels, idx).to(device);
-      const at::Tensor logits = tail->forward(x.gather(idx).to(device));
-      const at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step();
-      const double l = loss.item<double>();
-      if (control.step_losses) control.step_losses->push_back(l);
-      loss_sum += l * static_cast<double>(idx.size());
-      correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
-    }
+    epoch_order(order, p.rng, orders, epoch);
+    const auto [loss_sum, correct] = train_epoch(tail, *optimizer, x, labels, train_idx, order,
+                                                 config, device, control.step_losses);
     const auto n = static_cast<double>(train_idx.size());
-    result.train_loss.push_back(loss_sum / n);
-    result.train_accuracy.push_back(static_cast<double>(correct) / n);
+    p.result.train_loss.push_back(loss_sum / n);
+    p.result.train_accuracy.push_back(static_cast<double>(correct) / n);
     if (epoch == config.eval_epochs[next_eval]) {
       EvalMetrics m =
           evaluate_tail(tail, x, labels, test_idx, num_classes, config.batch_size, device);
       m.epoch = epoch;
-      result.evals.push_back(std::move(m));
+      p.result.evals.push_back(std::move(m));
       ++next_eval;
+    }
+    if (checkpoint_due(cp, epoch, config, last_save)) {
+      cp->save(epoch, checkpoint_bytes(epoch, tail, *optimizer, p));
+      last_save = std::chrono::steady_clock::now();
     }
   }
   if (control.final_state) *control.final_state = tail->state();
-  return result;
+  return std::move(p.result);
 }
 
 }  // namespace fersweep::train

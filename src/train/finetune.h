@@ -8,8 +8,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "model/arch.h"
 #include "model/checkpoint.h"
 #include "train/head.h"
@@ -49,20 +52,43 @@ class TensorActivations : public ActivationSource {
   at::Tensor all_;
 };
 
-/// Hooks for reference tests, as RunControl for heads.
+/// A checkpoint that cannot be continued from (damaged, another task's or another LibTorch's): the
+/// caller starts the task from scratch.
+class CheckpointError : public DataError {
+ public:
+  using DataError::DataError;
+};
+
+/// Task checkpoints (run.checkpoint_every): the whole state at the end of an epoch — the tail's
+/// parameters and buffers, the optimiser's state, the shuffle generator's position, the curves
+/// and evaluations so far — as bytes from which a later run of the same task continues. On the
+/// CPU with the same thread count the continued run's result is bit-identical to an
+/// uninterrupted one. Only at epoch ends: a batch's position would also need the data order.
+struct Checkpointing {
+  const std::string* resume = nullptr;  ///< bytes `save` got: continue after their epoch
+  /// Save at the end of the first epoch at least this long after the start or the last save
+  /// (0: every epoch; < 0: never), and at every epoch end once a stop is requested (the grace
+  /// period then ends the task with its latest state saved). Never after the last epoch.
+  double every_seconds = -1;
+  std::function<void(int epoch, std::string bytes)> save;
+  int resumed_from = 0;  ///< set by fine_tune: the epoch continued from (0: from scratch)
+};
+
+/// Hooks for reference tests, as RunControl for heads, and the task's checkpoints.
 struct FineTuneControl {
   const HeadParams* initial_head = nullptr;  ///< instead of initial_params() (linear: w1, b1)
   /// Per epoch, a permutation of the training positions instead of the seeded shuffle.
   const std::vector<std::vector<std::size_t>>* epoch_orders = nullptr;
   model::StateDict* final_state = nullptr;     ///< receives the tail's parameters and buffers
   std::vector<double>* step_losses = nullptr;  ///< receives every step's training loss
+  Checkpointing* checkpoints = nullptr;
 };
 
 /// Fine-tunes the tail of `arch` from `weights` (the checked state dict of the whole network)
 /// on `x` with `labels` [N] in [0, num_classes), evaluating at each of config.eval_epochs. The
 /// head starts from initial_params(), the batch order from the heads' seeded shuffle. On the CPU
 /// with a fixed thread count the result is the same on every run. Cancellation points between
-/// batches.
+/// batches. CheckpointError when control.checkpoints->resume cannot be continued from.
 TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const ActivationSource& x,
                       const std::vector<std::int64_t>& labels,
                       const std::vector<std::size_t>& train_idx,

@@ -37,6 +37,13 @@ class Rng {
       if (x <= ~std::uint64_t{0} - excess) return x % bound;
     }
   }
+  /// The generator's position, and a generator continuing from one (task checkpoints).
+  std::uint64_t position() const { return state_; }
+  static Rng at_position(std::uint64_t position) {
+    Rng r(0);
+    r.state_ = position;
+    return r;
+  }
   /// Fisher-Yates shuffle in place.
   template <class T>
   void shuffle(std::vector<T>& items) {

@@ -4,7 +4,10 @@ before each cut are a feature set of their own, the tasks give bit-identical res
 under mpirun -np 3 (fixed run.finetune_threads) with and without kept models, results.h5 carries
 their settings, the kept models (run.keep_models) load in Python's torch and reproduce their
 stored accuracy through torchvision's own blocks, `best` keeps one configuration's folds, and an
-activation store too large for this version is refused before the results directory exists.
+activation store too large for this version is refused before the results directory exists. Task
+checkpoints: a fine-tuning task killed with -9 continues on another rank count from its last
+checkpoint with results bit-identical to an uninterrupted run, and a damaged or unloadable
+checkpoint is refused with a warning naming it and the task starts from scratch.
 
 Usage: test_finetune_e2e.py FERSWEEP_EXE SCRATCH_DIR
 """
@@ -13,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -72,7 +76,7 @@ def rows(out):
                         int(g["n_train"][i]), int(g["n_test"][i]))
             params[key] = {k: (g[k].asstr()[i] if g[k].dtype.kind == "O" else g[k][i].item())
                            for k in ("finetune", "bn", "schedule", "lr_horizon", "lr_step",
-                                     "lr_gamma", "backbone_lr", "optimizer", "fold")}
+                                     "lr_gamma", "backbone_lr", "optimizer", "fold") if k in g}
         return got, params
 
 
@@ -227,6 +231,125 @@ def test_best_keeps_the_folds_of_the_best_configuration_only():
     assert not os.listdir(os.path.join(out, "cache", "train")) or not any(
         os.path.exists(os.path.join(out, "cache", "train", d, "model.pt"))
         for d in os.listdir(os.path.join(out, "cache", "train"))), "unselected models left behind"
+
+
+CKPT_TEXT = f"""
+name: finetune-checkpoints
+dataset: {{root: {DATA}, format: jaffe, image_size: 32, normalize: imagenet}}
+weights: random:3
+cv: {{folds: 2, seed: 1}}
+train: {{optimizer: adam, lr: 0.01, weight_decay: 0.0001, batch_size: 35, finetune: layer4, bn: train}}
+run: {{finetune_threads: 2, checkpoint_every: 0}}
+grid:
+  backbone: [resnet18]
+  epochs: [2, 6]
+  fold: [0]
+"""
+CKPT_EPOCHS = 6
+
+
+def ckpt_sweep():
+    path = os.path.join(SCRATCH, "checkpoints.yaml")
+    with open(path, "w") as f:
+        f.write(CKPT_TEXT)
+    return path
+
+
+def checkpoint_files(out):
+    d = os.path.join(out, "checkpoints")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def checkpoint_header(path):
+    with open(path, "rb") as f:
+        line = f.readline()
+    assert line.startswith(b"fersweep-checkpoint 1 "), line[:40]
+    return json.loads(line[len(b"fersweep-checkpoint 1 "):])
+
+
+def done_train(out):
+    return [r for r in journal(out) if r.get("kind") == "train" and r["status"] == "done"]
+
+
+def ckpt_baseline():
+    """The uninterrupted run (checkpointing at every epoch end) and its one task's id."""
+    out = os.path.join(SCRATCH, "ckpt-whole")
+    if not os.path.exists(os.path.join(out, "results.h5")):
+        rc, log = run(out, sweep=ckpt_sweep())
+        assert rc == 0, log
+    (task,) = done_train(out)
+    return out, task["id"]
+
+
+def test_checkpoints_are_sent_every_epoch_and_removed_when_the_task_is_done():
+    out, tid = ckpt_baseline()
+    with open(os.path.join(out, "events.jsonl")) as f:
+        events = [json.loads(line) for line in f]
+    saved = [e["epoch"] for e in events if e["event"] == "checkpoint" and e["id"] == tid]
+    assert saved == list(range(1, CKPT_EPOCHS)), saved  # never after the last epoch
+    assert checkpoint_files(out) == [], checkpoint_files(out)
+    assert "resumed_from_epoch" not in done_train(out)[0]["result"]
+
+
+def test_a_task_killed_mid_run_continues_from_its_checkpoint_bit_identically():
+    whole, tid = ckpt_baseline()
+    out = os.path.join(SCRATCH, "ckpt-killed")
+    cmd = [EXE, "run", ckpt_sweep(), "--out", out, "--no-progress", "--no-feature-cache"]
+    p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = os.path.join(out, "checkpoints", f"{tid}.ckpt")
+    deadline = time.time() + 600
+    while time.time() < deadline and p.poll() is None:
+        if os.path.exists(path) and checkpoint_header(path)["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    p.kill()  # SIGKILL: no handler, no flush
+    p.wait()
+    header = checkpoint_header(path)
+    assert 2 <= header["epoch"] < CKPT_EPOCHS and header["id"] == tid, header
+    assert done_train(out) == [], "the task finished before it was killed"
+    shutil.copy(path, os.path.join(SCRATCH, "killed.ckpt"))
+    # Continued by the one worker of an mpirun -np 2: the checkpoint travels to it.
+    rc, log = run(out, ranks=2, sweep=ckpt_sweep())
+    assert rc == 0, log
+    assert f"task {tid} continues from its checkpoint at epoch {header['epoch']}" in log, log
+    (task,) = done_train(out)
+    assert task["result"]["resumed_from_epoch"] == header["epoch"], task["result"]
+    assert rows(out) == rows(whole), "the continued task's results differ from an uninterrupted run"
+    assert checkpoint_files(out) == [], checkpoint_files(out)
+
+
+def test_a_damaged_or_unloadable_checkpoint_is_refused_and_the_task_starts_afresh():
+    whole, tid = ckpt_baseline()
+    killed = os.path.join(SCRATCH, "killed.ckpt")
+    assert os.path.exists(killed), "needs the kill test's checkpoint"
+    with open(killed, "rb") as f:
+        data = bytearray(f.read())
+    line = data.index(b"\n") + 1
+    flipped = bytearray(data)
+    flipped[line + len(data[line:]) // 2] ^= 0xFF  # one byte of the state: the checksum catches it
+    garbage = b"not a LibTorch archive" * 10
+    header = dict(json.loads(data[len(b"fersweep-checkpoint 1 "):line]),
+                  size=len(garbage), sha256=__import__("hashlib").sha256(garbage).hexdigest())
+    unloadable = b"fersweep-checkpoint 1 " + json.dumps(header).encode() + b"\n" + garbage
+    for name, content, warning in (
+            ("damaged", bytes(flipped), "is unusable (its state does not match its checksum): "
+                                        f"task {tid} starts from scratch"),
+            ("unloadable", unloadable, f"task {tid}: its checkpoint is not used (checkpoint: does not load")):
+        out = os.path.join(SCRATCH, f"ckpt-{name}")
+        os.makedirs(os.path.join(out, "checkpoints"))
+        ckpt = os.path.join(out, "checkpoints", f"{tid}.ckpt")
+        with open(ckpt, "wb") as f:
+            f.write(content)
+        rc, log = run(out, sweep=ckpt_sweep())
+        assert rc == 0, log
+        assert warning in log, (name, log)
+        if name == "damaged":
+            assert f"checkpoint '{ckpt}'" in log, log
+        (task,) = done_train(out)
+        assert "resumed_from_epoch" not in task["result"], task["result"]
+        assert ("checkpoint_refused" in task["result"]) == (name == "unloadable"), task["result"]
+        assert rows(out) == rows(whole), name
+        assert checkpoint_files(out) == [], checkpoint_files(out)
 
 
 def test_an_activation_store_too_large_for_memory_is_refused_before_the_run():

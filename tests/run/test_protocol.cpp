@@ -49,8 +49,25 @@ TEST(Protocol, TasksRoundTripWithDependenciesEpochsAndFeatures) {
   EXPECT_EQ(m.tasks.features->labels, set->labels);
   EXPECT_EQ(m.tasks.features->paths, set->paths);
   EXPECT_EQ(m.tasks.features->attributes, set->attributes);
+  EXPECT_TRUE(m.tasks.checkpoints.empty());
   // A worker that holds the features is not sent them again.
   EXPECT_FALSE(protocol::decode(protocol::encode_tasks({&t}, in, false), 0).tasks.features);
+}
+
+TEST(Protocol, CheckpointsTravelBothWays) {
+  TaskSpec t;
+  t.id = "0123456789abcdef";
+  t.kind = TaskKind::train;
+  TaskInputs in;
+  const std::string state("state\0with\nany bytes", 21);
+  in.checkpoints[t.id] = state;
+  const auto tasks = protocol::decode(protocol::encode_tasks({&t}, in, false), 0);
+  EXPECT_EQ(tasks.tasks.checkpoints, in.checkpoints);
+  const auto m = protocol::decode(protocol::encode_checkpoint({t.id, 7, state}), 3);
+  ASSERT_EQ(m.type, protocol::kCheckpoint);
+  EXPECT_EQ(m.checkpoint.task_id, t.id);
+  EXPECT_EQ(m.checkpoint.epoch, 7);
+  EXPECT_EQ(m.checkpoint.state, state);
 }
 
 TEST(Protocol, ResultsCarryStatusArtifactsAndHolds) {

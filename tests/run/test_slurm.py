@@ -5,7 +5,9 @@ requeued job starts again after 10 s instead of Slurm's default 120). Each scrip
 with its GPU lines overridden for this CPU-only node (`--gpus-per-node=0 --nodes=1 --ntasks=3`),
 signalled in the middle of the sweep the way Slurm signals at its time limit (srun: SIGTERM to
 every task; mpirun: SIGUSR1 to the batch script), and must exit 3, requeue itself, resume in the
-requeued run and end with results bit-identical to an uninterrupted run.
+requeued run and end with results bit-identical to an uninterrupted run. A fine-tuning sweep is
+signalled in the middle of its one long task: the requeued job continues that task from its
+checkpoint.
 
 Exits 77 (ctest: skipped) with the reason when Slurm cannot run here (not root, packages missing,
 daemons not starting).
@@ -47,6 +49,20 @@ grid:
   epochs: [50, 100]
   lr: [0.01, 0.001, 0.0001]
   fold: all
+"""
+# One fine-tuning task, checkpointed at every epoch end; a short grace period so that the signal
+# stops it mid-task (its state saved at the epoch end after the signal).
+FINETUNE_SWEEP = """name: slurm-finetune
+dataset: {root: demo, image_size: 32}
+variants: {original: {}}
+weights: random:3
+cv: {folds: 2, seed: 1}
+train: {batch_size: 32, finetune: layer4}
+run: {finetune_threads: 1, checkpoint_every: 0, grace_period: 1}
+grid:
+  backbone: [resnet18]
+  epochs: [1, 3]
+  fold: [0]
 """
 
 
@@ -169,24 +185,24 @@ def results(out):
                 zip(g["task_id"].asstr()[()], g["epoch"][()], g["accuracy"][()], g["confusion"][()])}
 
 
-def reference():
+def reference(sweep="sweep.yaml"):
     """The same sweep uninterrupted, alone (one thread, as each job rank)."""
-    out = os.path.join(SCRATCH, "reference")
+    out = os.path.join(SCRATCH, "reference-" + sweep)
     if not os.path.exists(os.path.join(out, "results.h5")):
-        p = sh([EXE, "run", "sweep.yaml", "--out", out, "--no-progress", "--threads", "1",
+        p = sh([EXE, "run", sweep, "--out", out, "--no-progress", "--threads", "1",
                 "--no-feature-cache"], cwd=SCRATCH, timeout=900)
         assert p.returncode == 0, p.stdout + p.stderr
     return results(out)
 
 
-def interrupted_job(script, signal_args):
-    """Submits `script`, signals it once its first task is journaled, and checks the requeue,
-    the resume and the results."""
-    name = os.path.basename(script).split(".")[0]
+def interrupted_job(script, signal_args, sweep="sweep.yaml"):
+    """Submits `script`, signals it once its first task is journaled (a fine-tuning sweep: once
+    its task has a checkpoint), and checks the requeue, the resume and the results."""
+    name = os.path.basename(script).split(".")[0] + "-" + sweep.split(".")[0]
     out = os.path.join(SCRATCH, "out-" + name)
     log = os.path.join(SCRATCH, name + ".log")
     shutil.rmtree(out, ignore_errors=True)
-    env_list = f"ALL,SWEEP=sweep.yaml,OUT={out},FERSWEEP_FEATURE_CACHE={SCRATCH}/cache-{name}"
+    env_list = f"ALL,SWEEP={sweep},OUT={out},FERSWEEP_FEATURE_CACHE={SCRATCH}/cache-{name}"
     p = sh(["sbatch", "--parsable", "--gpus-per-node=0", "--nodes=1", "--ntasks=3",
             "--cpus-per-task=1", f"--export={env_list}", f"--output={log}", script], cwd=SCRATCH)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -194,6 +210,10 @@ def interrupted_job(script, signal_args):
     journal = os.path.join(out, "journal.jsonl")
     wait_for("the first journaled task",
              lambda: os.path.exists(journal) and os.path.getsize(journal) > 0)
+    checkpoints = os.path.join(out, "checkpoints")
+    if sweep != "sweep.yaml":
+        wait_for("a checkpoint", lambda: os.path.isdir(checkpoints) and any(
+            n.endswith(".ckpt") for n in os.listdir(checkpoints)))
     p = sh(["scancel", *signal_args, job])
     assert p.returncode == 0, p.stderr
     # The script saw exit 3 and requeued the job: pending again, one restart.
@@ -208,7 +228,10 @@ def interrupted_job(script, signal_args):
     text = open(log).read()
     resumed = re.search(r"(\d+) of (\d+) tasks done \((\d+) from earlier runs\)", text.split("requeueing")[-1])
     assert resumed and resumed.group(1) == resumed.group(2) and int(resumed.group(3)) == int(first.group(1)), text
-    assert results(out) == reference()
+    if sweep != "sweep.yaml":
+        assert re.search(r"task \w+ continues from its checkpoint at epoch \d+", text.split("requeueing")[-1]), text
+        assert not os.listdir(checkpoints), os.listdir(checkpoints)
+    assert results(out) == reference(sweep)
 
 
 def test_srun_script_requeues_on_sigterm_and_resumes():
@@ -217,6 +240,11 @@ def test_srun_script_requeues_on_sigterm_and_resumes():
 
 def test_mpirun_script_requeues_on_usr1_and_resumes():
     interrupted_job(os.path.join(ROOT, "jobs", "slurm-mpirun.sbatch"), ["--batch", "--signal=USR1"])
+
+
+def test_fine_tuning_task_continues_from_its_checkpoint_after_requeue():
+    interrupted_job(os.path.join(ROOT, "jobs", "slurm-srun.sbatch"), ["--signal=TERM"],
+                    sweep="finetune.yaml")
 
 
 if __name__ == "__main__":
@@ -229,6 +257,8 @@ if __name__ == "__main__":
         assert p.returncode == 0, p.stdout + p.stderr
         with open(os.path.join(SCRATCH, "sweep.yaml"), "w") as f:
             f.write(SWEEP)
+        with open(os.path.join(SCRATCH, "finetune.yaml"), "w") as f:
+            f.write(FINETUNE_SWEEP)
         rc = run_tests(globals(), ONLY, ordered=False)
     finally:
         stop_cluster()

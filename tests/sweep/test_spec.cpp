@@ -422,5 +422,21 @@ TEST(SweepSpec, FineTuningKeysAreChecked) {
   EXPECT_EQ(s.run.finetune_threads, 4);
 }
 
+TEST(SweepSpec, CheckpointEveryIsADuration) {
+  EXPECT_EQ(checkpoint_seconds("10min"), 600.0);
+  EXPECT_EQ(checkpoint_seconds("90s"), 90.0);
+  EXPECT_EQ(checkpoint_seconds("1.5h"), 5400.0);
+  EXPECT_EQ(checkpoint_seconds("0"), 0.0);
+  EXPECT_EQ(checkpoint_seconds("off"), -1.0);
+  for (const char* bad : {"10", "10 min", "-5s", "1.2.3s", "min", "10m", ""})
+    EXPECT_FALSE(checkpoint_seconds(bad)) << bad;
+  EXPECT_EQ(config_error("dataset: {root: d}\nrun: {checkpoint_every: 10 minutes}\ngrid: "
+                         "{backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (1 error):\n"
+            "  t.yaml:2:25: run.checkpoint_every: '10 minutes' is not a duration: give a number "
+            "with a unit (90s, 10min, 2h), 0 for every epoch end, or off");
+  EXPECT_EQ(parse_sweep(kMinimal, "t.yaml").run.checkpoint_every, "10min");
+}
+
 }  // namespace
 }  // namespace fersweep::sweep

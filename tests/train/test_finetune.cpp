@@ -10,6 +10,7 @@
 #include <map>
 #include <numeric>
 
+#include "core/cancel.h"
 #include "core/error.h"
 #include "model/extractor.h"
 #include "model/finetune.h"
@@ -257,6 +258,119 @@ TEST(FineTune, SameRunTwiceIsBitIdentical) {
   EXPECT_EQ(a.train_loss, b.train_loss);
   EXPECT_EQ(a.evals[0].test_loss, b.evals[0].test_loss);
   EXPECT_EQ(a.evals[0].confusion, b.evals[0].confusion);
+}
+
+// A small layer4 task whose every piece of state matters on resume: BatchNorm statistics (bn:
+// train), Adam's moments and step count, a cosine schedule, evaluations before and after.
+struct CheckpointCase {
+  model::StateDict weights = model::random_state_dict(model::Arch::resnet18, 5);
+  at::Tensor x = torch::randn({16, 256, 1, 1}, torch::TensorOptions().dtype(torch::kFloat));
+  std::vector<std::int64_t> labels;
+  std::vector<std::size_t> train_idx, test_idx;
+  FineTuneConfig cfg;
+  CheckpointCase() {
+    for (int i = 0; i < 16; ++i) {
+      labels.push_back(i % 3);
+      (i < 12 ? train_idx : test_idx).push_back(static_cast<std::size_t>(i));
+    }
+    cfg.finetune = "layer4";
+    cfg.bn = "train";
+    cfg.schedule = "cosine";
+    cfg.lr_horizon = 4;
+    cfg.batch_size = 6;
+    cfg.eval_epochs = {1, 3};
+    cfg.rng_seed = 21;
+    at::set_num_threads(2);
+  }
+  TrainResult run(Checkpointing* cp, model::StateDict* final_state) const {
+    FineTuneControl control;
+    control.checkpoints = cp;
+    control.final_state = final_state;
+    return fine_tune(model::Arch::resnet18, weights, TensorActivations(x), labels, train_idx,
+                     test_idx, 3, cfg, c10::Device(c10::kCPU), control);
+  }
+};
+
+void expect_same(const TrainResult& a, const model::StateDict& sa, const TrainResult& b,
+                 const model::StateDict& sb, const std::string& what) {
+  EXPECT_EQ(a.train_loss, b.train_loss) << what;
+  EXPECT_EQ(a.train_accuracy, b.train_accuracy) << what;
+  ASSERT_EQ(a.evals.size(), b.evals.size()) << what;
+  for (std::size_t i = 0; i < a.evals.size(); ++i) {
+    EXPECT_EQ(a.evals[i].epoch, b.evals[i].epoch) << what;
+    EXPECT_EQ(a.evals[i].test_loss, b.evals[i].test_loss) << what;
+    EXPECT_EQ(a.evals[i].confusion, b.evals[i].confusion) << what;
+  }
+  ASSERT_EQ(sa.size(), sb.size()) << what;
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i].first, sb[i].first) << what;
+    EXPECT_TRUE(sa[i].second.equal(sb[i].second)) << what << ": " << sa[i].first;
+  }
+}
+
+TEST(FineTuneCheckpoint, ContinuingFromAnyEpochIsBitIdentical) {
+  const CheckpointCase c;
+  model::StateDict whole_state;
+  const TrainResult whole = c.run(nullptr, &whole_state);
+  std::map<int, std::string> saved;
+  Checkpointing every_epoch;
+  every_epoch.every_seconds = 0;
+  every_epoch.save = [&](int epoch, std::string bytes) { saved[epoch] = std::move(bytes); };
+  model::StateDict saving_state;
+  const TrainResult saving = c.run(&every_epoch, &saving_state);
+  expect_same(whole, whole_state, saving, saving_state, "saving checkpoints");
+  ASSERT_EQ(saved.size(), 2u);  // epochs 1 and 2, never after the last
+  for (const auto& [epoch, bytes] : saved) {
+    Checkpointing resume;
+    resume.resume = &bytes;
+    model::StateDict state;
+    const TrainResult continued = c.run(&resume, &state);
+    EXPECT_EQ(resume.resumed_from, epoch);
+    expect_same(whole, whole_state, continued, state, fmt::format("from epoch {}", epoch));
+  }
+}
+
+TEST(FineTuneCheckpoint, SavesAtEveryEpochOnceAStopIsRequested) {
+  const CheckpointCase c;
+  std::vector<int> epochs;
+  Checkpointing hourly;
+  hourly.every_seconds = 3600;
+  hourly.save = [&](int epoch, std::string) { epochs.push_back(epoch); };
+  c.run(&hourly, nullptr);
+  EXPECT_TRUE(epochs.empty());
+  cancel_after(3600);  // a stop with an hour's grace: not cancelled, but saving
+  c.run(&hourly, nullptr);
+  reset_cancel();
+  EXPECT_EQ(epochs, (std::vector<int>{1, 2}));
+}
+
+TEST(FineTuneCheckpoint, RefusesWhatItCannotContinueFrom) {
+  CheckpointCase c;
+  std::string bytes;
+  Checkpointing save;
+  save.every_seconds = 0;
+  save.save = [&](int epoch, std::string b) {
+    if (epoch == 2) bytes = std::move(b);
+  };
+  c.run(&save, nullptr);
+  auto refusal = [&](const std::string& given) {
+    Checkpointing resume;
+    resume.resume = &given;
+    try {
+      c.run(&resume, nullptr);
+    } catch (const CheckpointError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(refusal(bytes), "no error");
+  EXPECT_EQ(refusal(bytes.substr(0, bytes.size() / 2)).rfind("checkpoint: does not load: ", 0), 0u);
+  EXPECT_EQ(refusal("not a checkpoint").rfind("checkpoint: does not load: ", 0), 0u);
+  c.cfg.eval_epochs = {1, 2};  // the task now ends at the epoch the checkpoint holds
+  EXPECT_EQ(refusal(bytes), "checkpoint: holds epoch 2 of a task of 2 epochs");
+  c.cfg.eval_epochs = {1, 3};
+  c.cfg.finetune = "layer3";  // other parameters: layer3's weights are not in it
+  EXPECT_EQ(refusal(bytes).rfind("checkpoint: does not load: ", 0), 0u);
 }
 
 }  // namespace
