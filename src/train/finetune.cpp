@@ -147,6 +147,47 @@ std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
+// Reads of one archive's entries (LibTorch's c10::Error on a missing or mistyped key).
+struct ArchiveReader {
+  torch::serialize::InputArchive& a;
+  std::int64_t integer(const std::string& key) const {
+    c10::IValue v;
+    a.read(key, v);
+    return v.toInt();
+  }
+  at::Tensor tensor(const std::string& key) const {
+    at::Tensor t;
+    a.read(key, t);
+    return t;
+  }
+};
+
+std::vector<EvalMetrics> read_evals(const ArchiveReader& r) {
+  std::vector<EvalMetrics> evals(static_cast<std::size_t>(r.integer("evals")));
+  for (std::size_t i = 0; i < evals.size(); ++i) {
+    const std::string key = fmt::format("eval{}/", i);
+    EvalMetrics& m = evals[i];
+    m.epoch = static_cast<int>(r.integer(key + "epoch"));
+    const auto scores = to_doubles(r.tensor(key + "scores"));
+    if (scores.size() != 3) throw CheckpointError("checkpoint: damaged evaluation " + key);
+    m.accuracy = scores[0], m.macro_f1 = scores[1], m.test_loss = scores[2];
+    m.per_class_recall = to_doubles(r.tensor(key + "recall"));
+    const at::Tensor conf = r.tensor(key + "confusion").to(torch::kCPU).contiguous();
+    m.confusion.assign(conf.data_ptr<std::int64_t>(), conf.data_ptr<std::int64_t>() + conf.numel());
+  }
+  return evals;
+}
+
+// Whether curves and evaluations are those of a run stopped after `epoch`.
+bool matches_epoch(const TrainResult& r, const FineTuneConfig& c, int epoch) {
+  std::size_t due = 0;
+  while (due < c.eval_epochs.size() && c.eval_epochs[due] <= epoch) ++due;
+  bool ok = r.evals.size() == due && r.train_loss.size() == static_cast<std::size_t>(epoch) &&
+            r.train_accuracy.size() == static_cast<std::size_t>(epoch);
+  for (std::size_t i = 0; ok && i < due; ++i) ok = r.evals[i].epoch == c.eval_epochs[i];
+  return ok;
+}
+
 // Loads `bytes` into the freshly built tail, optimiser and progress; returns the epoch they hold.
 int restore_checkpoint(const std::string& bytes, const FineTuneConfig& c,
                        model::TrainableTail& tail, optim::Optimizer& optimizer, Progress& p,
@@ -156,49 +197,21 @@ int restore_checkpoint(const std::string& bytes, const FineTuneConfig& c,
     torch::serialize::InputArchive a;
     std::istringstream in(bytes);
     a.load_from(in, device);
-    auto integer = [&](const std::string& key) {
-      c10::IValue v;
-      a.read(key, v);
-      return v.toInt();
-    };
-    auto tensor = [&](const std::string& key) {
-      at::Tensor t;
-      a.read(key, t);
-      return t;
-    };
-    if (integer("format") != kCheckpointFormat) fail("written by another fersweep version");
-    const auto epoch = static_cast<int>(integer("epoch"));
+    const ArchiveReader r{a};
+    if (r.integer("format") != kCheckpointFormat) fail("written by another fersweep version");
+    const auto epoch = static_cast<int>(r.integer("epoch"));
     if (epoch < 1 || epoch >= last_epoch(c))
       fail(fmt::format("holds epoch {} of a task of {} epochs", epoch, last_epoch(c)));
-    p.rng = Rng::at_position(static_cast<std::uint64_t>(integer("rng")));
+    p.rng = Rng::at_position(static_cast<std::uint64_t>(r.integer("rng")));
     torch::serialize::InputArchive module, state;
     a.read("tail", module);
     tail->load(module);
     a.read("optimizer", state);
     optimizer.load(state);
-    p.result.train_loss = to_doubles(tensor("train_loss"));
-    p.result.train_accuracy = to_doubles(tensor("train_accuracy"));
-    const auto evals = static_cast<std::size_t>(integer("evals"));
-    for (std::size_t i = 0; i < evals; ++i) {
-      const std::string key = fmt::format("eval{}/", i);
-      EvalMetrics m;
-      m.epoch = static_cast<int>(integer(key + "epoch"));
-      const auto scores = to_doubles(tensor(key + "scores"));
-      if (scores.size() != 3) fail("damaged evaluation " + key);
-      m.accuracy = scores[0], m.macro_f1 = scores[1], m.test_loss = scores[2];
-      m.per_class_recall = to_doubles(tensor(key + "recall"));
-      const at::Tensor conf = tensor(key + "confusion").to(torch::kCPU).contiguous();
-      m.confusion.assign(conf.data_ptr<std::int64_t>(),
-                         conf.data_ptr<std::int64_t>() + conf.numel());
-      p.result.evals.push_back(std::move(m));
-    }
-    std::size_t due = 0;
-    while (due < c.eval_epochs.size() && c.eval_epochs[due] <= epoch) ++due;
-    bool evals_match = p.result.evals.size() == due;
-    for (std::size_t i = 0; evals_match && i < due; ++i)
-      evals_match = p.result.evals[i].epoch == c.eval_epochs[i];
-    if (p.result.train_loss.size() != static_cast<std::size_t>(epoch) ||
-        p.result.train_accuracy.size() != static_cast<std::size_t>(epoch) || !evals_match)
+    p.result.train_loss = to_doubles(r.tensor("train_loss"));
+    p.result.train_accuracy = to_doubles(r.tensor("train_accuracy"));
+    p.result.evals = read_evals(r);
+    if (!matches_epoch(p.result, c, epoch))
       fail(fmt::format("its curves or evaluations do not match epoch {}", epoch));
     return epoch;
   } catch (const CheckpointError&) {
