@@ -125,7 +125,8 @@ struct SweepContext {
   std::map<std::string, LocatedWeights> weights;  ///< extract task id → its weights
   int finetune_threads = sweep::RunSettings{}.finetune_threads;  ///< run.finetune_threads
   std::string keep_models = sweep::RunSettings{}.keep_models;    ///< run.keep_models
-  double checkpoint_seconds = 600;  ///< run.checkpoint_every in seconds; < 0: off
+  /// run.checkpoint_every in seconds; < 0: off
+  double checkpoint_seconds = *sweep::checkpoint_seconds(sweep::RunSettings{}.checkpoint_every);
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
                                                 images, fingerprint, format, variants, weights,

@@ -483,11 +483,11 @@ class Expander {
 void warn_schedule_of_heads(Plan& plan) {
   const json& c = plan.spec.canonical;
   std::string key;
-  const json constant = json::array({"constant"});
-  if (c["grid"].contains("schedule") && c["grid"]["schedule"] != constant)
-    key = "grid.schedule";
-  else if (!c["grid"].contains("schedule") && c["train"]["schedule"] != "constant")
+  if (c["grid"].contains("schedule")) {
+    if (c["grid"]["schedule"] != json::array({"constant"})) key = "grid.schedule";
+  } else if (c["train"]["schedule"] != "constant") {
     key = "train.schedule";
+  }
   if (key.empty()) return;
   const bool heads = std::any_of(plan.trains.begin(), plan.trains.end(),
                                  [](const TrainTask& t) { return t.param("finetune").is_null(); });

@@ -142,11 +142,6 @@ std::string checkpoint_bytes(int epoch, const model::TrainableTail& tail,
   return out.str();
 }
 
-// The first line of a LibTorch message (the rest is its C++ backtrace).
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
-
 // Reads of one archive's entries (LibTorch's c10::Error on a missing or mistyped key).
 struct ArchiveReader {
   torch::serialize::InputArchive& a;
@@ -216,8 +211,8 @@ int restore_checkpoint(const std::string& bytes, const FineTuneConfig& c,
     return epoch;
   } catch (const CheckpointError&) {
     throw;
-  } catch (const std::exception& e) {
-    fail("does not load: " + first_line(e.what()));
+  } catch (...) {
+    fail("does not load: " + current_exception_message());  // LibTorch's, without backtrace
   }
   return 0;
 }
