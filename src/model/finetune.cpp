@@ -68,8 +68,6 @@ at::Tensor ResidualBlockImpl::forward(const at::Tensor& x) {
 TrainableTailImpl::TrainableTailImpl(Arch arch, Cut cut, const StateDict& state, int num_classes,
                                      BatchNormMode bn)
     : cut_(cut), bn_(bn) {
-  if (cut == Cut::head)
-    throw ConfigError("finetune head trains no blocks; it is the frozen-feature head path");
   check_state_dict(state, arch, "weights");
   if (cut == Cut::all) {
     conv1_ = register_module("conv1", conv(3, 64, 7, 2, 3));
@@ -101,6 +99,7 @@ TrainableTailImpl::TrainableTailImpl(Arch arch, Cut cut, const StateDict& state,
 }
 
 at::Tensor TrainableTailImpl::forward(const at::Tensor& activations) {
+  if (cut_ == Cut::head) return fc_(activations);  // pooled features [B, D]
   at::Tensor x = activations;
   if (conv1_) {
     x = torch::max_pool2d(bn1_(conv1_(x)).relu_(), {3, 3}, {2, 2}, {1, 1});

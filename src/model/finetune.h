@@ -40,13 +40,15 @@ class ResidualBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ResidualBlock);
 
-/// Blocks from the cut on, average pooling, flatten, fc [num_classes, D]. Built from a checked
+/// Blocks from the cut on, average pooling, flatten, fc [num_classes, D] (Cut::head: fc alone, on
+/// pooled features; trained this way only on augmented images). Built from a checked
 /// state dict (the blocks' weights and BatchNorm statistics are copied; fc is left to the caller:
 /// set_head). Its parameters and buffers are named as torchvision names them.
 class TrainableTailImpl : public torch::nn::Module {
  public:
   TrainableTailImpl(Arch arch, Cut cut, const StateDict& state, int num_classes, BatchNormMode bn);
-  /// activations: [B, C, H, W] as frozen_output_shape gives them (the image for Cut::all).
+  /// activations: [B, C, H, W] as frozen_output_shape gives them (the image for Cut::all, [B, D]
+  /// for Cut::head).
   at::Tensor forward(const at::Tensor& activations);
   /// Training mode, except that frozen BatchNorm layers stay in eval mode.
   void train(bool on = true) override;

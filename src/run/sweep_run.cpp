@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "core/cancel.h"
@@ -28,6 +29,7 @@
 #include "run/extract.h"
 #include "run/models.h"
 #include "store/feature_cache.h"
+#include "train/augment.h"
 #include "train/finetune.h"
 #include "train/head.h"
 
@@ -57,7 +59,8 @@ double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
 // Forward and backward passes of the head (about 6 FLOPs per weight and row) over the training
 // rows of every epoch up to the last; a fine-tuning task adds its blocks' forward and backward
 // passes (about 3 forward passes) per training row and epoch, and one forward pass of every row
-// per evaluated epoch.
+// per evaluated epoch. With augmentation the frozen part, too, runs on every training row of every
+// epoch (the naive per-epoch pass), and evaluation runs the whole network.
 double train_cost(const sweep::TrainTask& t, const json& params, std::size_t images,
                   std::size_t classes) {
   const auto s = params.get<train::TrainSettings>();
@@ -70,12 +73,15 @@ double train_cost(const sweep::TrainTask& t, const json& params, std::size_t ima
   const double rows = static_cast<double>(images) * train_share;
   double gflops = 6.0 * weights * rows * t.epochs.back() * 1e-9;
   const model::Cut cut = model::parse_cut(tune.finetune);
-  if (cut != model::Cut::head) {
+  const bool augment = params.contains("augment");
+  if (cut != model::Cut::head || augment) {
     const double size = params.at("image_size").get<double>() / 224.0;
-    const double forward = model::gflops_224(model::parse_arch(params.at("backbone"))) *
-                           model::trained_share(cut) * size * size;
-    gflops += forward * (3.0 * rows * t.epochs.back() +
-                         static_cast<double>(images) * static_cast<double>(t.epochs.size()));
+    const double full = model::gflops_224(model::parse_arch(params.at("backbone"))) * size * size;
+    const double trained = full * model::trained_share(cut);
+    const double frozen = augment ? full - trained : 0.0;
+    gflops += (3.0 * trained + frozen) * rows * t.epochs.back() +
+              (augment ? full : trained) * static_cast<double>(images) *
+                  static_cast<double>(t.epochs.size());
   }
   return gflops;
 }
@@ -483,7 +489,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                                     train_cost(tr, params, n, manifest.classes.size())));
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
-    setup.tasks.back().alone = params.contains("finetune");
+    setup.tasks.back().alone = params.contains("finetune") || params.contains("augment");
   }
   setup.samples = sample_table(manifest);
   auto recorder = std::make_shared<FoldRecorder>(manifest, plan.trains);
@@ -693,8 +699,10 @@ class SweepExecutor : public Executor {
     o.features = set;
   }
 
+  // Trained by train::fine_tune: unfrozen blocks, or augmented images (heads too).
   static bool fine_tunes(const TaskSpec& t) {
-    return t.params.value("finetune", std::string("head")) != "head";
+    return t.params.value("finetune", std::string("head")) != "head" ||
+           t.params.contains("augment");
   }
 
   // Heads train together (train_heads stacks them); each fine-tuning task alone, with the run's
@@ -749,6 +757,7 @@ class SweepExecutor : public Executor {
     train::FineTuneConfig config;
     static_cast<train::TrainSettings&>(config) = p.get<train::TrainSettings>();
     static_cast<train::FineTuneSettings&>(config) = p.get<train::FineTuneSettings>();
+    config.augment = p.value("augment", json::object()).get<train::AugmentSettings>();
     config.eval_epochs = t.epochs;
     config.rng_seed = sweep::seed_from_id(t.id);
     train::validate(config);
@@ -757,8 +766,11 @@ class SweepExecutor : public Executor {
     const auto weights = context_.weights.find(t.features);
     if (weights == context_.weights.end())
       throw InternalError("fine-tuning task " + t.id + " has no weights in the run context");
+    // With augmentation the feature set holds the images (cut all) and the frozen part runs here.
+    const bool augment = config.augment.active();
+    const model::Cut stored = augment ? model::Cut::all : cut;
     std::vector<std::int64_t> shape = {fs.n};
-    for (std::int64_t d : model::frozen_output_shape(arch, cut, p.at("image_size").get<int>()))
+    for (std::int64_t d : model::frozen_output_shape(arch, stored, p.at("image_size").get<int>()))
       shape.push_back(d);
     const at::Tensor x =
         torch::from_blob(const_cast<float*>(fs.values.data()), shape, torch::kFloat32);
@@ -767,8 +779,20 @@ class SweepExecutor : public Executor {
           fmt::format("feature set {} holds {} values per sample, not the {} of {}'s "
                       "{} input",
                       fs.id, fs.dim, x.numel() / std::max<std::int64_t>(1, fs.n),
-                      model::arch_name(arch), config.finetune));
+                      model::arch_name(arch), model::cut_name(stored)));
     const model::StateDict& state = tail_weights(arch, weights->second);
+    const train::TensorActivations stored_rows(x);
+    std::optional<train::AugmentedImages> augmented;
+    if (augment) {
+      // Built before the task's thread count is set: building an extractor sets the rank's.
+      json provenance;
+      model::FeatureExtractor* fx = extractor_for(arch, weights->second, cut, provenance);
+      train::AugmentedImages::Frozen frozen;
+      if (fx) frozen = [fx](const at::Tensor& images) { return fx->extract(images); };
+      augmented.emplace(stored_rows, config.augment, config.rng_seed, std::move(frozen));
+    }
+    const train::ActivationSource& rows =
+        augmented ? static_cast<const train::ActivationSource&>(*augmented) : stored_rows;
     ThreadCount threads(context_.finetune_threads);
     train::FineTuneControl control;
     model::SavedModel kept;
@@ -776,9 +800,8 @@ class SweepExecutor : public Executor {
     train::Checkpointing checkpoints = checkpointing(t, inputs);
     control.checkpoints = &checkpoints;
     auto run = [&] {
-      return train::fine_tune(arch, state, train::TensorActivations(x), fs.labels, split.train,
-                              split.test, static_cast<int>(manifest_.classes.size()), config,
-                              device_, control);
+      return train::fine_tune(arch, state, rows, fs.labels, split.train, split.test,
+                              static_cast<int>(manifest_.classes.size()), config, device_, control);
     };
     std::optional<train::TrainResult> r;
     try {

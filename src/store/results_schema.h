@@ -38,7 +38,8 @@ struct ParamColumn {
 
 /// Every parameter a training task carries (sweep::TrainTask::params()), typed. Columns of
 /// parameters not listed here (synthetic runs, extracts, crops) are typed from their values.
-inline constexpr std::array<ParamColumn, 27> kTrainParams = {{
+/// `augment` holds the transforms as JSON text, e.g. {"hflip":true}.
+inline constexpr std::array<ParamColumn, 28> kTrainParams = {{
     {"backbone", ColumnType::text},       {"variant", ColumnType::text},
     {"weights", ColumnType::text},        {"image_size", ColumnType::int64},
     {"normalize", ColumnType::text},      {"head", ColumnType::text},
@@ -52,7 +53,7 @@ inline constexpr std::array<ParamColumn, 27> kTrainParams = {{
     {"finetune", ColumnType::text},       {"bn", ColumnType::text},
     {"backbone_lr", ColumnType::float64}, {"schedule", ColumnType::text},
     {"lr_horizon", ColumnType::int64},    {"lr_step", ColumnType::int64},
-    {"lr_gamma", ColumnType::float64},
+    {"lr_gamma", ColumnType::float64},    {"augment", ColumnType::text},
 }};
 
 /// Keys that journals written before the typed task payloads carried among a training task's

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "model/arch.h"
 
 namespace fersweep::sweep {
 
@@ -87,6 +88,7 @@ enum Key : std::size_t {
   kLrHorizon,
   kLrStep,
   kLrGamma,
+  kAugment,
   kFold,
   kEpochs,
   kKeyCount
@@ -136,7 +138,7 @@ class Expander {
     for (const auto& entry : c_["include"])
       if (entry.contains("epochs")) see_epochs(entry["epochs"]);
     last_epoch_text_ = std::to_string(last_epoch_);
-    static_assert(kLrGamma + 1 == kTrainValueKeys, "TrainValues holds the keys before fold");
+    static_assert(kAugment + 1 == kTrainValueKeys, "TrainValues holds the keys before fold");
     for (std::size_t k = 0; k < kTrainValueKeys; ++k) values_->keys[k] = grid_keys()[k];
     for (const auto& [backbone, w] : c_["weights"].items()) {
       weights_text_[backbone] = canonical_json(w);
@@ -154,7 +156,7 @@ class Expander {
     axes[kNormalize] = {json(spec_.dataset.normalize)};
     for (std::size_t k : {kHead, kHidden, kOptimizer, kLr, kWeightDecay, kMomentum, kBatchSize,
                           kStandardize, kLabelSmoothing, kSeed, kFinetune, kBn, kBackboneLr,
-                          kSchedule, kLrHorizon, kLrStep, kLrGamma})
+                          kSchedule, kLrHorizon, kLrStep, kLrGamma, kAugment})
       axes[k] = {train[grid_keys()[k]]};
     for (int f = 0; f < folds_; ++f) axes[kFold].push_back(f);
     for (const auto& e : train["epochs"]) axes[kEpochs].push_back(e);
@@ -272,7 +274,9 @@ class Expander {
     const bool per_fold = *row[kNormalize] == "dataset";
     const int fold = per_fold ? row[kFold]->get<int>() : -1;
     const int rep = per_fold ? repeat : -1;
-    const std::string& cut = row[kFinetune]->get_ref<const std::string&>();
+    // Augmented images go through the whole network each epoch: the extract is the images.
+    const std::string& cut = row[kAugment]->empty() ? row[kFinetune]->get_ref<const std::string&>()
+                                                    : model::cut_name(model::Cut::all);
     std::string key =
         fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", row[kBackbone]->get_ref<const std::string&>(),
                     row[kWeights]->get_ref<const std::string&>(),
@@ -334,14 +338,16 @@ class Expander {
   void add_train(const Row& row, const std::vector<int>& epochs, int repeat) {
     const auto& v = row.value;
     const bool tune = *v[kFinetune] != "head";
-    if (tune) check_fine_tuning(v, epochs);
+    const bool augment = !v[kAugment]->empty();
+    const bool scheduled = tune || augment;  // trained by fine_tune, which schedules the rate
+    if (scheduled) check_fine_tuning(v, epochs);
     const std::size_t extract = extract_for(row.value, repeat);
     const auto& t = row.text;
     const int fold = v[kFold]->get<int>();
     const bool mlp = *v[kHead] == "mlp";
     const bool sgd = *v[kOptimizer] == "sgd";
-    const bool cosine = tune && *v[kSchedule] == "cosine";
-    const bool step = tune && *v[kSchedule] == "step";
+    const bool cosine = scheduled && *v[kSchedule] == "cosine";
+    const bool step = scheduled && *v[kSchedule] == "step";
     // lr_horizon 0 (the default) is the sweep's last epoch: a parameter, the same for every
     // task, so a task's result at an epoch does not depend on which epochs it evaluates.
     std::uint32_t horizon_index = row.interned[kLrHorizon];
@@ -358,7 +364,9 @@ class Expander {
       text += key;
       text += value;
     };
-    put("{\"backbone\":", *t[kBackbone]);
+    text += "{";
+    if (augment) put("\"augment\":", *t[kAugment] + ",");
+    put("\"backbone\":", *t[kBackbone]);
     if (tune) put(",\"backbone_lr\":", *t[kBackboneLr]);
     put(",\"batch_size\":", *t[kBatchSize]);
     if (tune) put(",\"bn\":", *t[kBn]);
@@ -380,7 +388,7 @@ class Expander {
     put(",\"normalize\":", *t[kNormalize]);
     put(",\"optimizer\":", *t[kOptimizer]);
     put(",\"repeat\":", std::to_string(repeat));
-    if (tune) put(",\"schedule\":", *t[kSchedule]);
+    if (scheduled) put(",\"schedule\":", *t[kSchedule]);
     put(",\"seed\":", *t[kSeed]);
     put(",\"standardize\":", *t[kStandardize]);
     put(",\"variant\":", *t[kVariant]);
@@ -415,8 +423,9 @@ class Expander {
     task.value_index[kLrHorizon] = cosine ? horizon_index : TrainTask::kAbsent;
     if (!step) task.value_index[kLrStep] = task.value_index[kLrGamma] = TrainTask::kAbsent;
     if (!tune)
-      for (std::size_t k : {kFinetune, kBn, kBackboneLr, kSchedule})
-        task.value_index[k] = TrainTask::kAbsent;
+      for (std::size_t k : {kFinetune, kBn, kBackboneLr}) task.value_index[k] = TrainTask::kAbsent;
+    if (!scheduled) task.value_index[kSchedule] = TrainTask::kAbsent;
+    if (!augment) task.value_index[kAugment] = TrainTask::kAbsent;
     plan_.trains.push_back(std::move(task));
   }
 
@@ -425,6 +434,7 @@ class Expander {
   void check_fine_tuning(const std::array<const json*, kKeyCount>& v,
                          const std::vector<int>& epochs) const {
     const std::string tune = v[kFinetune]->get<std::string>();
+    const std::string what = tune == "head" ? "augment" : "finetune: " + tune;
     auto fail = [&](const std::string& key, const std::string& message) {
       std::string at = spec_.file;
       for (const char* section : {"grid.", "train."})
@@ -436,14 +446,14 @@ class Expander {
                                     at, key, message));
     };
     if (*v[kHead] == "mlp")
-      fail("head", fmt::format("finetune: {} trains a linear head; head: mlp works with finetune: "
-                               "head only (exclude the combination)",
-                               tune));
+      fail("head", fmt::format("{} trains a linear head; head: mlp works with finetune: head "
+                               "without augment only (exclude the combination)",
+                               what));
     if (*v[kStandardize] == true)
       fail("standardize",
-           fmt::format("finetune: {} trains on activations, not features; standardize: true "
-                       "works with finetune: head only (exclude the combination)",
-                       tune));
+           fmt::format("{} trains on activations, not features; standardize: true works with "
+                       "finetune: head without augment only (exclude the combination)",
+                       what));
     const int horizon = v[kLrHorizon]->get<int>();
     const int last = *std::max_element(epochs.begin(), epochs.end());
     if (*v[kSchedule] == "cosine" && horizon != 0 && horizon < last)
@@ -478,8 +488,8 @@ class Expander {
   std::string scratch_;
 };
 
-// A learning-rate schedule is a fine-tuning setting: heads (finetune: head) train at a constant
-// rate, which a sweep mixing both should say rather than leave the user to find out.
+// A learning-rate schedule is a fine_tune setting: heads (finetune: head, no augment) train at a
+// constant rate, which a sweep mixing both should say rather than leave the user to find out.
 void warn_schedule_of_heads(Plan& plan) {
   const json& c = plan.spec.canonical;
   std::string key;
@@ -489,12 +499,13 @@ void warn_schedule_of_heads(Plan& plan) {
     key = "train.schedule";
   }
   if (key.empty()) return;
-  const bool heads = std::any_of(plan.trains.begin(), plan.trains.end(),
-                                 [](const TrainTask& t) { return t.param("finetune").is_null(); });
+  const bool heads = std::any_of(plan.trains.begin(), plan.trains.end(), [](const TrainTask& t) {
+    return t.param("finetune").is_null() && t.param("augment").is_null();
+  });
   if (heads)
     plan.warnings.push_back(
-        fmt::format("{}: {}: applies to fine-tuning tasks only; the tasks "
-                    "with finetune: head train at a constant learning rate",
+        fmt::format("{}: {}: applies to fine-tuning and augmented tasks only; the tasks "
+                    "with finetune: head and no augment train at a constant learning rate",
                     plan.spec.location(key), key));
 }
 

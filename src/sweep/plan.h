@@ -50,7 +50,7 @@ struct ExtractTask {
 };
 
 /// Number of training parameters that come from the grid (backbone ... seed, see TrainValues).
-inline constexpr std::size_t kTrainValueKeys = 22;
+inline constexpr std::size_t kTrainValueKeys = 23;
 
 /// The distinct values of the grid-driven training parameters, shared by all train tasks of a
 /// plan: a task stores one small index per parameter instead of its own JSON object (a 100,000-task
@@ -58,7 +58,8 @@ inline constexpr std::size_t kTrainValueKeys = 22;
 struct TrainValues {
   /// Parameter names: backbone, variant, weights, image_size, normalize, head, hidden, optimizer,
   /// lr, weight_decay, momentum, batch_size, standardize, label_smoothing, seed, and the
-  /// fine-tuning ones: finetune, bn, backbone_lr, schedule, lr_horizon, lr_step, lr_gamma.
+  /// fine-tuning ones: finetune, bn, backbone_lr, schedule, lr_horizon, lr_step, lr_gamma; and
+  /// augment.
   std::array<std::string, kTrainValueKeys> keys;
   std::array<std::vector<nlohmann::json>, kTrainValueKeys> values;  ///< distinct values per key
   /// The sweep's cv scheme (sweep::cv_scheme_params), the same for every task; null for
@@ -89,7 +90,9 @@ struct TrainTask {
   /// repeat, folds, cv_seed, cv (the scheme, when not stratified K-fold) and extract (the
   /// feature set's id). Fine-tuning tasks (finetune other than head) add finetune, bn,
   /// backbone_lr, schedule, and lr_horizon (cosine) or lr_step and lr_gamma (step); head tasks
-  /// carry none of them, so their ids are those of versions without fine-tuning.
+  /// carry none of them, so their ids are those of versions without fine-tuning. A task with
+  /// augmentation adds augment (and the schedule's keys, also with finetune: head); its extract
+  /// is the normalised images (cut all), which it augments and sends through the network itself.
   nlohmann::json params() const;
   /// One parameter of params() without building the object; null when the task lacks it.
   nlohmann::json param(std::string_view key) const;

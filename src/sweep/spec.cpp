@@ -34,7 +34,8 @@ const std::vector<std::string>& grid_keys() {
       "backbone",    "variant",         "weights", "image_size",   "normalize", "head",
       "hidden",      "optimizer",       "lr",      "weight_decay", "momentum",  "batch_size",
       "standardize", "label_smoothing", "seed",    "finetune",     "bn",        "backbone_lr",
-      "schedule",    "lr_horizon",      "lr_step", "lr_gamma",     "fold",      "epochs"};
+      "schedule",    "lr_horizon",      "lr_step", "lr_gamma",     "augment",   "fold",
+      "epochs"};
   return keys;
 }
 
@@ -89,7 +90,8 @@ const std::vector<std::string> kTrainKeys = {
     "head",       "hidden",     "optimizer", "lr",          "weight_decay",
     "momentum",   "batch_size", "epochs",    "standardize", "label_smoothing",
     "seed",       "finetune",   "bn",        "backbone_lr", "schedule",
-    "lr_horizon", "lr_step",    "lr_gamma"};
+    "lr_horizon", "lr_step",    "lr_gamma",  "augment"};
+const std::vector<std::string> kAugmentKeys = {"hflip", "random_resized_crop", "rotate"};
 const std::vector<std::string> kRunKeys = {"retries",         "threads",          "device",
                                            "grace_period",    "finetune_threads", "keep_models",
                                            "checkpoint_every"};
@@ -284,6 +286,53 @@ struct ParamContext {
   int folds = 5;
 };
 
+// augment: none | {hflip: BOOL, random_resized_crop: [LO, HI], rotate: DEGREES}, canonical as
+// train::AugmentSettings writes it (only the transforms in use; none is {}).
+std::optional<json> read_augment(Checker& c, const YamlValue& v, const std::string& path) {
+  if (v.is_scalar() && !v.quoted && v.scalar == "none") return json::object();
+  if (!v.is_map()) {
+    c.error(v, path,
+            "expected none or a map of transforms (hflip: true, random_resized_crop: [0.08, 1], "
+            "rotate: 10), got " +
+                v.describe());
+    return std::nullopt;
+  }
+  c.check_keys(v, path, kAugmentKeys);
+  train::AugmentSettings a;
+  bool ok = true;
+  if (const YamlValue* flip = v.find("hflip")) {
+    const auto b = c.boolean(*flip, child(path, "hflip"));
+    ok = ok && b.has_value();
+    a.hflip = b.value_or(false);
+  }
+  if (const YamlValue* crop = v.find("random_resized_crop")) {
+    const std::string p = child(path, "random_resized_crop");
+    if (!crop->is_sequence() || crop->items.size() != 2) {
+      c.error(*crop, p,
+              "expected [lo, hi]: the smallest and largest share of the image's area a crop "
+              "keeps, e.g. [0.08, 1], got " +
+                  crop->describe());
+      ok = false;
+    } else {
+      const auto lo = c.number(crop->items[0], index_path(p, 0), 0, true, 1, false);
+      const auto hi = c.number(crop->items[1], index_path(p, 1), 0, true, 1, false);
+      if (lo && hi && *lo > *hi) {
+        c.error(*crop, p, fmt::format("lo {} is above hi {}; give [lo, hi]", *lo, *hi));
+        ok = false;
+      }
+      ok = ok && lo && hi;
+      if (lo && hi) a.random_resized_crop = {*lo, *hi};
+    }
+  }
+  if (const YamlValue* rotate = v.find("rotate")) {
+    const auto deg = c.number(*rotate, child(path, "rotate"), 0, false, 180, false);
+    ok = ok && deg.has_value();
+    a.rotate = deg.value_or(0);
+  }
+  if (!ok) return std::nullopt;
+  return json(a);
+}
+
 std::optional<json> read_param(Checker& c, const std::string& key, const YamlValue& v,
                                const std::string& path, const ParamContext& ctx) {
   constexpr long long kBig = std::numeric_limits<long long>::max();
@@ -326,6 +375,7 @@ std::optional<json> read_param(Checker& c, const std::string& key, const YamlVal
   if (key == "lr_horizon") return wrap(c.integer(v, path, 0, 1000000));
   if (key == "lr_step") return wrap(c.integer(v, path, 1, 1000000));
   if (key == "lr_gamma") return wrap(c.number(v, path, 0, true, 1, false));
+  if (key == "augment") return read_augment(c, v, path);
   if (key == "fold") {
     auto f = c.integer(v, path, 0, kBig);
     if (!f) return std::nullopt;
@@ -746,6 +796,7 @@ class SpecBuilder {
   void train(const YamlValue* v) {
     json out = TrainSettings{};  // the defaults, from their one place
     out.update(json(train::FineTuneSettings{}));
+    out["augment"] = train::AugmentSettings{};
     out["epochs"] = {50, 100, 200};
     if (v && c_.expect_map(*v, "train")) {
       c_.check_keys(*v, "train", kTrainKeys, {{"standardise", "standardize"}});

@@ -34,10 +34,17 @@ CostEstimate estimate_cost(const Plan& plan, const DatasetCensus& census) {
     const auto& e = plan.extracts[t.extract_index];
     const double epochs = static_cast<double>(t.epochs.back());
     cost.naive_gflop += images * epochs * backbone_gflops(e.backbone, e.image_size);
-    if (e.cut == "head") continue;
-    cost.finetune_gflop += 3.0 * model::trained_share(model::parse_cut(e.cut)) * images * epochs *
-                           backbone_gflops(e.backbone, e.image_size);
+    const json cut = t.param("finetune");
+    const bool augment = !t.param("augment").is_null();
+    if (cut.is_null() && !augment) continue;
+    // The trained blocks' forward and backward passes; on augmented images also the frozen
+    // part's forward pass, every epoch.
+    const double share =
+        cut.is_null() ? 0.0 : model::trained_share(model::parse_cut(cut.get<std::string>()));
+    const double passes = 3.0 * share + (augment ? 1.0 - share : 0.0);
+    cost.finetune_gflop += passes * images * epochs * backbone_gflops(e.backbone, e.image_size);
     ++cost.finetune_tasks;
+    cost.augmented_tasks += augment;
   }
   return cost;
 }
@@ -184,11 +191,15 @@ std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostE
                   cost.counted ? "counted" : "assumed", format_flops(cost.naive_gflop),
                   cost.extract_gflop > 0 ? cost.naive_gflop / cost.extract_gflop : 0.0));
   if (cost.finetune_tasks > 0)
-    line(
-        fmt::format("          fine-tuning {} more ({} task{}: the trained blocks' forward and "
-                    "backward passes every epoch)",
-                    format_flops(cost.finetune_gflop), cost.finetune_tasks,
-                    cost.finetune_tasks == 1 ? "" : "s"));
+    line(fmt::format(
+        "          fine-tuning {} more ({} task{}: the trained blocks' forward and "
+        "backward passes every epoch{})",
+        format_flops(cost.finetune_gflop), cost.finetune_tasks, cost.finetune_tasks == 1 ? "" : "s",
+        cost.augmented_tasks == 0
+            ? ""
+            : fmt::format(", and for the {} on augmented images the frozen part's "
+                          "forward pass",
+                          cost.augmented_tasks)));
   for (const auto& w : plan.warnings) line("warning   " + w);
   if (!tasks) return out;
 

@@ -27,10 +27,12 @@ struct CostEstimate {
   double extract_gflop = 0;             ///< every extraction task once: images × GFLOPs
   double naive_gflop = 0;  ///< forward passes a per-epoch pipeline would make: per train task,
                            ///< images × max(epochs) × GFLOPs
-  /// Fine-tuning tasks: their trained blocks' forward and backward passes (~3 forward passes)
-  /// over the images every epoch up to the last.
+  /// Fine-tuning and augmented tasks: their trained blocks' forward and backward passes (~3
+  /// forward passes), and on augmented images the frozen part's forward pass, over the images
+  /// every epoch up to the last.
   double finetune_gflop = 0;
-  std::size_t finetune_tasks = 0;
+  std::size_t finetune_tasks = 0;   ///< tasks trained with autograd: fine-tuning or augmented
+  std::size_t augmented_tasks = 0;  ///< of those, on augmented images (the frozen part per epoch)
 };
 
 /// The estimate for `plan`, with the image count of `census` when it found the dataset.

@@ -14,6 +14,7 @@
 #include "core/cancel.h"
 #include "core/error.h"
 #include "model/finetune.h"
+#include "train/augment.h"
 #include "train/rng.h"
 
 namespace fersweep::train {
@@ -231,10 +232,14 @@ void validate(const FineTuneConfig& c) {
   validate(static_cast<const HeadConfig&>(c));
   auto fail = [](const std::string& msg) { throw ConfigError("train: " + msg); };
   const model::Cut cut = model::parse_cut(c.finetune);
-  if (cut == model::Cut::head) fail("finetune head is the head path (train_head), not fine_tune");
+  if (cut == model::Cut::head && !c.augment.active())
+    fail("finetune head without augment is the head path (train_head), not fine_tune");
+  validate(c.augment);
   (void)model::parse_bn_mode(c.bn);
-  if (c.head != "linear") fail("finetune " + c.finetune + " trains a linear head, not " + c.head);
-  if (c.standardize) fail("standardize applies to frozen features (finetune: head) only");
+  const std::string what = cut == model::Cut::head ? "augment" : "finetune " + c.finetune;
+  if (c.head != "linear") fail(what + " trains a linear head, not " + c.head);
+  if (c.standardize)
+    fail(what + ": standardize applies to frozen features without augmentation only");
   if (!(c.backbone_lr > 0) || !std::isfinite(c.backbone_lr))
     fail(fmt::format("backbone_lr must be > 0, got {}", c.backbone_lr));
   if (c.schedule == "cosine") {
@@ -277,8 +282,8 @@ std::pair<double, std::int64_t> train_epoch(model::TrainableTail& tail, optim::O
                                             const std::vector<std::int64_t>& labels,
                                             const std::vector<std::size_t>& train_idx,
                                             const std::vector<std::size_t>& order,
-                                            const FineTuneConfig& config, c10::Device device,
-                                            std::vector<double>* step_losses) {
+                                            const FineTuneConfig& config, int epoch,
+                                            c10::Device device, std::vector<double>* step_losses) {
   const torch::nn::functional::CrossEntropyFuncOptions loss_options =
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
   const auto bs = static_cast<std::size_t>(config.batch_size);
@@ -290,7 +295,7 @@ std::pair<double, std::int64_t> train_epoch(model::TrainableTail& tail, optim::O
     for (std::size_t k = start; k < std::min(order.size(), start + bs); ++k)
       idx.push_back(train_idx[order[k]]);
     const at::Tensor y = labels_of(labels, idx).to(device);
-    const at::Tensor logits = tail->forward(x.gather(idx).to(device));
+    const at::Tensor logits = tail->forward(x.training_batch(idx, epoch).to(device));
     const at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
     optimizer.zero_grad();
     loss.backward();
@@ -341,7 +346,7 @@ TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const A
       optimizer->param_groups()[g].options().set_lr(scheduled_lr(config, base_lrs[g], epoch));
     epoch_order(order, p.rng, orders, epoch);
     const auto [loss_sum, correct] = train_epoch(tail, *optimizer, x, labels, train_idx, order,
-                                                 config, device, control.step_losses);
+                                                 config, epoch, device, control.step_losses);
     const auto n = static_cast<double>(train_idx.size());
     p.result.train_loss.push_back(loss_sum / n);
     p.result.train_accuracy.push_back(static_cast<double>(correct) / n);

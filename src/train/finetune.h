@@ -21,12 +21,16 @@
 namespace fersweep::train {
 
 /// A fine-tuning run: the head settings (linear head only; optimizer, lr, weight_decay, momentum,
-/// batch_size, label_smoothing; eval_epochs, rng_seed) and the fine-tuning ones.
-struct FineTuneConfig : HeadConfig, FineTuneSettings {};
+/// batch_size, label_smoothing; eval_epochs, rng_seed), the fine-tuning ones and the augmentation
+/// (with which finetune: head, too, trains here: the images then go through the whole network).
+struct FineTuneConfig : HeadConfig, FineTuneSettings {
+  AugmentSettings augment;
+};
 
 /// ConfigError naming the first invalid setting (the head's rules, and: finetune layer4, layer3
-/// or all; bn frozen or train; backbone_lr > 0; schedule constant, cosine (lr_horizon at least
-/// the last epoch) or step (lr_step >= 1, lr_gamma in (0, 1]); no mlp head, no standardize).
+/// or all, or head with augmentation; bn frozen or train; backbone_lr > 0; schedule constant,
+/// cosine (lr_horizon at least the last epoch) or step (lr_step >= 1, lr_gamma in (0, 1]); no mlp
+/// head, no standardize; the augmentation's ranges).
 void validate(const FineTuneConfig& config);
 
 /// The learning rate of epoch `epoch` (1-based) for a group whose base rate is `base`.
@@ -37,8 +41,12 @@ class ActivationSource {
  public:
   virtual ~ActivationSource() = default;
   virtual std::int64_t rows() const = 0;
-  /// Rows `idx`, stacked: [idx.size(), ...] float32 on the CPU.
+  /// Rows `idx`, stacked: [idx.size(), ...] float32 on the CPU (evaluation).
   virtual at::Tensor gather(const std::vector<std::size_t>& idx) const = 0;
+  /// Rows `idx` as epoch `epoch` (1-based) trains on them: the same rows, or augmented ones.
+  virtual at::Tensor training_batch(const std::vector<std::size_t>& idx, int /*epoch*/) const {
+    return gather(idx);
+  }
 };
 
 /// Every row in one tensor (small datasets, tests).

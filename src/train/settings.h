@@ -62,4 +62,33 @@ inline const std::vector<std::string>& schedule_names() {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FineTuneSettings, finetune, bn, backbone_lr,
                                                 schedule, lr_horizon, lr_step, lr_gamma)
 
+/// Training-time augmentation (train parameter `augment`): each training image of each epoch is
+/// randomly resized-cropped, flipped and rotated, in that order, with draws that are a pure
+/// function of (task seed, epoch, image), before the whole network sees it. Off when every field
+/// has its default. The images are the normalised ones at image_size, so what a crop or a rotation
+/// uncovers is 0 there: the dataset's mean colour, not black.
+struct AugmentSettings {
+  bool hflip = false;  ///< mirror left-right with probability 1/2
+  /// [lo, hi] in (0, 1], lo <= hi: torchvision's RandomResizedCrop scale (the crop's share of the
+  /// image's area; aspect ratio in [3/4, 4/3]), resized back to image_size. Empty: no crop.
+  std::vector<double> random_resized_crop;
+  double rotate = 0;  ///< degrees in [0, 180]: a uniform angle in [-rotate, rotate], bilinear
+
+  bool active() const { return hflip || !random_resized_crop.empty() || rotate > 0; }
+};
+/// Only the transforms in use are written, so no augmentation is `{}` and a task's parameters name
+/// exactly what it does.
+inline void to_json(nlohmann::json& j, const AugmentSettings& a) {
+  j = nlohmann::json::object();
+  if (a.hflip) j["hflip"] = true;
+  if (!a.random_resized_crop.empty()) j["random_resized_crop"] = a.random_resized_crop;
+  if (a.rotate > 0) j["rotate"] = a.rotate;
+}
+inline void from_json(const nlohmann::json& j, AugmentSettings& a) {
+  a = AugmentSettings{};
+  a.hflip = j.value("hflip", false);
+  a.random_resized_crop = j.value("random_resized_crop", std::vector<double>{});
+  a.rotate = j.value("rotate", 0.0);
+}
+
 }  // namespace fersweep::train

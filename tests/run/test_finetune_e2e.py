@@ -7,7 +7,8 @@ stored accuracy through torchvision's own blocks, `best` keeps one configuration
 activation store too large for this version is refused before the results directory exists. Task
 checkpoints: a fine-tuning task killed with -9 continues on another rank count from its last
 checkpoint with results bit-identical to an uninterrupted run, and a damaged or unloadable
-checkpoint is refused with a warning naming it and the task starts from scratch.
+checkpoint is refused with a warning naming it and the task starts from scratch. Augmented tasks
+train on the images (one cut-all feature set) with the same results alone and under mpirun -np 2.
 
 Usage: test_finetune_e2e.py FERSWEEP_EXE SCRATCH_DIR
 """
@@ -231,6 +232,55 @@ def test_best_keeps_the_folds_of_the_best_configuration_only():
     assert not os.listdir(os.path.join(out, "cache", "train")) or not any(
         os.path.exists(os.path.join(out, "cache", "train", d, "model.pt"))
         for d in os.listdir(os.path.join(out, "cache", "train"))), "unselected models left behind"
+
+
+AUGMENT_TEXT = f"""
+name: augment-tiny
+dataset: {{root: {DATA}, format: jaffe, image_size: 32, normalize: imagenet}}
+weights: random:3
+cv: {{folds: 2, seed: 1}}
+train: {{optimizer: adam, lr: 0.01, weight_decay: 0.0001, batch_size: 32,
+         augment: {{hflip: true, random_resized_crop: [0.5, 1], rotate: 15}}}}
+run: {{finetune_threads: 2, keep_models: KEEP}}
+grid:
+  backbone: [resnet18]
+  finetune: [head, layer4]
+  epochs: [1, 2]
+  fold: all
+"""
+
+
+def test_augmented_tasks_train_on_images_and_are_identical_alone_and_under_mpirun():
+    results = {}
+    for ranks, keep in ((1, "all"), (2, "none")):
+        path = os.path.join(SCRATCH, f"augment-{keep}.yaml")
+        with open(path, "w") as f:
+            f.write(AUGMENT_TEXT.replace("KEEP", keep))
+        out = os.path.join(SCRATCH, f"augment{ranks}")
+        rc, log = run(out, ranks, sweep=path)
+        assert rc == 0, log
+        got, _ = rows(out)
+        assert len(got) == 2 * 2 * 2, sorted(got)  # 2 folds x (head, layer4) x 2 epochs
+        results[ranks] = got
+        done = [r for r in journal(out) if r.get("kind") == "train" and r["status"] == "done"]
+        extracts = {r["id"]: r for r in journal(out) if r.get("kind") == "extract" and r["status"] == "done"}
+        # One feature set: the normalised images, which the tasks augment and send through the
+        # network themselves, each at run.finetune_threads.
+        assert len(extracts) == 1 and all(e["params"]["cut"] == "all" for e in extracts.values()), extracts
+        assert len(done) == 4 and all(r["result"]["threads"] == 2 for r in done), done
+        for r in done:
+            assert r["params"]["augment"] == {"hflip": True, "random_resized_crop": [0.5, 1.0], "rotate": 15.0}, r
+        with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+            column = set(f["results"]["augment"].asstr()[()])
+        assert column == {'{"hflip":true,"random_resized_crop":[0.5,1.0],"rotate":15.0}'}, column
+    assert results[1] == results[2], "augmented results differ between 1 and 2 ranks"
+    # The kept models hold the head alone (finetune: head) or layer4 and the head.
+    import torch
+    for name in os.listdir(os.path.join(SCRATCH, "augment1", "models")):
+        m = torch.load(os.path.join(SCRATCH, "augment1", "models", name))
+        params = json.loads(m["params"])
+        keys = {k.split(".")[0] for k in m["state_dict"]}
+        assert keys == ({"fc"} if params.get("finetune", "head") == "head" else {"layer4", "fc"}), keys
 
 
 CKPT_TEXT = f"""

@@ -345,7 +345,7 @@ TEST(Plan, PythonRecomputesEveryId) {
   const fs::path dir = fs::path(FERSWEEP_TEST_TMP) / "sweep_ids";
   fs::create_directories(dir);
   for (const char* name : {"paper.yaml", "demo.yaml", "lr-wd-study.yaml", "include-exclude.yaml",
-                           "fer2013.yaml", "finetune.yaml"}) {
+                           "fer2013.yaml", "finetune.yaml", "augment.yaml"}) {
     const Plan p = plan_file(name);
     const DatasetCensus census;
     const fs::path out = dir / (std::string(name) + ".json");
@@ -409,23 +409,68 @@ TEST(Plan, FineTuningTasksCarryTheirSettingsAndReadActivations) {
   EXPECT_EQ(seen_heads, 5u);
   ASSERT_EQ(p.warnings.size(), 1u);
   EXPECT_EQ(p.warnings[0],
-            "t.yaml:3:62: grid.schedule: applies to fine-tuning tasks only; the tasks with "
-            "finetune: head train at a constant learning rate");
+            "t.yaml:3:62: grid.schedule: applies to fine-tuning and augmented tasks only; the "
+            "tasks with finetune: head and no augment train at a constant learning rate");
   EXPECT_TRUE(plan_text("dataset: {root: d}\ngrid: {backbone: resnet18, finetune: [head, layer4], "
                         "schedule: [constant]}\n")
                   .warnings.empty());
+}
+
+// Augmented tasks (sweeps/augment.yaml): `augment` in their parameters only when in use, the
+// normalised images (cut all) as their feature set whatever their cut, the schedule's keys also
+// for a head; plain heads' and fine-tuning tasks' ids as without the key.
+TEST(Plan, AugmentedTasksReadImagesAndCarryTheirTransforms) {
+  const Plan p = plan_file("augment.yaml");
+  expect_counts(p, {1, 3, 30, 60});  // 2 cuts x 3 augmentations x 5 folds; images, pooled, layer4
+  std::map<std::string, std::string> cut_of_extract;
+  for (const auto& e : p.extracts) cut_of_extract[e.id] = e.cut;
+  const Plan plain =
+      plan_sweep(load_sweep(testing::sweeps_dir() + "/augment.yaml", {"grid.augment=[none]"}));
+  std::set<std::string> plain_ids;
+  for (const auto& t : plain.trains) plain_ids.insert(t.id);
+  std::map<std::string, int> seen;
+  for (const auto& t : p.trains) {
+    const auto params = t.params();
+    EXPECT_EQ(t.id, sha256_hex(params.dump()).substr(0, 16)) << params.dump();
+    const std::string cut = params.value("finetune", "head");
+    if (!params.contains("augment")) {
+      EXPECT_TRUE(plain_ids.count(t.id)) << params.dump();
+      EXPECT_EQ(cut_of_extract.at(t.extract), cut);
+      ++seen["plain " + cut];
+      continue;
+    }
+    EXPECT_EQ(cut_of_extract.at(t.extract), "all") << params.dump();
+    EXPECT_EQ(params["schedule"], "constant");
+    EXPECT_EQ(params.contains("bn"), cut != "head");
+    const nlohmann::json& a = params["augment"];
+    EXPECT_TRUE(a == nlohmann::json::parse(R"({"hflip": true})") ||
+                a == nlohmann::json::parse(
+                         R"({"hflip": true, "random_resized_crop": [0.6, 1.0], "rotate": 10.0})"))
+        << a.dump();
+    ++seen["augmented " + cut];
+  }
+  EXPECT_EQ(seen, (std::map<std::string, int>{{"augmented head", 10},
+                                              {"augmented layer4", 10},
+                                              {"plain head", 5},
+                                              {"plain layer4", 5}}));
 }
 
 TEST(Plan, FineTuningCombinationsTheTrainerCannotRunAreErrors) {
   EXPECT_EQ(testing::config_error("dataset: {root: d}\ntrain: {finetune: layer4}\n"
                                   "grid: {backbone: resnet18, head: [linear, mlp]}\n"),
             "invalid sweep file t.yaml (1 error):\n  t.yaml:3:28: head: finetune: layer4 trains "
-            "a linear head; head: mlp works with finetune: head only (exclude the combination)");
+            "a linear head; head: mlp works with finetune: head without augment only (exclude the "
+            "combination)");
   EXPECT_EQ(testing::config_error("dataset: {root: d}\ntrain: {standardize: true}\n"
                                   "grid: {backbone: resnet18, finetune: [head, all]}\n"),
             "invalid sweep file t.yaml (1 error):\n  t.yaml:2:9: standardize: finetune: all "
             "trains on activations, not features; standardize: true works with finetune: head "
-            "only (exclude the combination)");
+            "without augment only (exclude the combination)");
+  EXPECT_EQ(testing::config_error("dataset: {root: d}\ntrain: {augment: {hflip: true}}\n"
+                                  "grid: {backbone: resnet18, head: [mlp]}\n"),
+            "invalid sweep file t.yaml (1 error):\n  t.yaml:3:28: head: augment trains a linear "
+            "head; head: mlp works with finetune: head without augment only (exclude the "
+            "combination)");
   EXPECT_EQ(testing::config_error(
                 "dataset: {root: d}\n"
                 "train: {finetune: layer3, schedule: cosine, lr_horizon: 20, epochs: [10, 30]}\n"
@@ -509,6 +554,13 @@ TEST(Cost, BackboneGflopsScaleWithTheImageArea) {
   const CostEstimate f = estimate_cost(plan_file("finetune.yaml"), DatasetCensus{});
   EXPECT_EQ(f.finetune_tasks, 40u);
   EXPECT_NEAR(f.finetune_gflop, 3 * 675 * 60 * 10 * (0.22 + 0.5) * (1.81 + 4.09), 1e-3);
+  // augment.yaml: 5 plain layer4 tasks; 10 augmented heads (the whole network forward every
+  // epoch) and 10 augmented layer4 tasks (the frozen 78% forward, layer4 three times), 40 epochs.
+  const CostEstimate a = estimate_cost(plan_file("augment.yaml"), DatasetCensus{});
+  EXPECT_EQ(a.finetune_tasks, 25u);
+  EXPECT_EQ(a.augmented_tasks, 20u);
+  EXPECT_NEAR(a.finetune_gflop,
+              675 * 40 * 1.81 * (5 * 3 * 0.22 + 10 * 1.0 + 10 * (0.78 + 3 * 0.22)), 1e-3);
   EXPECT_EQ(format_flops(12.34), "12.3 GFLOP");
   EXPECT_EQ(format_flops(4560.0), "4.56 TFLOP");
 }

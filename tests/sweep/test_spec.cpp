@@ -12,6 +12,7 @@
 namespace fersweep::sweep {
 namespace {
 
+using nlohmann::json;
 using testing::config_error;
 using testing::kMinimal;
 
@@ -436,6 +437,34 @@ TEST(SweepSpec, CheckpointEveryIsADuration) {
             "  t.yaml:2:25: run.checkpoint_every: '10 minutes' is not a duration: give a number "
             "with a unit (90s, 10min, 2h), 0 for every epoch end, or off");
   EXPECT_EQ(parse_sweep(kMinimal, "t.yaml").run.checkpoint_every, "10min");
+}
+
+// augment: none or a map of transforms; every bad value reported at once, with its position.
+TEST(SweepSpec, AugmentIsAMapOfCheckedTransforms) {
+  const SweepSpec spec = parse_sweep(
+      "dataset: {root: d}\ntrain: {augment: {rotate: 10, hflip: true}}\n"
+      "grid: {backbone: resnet18, augment: [none, {random_resized_crop: [0.08, 1]}]}\n",
+      "t.yaml");
+  EXPECT_EQ(spec.canonical["train"]["augment"], json::parse(R"({"hflip": true, "rotate": 10.0})"));
+  EXPECT_EQ(spec.canonical["grid"]["augment"],
+            json::parse(R"([{}, {"random_resized_crop": [0.08, 1.0]}])"));
+  EXPECT_EQ(parse_sweep(kMinimal, "t.yaml").canonical["train"]["augment"], json::object());
+  EXPECT_EQ(config_error("dataset: {root: d}\n"
+                         "train: {augment: {hflip: maybe, random_resized_crop: [0, 1], rotate: "
+                         "-5, flip: true}}\n"
+                         "grid: {backbone: resnet18, augment: [{random_resized_crop: [0.9, 0.2]}, "
+                         "{random_resized_crop: 0.5}, yes]}\n"),
+            "invalid sweep file t.yaml (7 errors):\n"
+            "  t.yaml:2:26: train.augment.hflip: expected true or false, got 'maybe'\n"
+            "  t.yaml:2:55: train.augment.random_resized_crop[0]: must be in (0, 1], got 0\n"
+            "  t.yaml:2:70: train.augment.rotate: must be in [0, 180], got -5\n"
+            "  t.yaml:2:74: train.augment.flip: unknown key 'flip'; did you mean 'hflip'?\n"
+            "  t.yaml:3:60: grid.augment[0].random_resized_crop: lo 0.9 is above hi 0.2; give "
+            "[lo, hi]\n"
+            "  t.yaml:3:95: grid.augment[1].random_resized_crop: expected [lo, hi]: the smallest "
+            "and largest share of the image's area a crop keeps, e.g. [0.08, 1], got '0.5'\n"
+            "  t.yaml:3:101: grid.augment[2]: expected none or a map of transforms (hflip: true, "
+            "random_resized_crop: [0.08, 1], rotate: 10), got 'yes'");
 }
 
 }  // namespace
