@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "model/arch.h"
+#include "sweep/sampling.h"
 
 namespace fersweep::sweep {
 
@@ -170,9 +171,12 @@ class Expander {
   }
 
   // Visits every combination; returns how many (combination, epoch) pairs it produced and how
-  // many the exclusions removed.
+  // many the exclusions removed. The `linked` keys (a sampled space) are one axis: their i-th
+  // values together are point i.
   void expand(const Axes& axes, std::vector<Exclusion>* exclusions, std::size_t& produced,
-              std::size_t& removed) {
+              std::size_t& removed, const std::vector<std::size_t>& linked = {}) {
+    std::vector<bool> follows(kKeyCount, false);
+    for (std::size_t j = 1; j < linked.size(); ++j) follows[linked[j]] = true;
     std::vector<std::size_t> at(kKeyCount, 0);
     for (std::size_t k = 0; k < kEpochs; ++k)
       if (axes[k].empty()) return;
@@ -210,14 +214,18 @@ class Expander {
       }
       if (!epochs.empty())
         for (int r = 0; r < repeats_; ++r) add_train(row, epochs, r);
-      // Next combination: the last axis varies fastest.
-      std::size_t k = kEpochs;
-      while (k > 0) {
-        --k;
-        if (++at[k] < axes[k].size()) break;
+      // Next combination: the last axis varies fastest; linked keys follow the first of them.
+      bool wrapped = true;
+      for (std::size_t k = kEpochs; k-- > 0;) {
+        if (follows[k]) continue;
+        if (++at[k] < axes[k].size()) {
+          wrapped = false;
+          break;
+        }
         at[k] = 0;
-        if (k == 0) return;
       }
+      if (wrapped) return;
+      for (std::size_t j = 1; j < linked.size(); ++j) at[linked[j]] = at[linked[0]];
     }
   }
 
@@ -509,6 +517,36 @@ void warn_schedule_of_heads(Plan& plan) {
                     plan.spec.location(key), key));
 }
 
+// The sampled space (search: random | sobol): for each space key, in alphabetical order (its
+// dimension), the value of point 0 .. samples-1 in `axes`; returns those keys.
+std::vector<std::size_t> sample_space(const json& c, Axes& axes) {
+  const json& search = c["search"];
+  const std::string method = search["method"];
+  if (method == "grid") return {};
+  std::vector<std::size_t> keys;
+  std::vector<const json*> choices;  // a choice's canonical values; null for the others
+  std::vector<Distribution> numeric;
+  for (const auto& [key, space] : c["space"].items()) {
+    keys.push_back(key_index(key));
+    const bool choice = space["kind"] == "choice";
+    choices.push_back(choice ? &space["values"] : nullptr);
+    // The text was checked when the sweep file was read.
+    numeric.push_back(choice ? Distribution{}
+                             : std::get<Distribution>(parse_distribution(space["text"])));
+  }
+  PointSampler sampler(method == "sobol" ? SearchMethod::sobol : SearchMethod::random,
+                       search["seed"].get<std::uint64_t>(), keys.size());
+  const auto n = search["samples"].get<std::uint64_t>();
+  for (std::size_t k : keys) axes[k].assign(n, json());
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::vector<double> u = sampler.point(i);
+    for (std::size_t d = 0; d < keys.size(); ++d)
+      axes[keys[d]][i] = choices[d] ? (*choices[d])[choice_index(u[d], choices[d]->size())]
+                                    : value_at(numeric[d], u[d]);
+  }
+  return keys;
+}
+
 }  // namespace
 
 Plan plan_sweep(const SweepSpec& spec) {
@@ -522,13 +560,24 @@ Plan plan_sweep(const SweepSpec& spec) {
   plan.warnings = spec.warnings;
 
   Expander expander(spec, plan);
-  const Axes main = Expander::overlay(expander.defaults(), c["grid"]);
+  const Axes grid = Expander::overlay(expander.defaults(), c["grid"]);
+  // Sampled points are one more axis (the space's keys are not in the grid: one value there).
+  const json& search = c["search"];
+  const std::size_t samples = search["method"] == "grid" ? 0 : search["samples"].get<std::size_t>();
   plan.combinations = 1;
   double size = 1;  // in floating point: a runaway grid must not overflow before it is refused
   for (std::size_t k = 0; k < kKeyCount; ++k) {
-    plan.combinations *= main[k].size();
-    size *= static_cast<double>(main[k].size());
-    if (main[k].size() > 1) plan.axes.push_back({grid_keys()[k], main[k].size()});
+    plan.combinations *= grid[k].size();
+    size *= static_cast<double>(grid[k].size());
+    if (grid[k].size() > 1) plan.axes.push_back({grid_keys()[k], grid[k].size()});
+  }
+  if (samples > 0) {
+    plan.combinations *= samples;
+    size *= static_cast<double>(samples);
+    // Shown with the training parameters, before fold and epochs.
+    auto at = std::find_if(plan.axes.begin(), plan.axes.end(),
+                           [](const GridAxis& a) { return a.key == "fold" || a.key == "epochs"; });
+    plan.axes.insert(at, {"samples", samples});
   }
   size *= static_cast<double>(plan.cv_seeds.size());
   if (size > static_cast<double>(kMaxGridSize))
@@ -536,6 +585,8 @@ Plan plan_sweep(const SweepSpec& spec) {
         "invalid sweep file {} (1 error):\n  {}: grid: {:.3g} combinations (with epochs and "
         "repeats) is more than fersweep plans ({}); split the sweep or shrink an axis",
         spec.file, spec.location("grid"), size, kMaxGridSize));
+  Axes main = grid;
+  const std::vector<std::size_t> sampled = sample_space(c, main);
 
   std::vector<Exclusion> exclusions;
   for (const auto& entry : c["exclude"]) {
@@ -553,7 +604,7 @@ Plan plan_sweep(const SweepSpec& spec) {
   const std::size_t epoch_values = std::max<std::size_t>(1, main[kEpochs].size());
   plan.trains.reserve(plan.combinations / epoch_values * plan.cv_seeds.size());
   std::size_t produced = 0;
-  expander.expand(main, &exclusions, produced, plan.excluded);
+  expander.expand(main, &exclusions, produced, plan.excluded, sampled);
   for (std::size_t i = 0; i < exclusions.size(); ++i)
     if (exclusions[i].hits == 0)
       plan.warnings.push_back(fmt::format("{}: exclude[{}]: matches no combination of the grid",
@@ -566,7 +617,9 @@ Plan plan_sweep(const SweepSpec& spec) {
 
   for (const auto& entry : c["include"]) {
     std::size_t removed = 0;
-    expander.expand(Expander::overlay(main, entry), nullptr, plan.included, removed);
+    // An include entry is one explicit configuration: no sampled points (the space's keys take
+    // train's values unless the entry gives them).
+    expander.expand(Expander::overlay(grid, entry), nullptr, plan.included, removed);
   }
   expander.finish();
   warn_schedule_of_heads(plan);

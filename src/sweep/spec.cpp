@@ -18,6 +18,7 @@
 #include "core/hash.h"
 #include "faces/settings.h"
 #include "model/arch.h"
+#include "sweep/sampling.h"
 #include "sweep/yaml_tree.h"
 
 namespace fersweep::sweep {
@@ -75,9 +76,17 @@ std::string SweepSpec::location(const std::string& key) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",    "description", "dataset", "variants",
-                                           "weights", "cv",          "train",   "grid",
-                                           "exclude", "include",     "run"};
+const std::vector<std::string> kTopKeys = {"name", "description", "dataset", "variants", "weights",
+                                           "cv",   "train",       "grid",    "exclude",  "include",
+                                           "run",  "search",      "space"};
+const std::vector<std::string> kSearchKeys = {"method", "samples", "seed"};
+const std::vector<std::string> kSearchMethods = {"grid", "random", "sobol"};
+// The keys uniform and loguniform may sample (fractions), and those int may (whole numbers);
+// every grid key but fold and epochs may be a choice.
+const std::set<std::string> kFractionKeys = {
+    "lr", "weight_decay", "momentum", "label_smoothing", "backbone_lr", "lr_gamma"};
+const std::set<std::string> kWholeKeys = {"hidden",     "batch_size", "image_size",
+                                          "lr_horizon", "lr_step",    "seed"};
 const std::vector<std::string> kDatasetKeys = {
     "root",   "classes", "image_size", "normalize",   "skip_bad_images",
     "format", "splits",  "images",     "peak_frames", "first_frame_neutral"};
@@ -104,6 +113,10 @@ const std::vector<std::string> kDevices = {"auto", "cpu", "cuda"};
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr long long kMaxSeed = (1LL << 53);  // exact in every JSON reader
+constexpr long long kMaxSamples = 10'000'000;
+constexpr const char* kCutAtComma =
+    "a distribution cut at its comma: inside {...} YAML splits there; quote it (lr: "
+    "\"uniform(0.1, 0.2)\") or write space: one key per line";
 
 std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;
@@ -429,6 +442,7 @@ class SpecBuilder {
     cv(root.find("cv"));
     train(root.find("train"));
     grid(root.find_entry("grid"), root);
+    search(root.find_entry("search"), root.find_entry("space"));
     out["exclude"] = combos(root.find("exclude"), "exclude", false);
     out["include"] = combos(root.find("include"), "include", true);
     run(root.find("run"));
@@ -910,6 +924,123 @@ class SpecBuilder {
     if (e->value.is_map() && !e->value.find("backbone"))
       diag_.error(e->key_loc, "grid", "no backbone axis: add e.g. `backbone: [resnet50]`");
     spec_.canonical["grid"] = g;
+  }
+
+  // search: {method, samples, seed} and space: {key: distribution}. Canonical: search always
+  // (method grid by default); space {key: {kind, lo, hi} | {kind: choice, values: [...]}} with
+  // each key's values checked as the grid would check them.
+  void search(const YamlValue::Entry* search, const YamlValue::Entry* space) {
+    json out = {{"method", "grid"}, {"samples", 0}, {"seed", 0}};
+    const YamlValue* v = search ? &search->value : nullptr;
+    if (v && !c_.expect_map(*v, "search")) v = nullptr;
+    if (v) c_.check_keys(*v, "search", kSearchKeys);
+    field(v, "search", "method", out, std::string("grid"),
+          [&](auto& x, auto path) { return c_.choice(x, path, "search method", kSearchMethods); });
+    field(v, "search", "samples", out, 0,
+          [&](auto& x, auto path) { return c_.integer(x, path, 1, kMaxSamples); });
+    field(v, "search", "seed", out, 0,
+          [&](auto& x, auto path) { return c_.integer(x, path, 0, kMaxSeed); });
+    spec_.canonical["search"] = out;
+    spec_.canonical["space"] = space_map(space);
+    const bool sampled = out["method"] != "grid";
+    if (sampled && (!v || !v->find("samples")))
+      diag_.error(search->key_loc, "search.samples",
+                  fmt::format("method {} needs `samples: N`, the number of points",
+                              out["method"].get<std::string>()));
+    if (sampled && !space)
+      diag_.error(search->key_loc, "search",
+                  fmt::format("method {} samples a space: add `space:` with at least one key, "
+                              "e.g. `lr: loguniform(1e-4, 1e-1)`",
+                              out["method"].get<std::string>()));
+    if (!sampled && space)
+      diag_.error(space->key_loc, "space",
+                  "a space is sampled by `search: {method: random | sobol, samples: N}`; "
+                  "without it, list the values under grid:");
+  }
+
+  json space_map(const YamlValue::Entry* e) {
+    json out = json::object();
+    if (!e || !c_.expect_map(e->value, "space")) return out;
+    for (const auto& entry : e->value.entries) {
+      const std::string p = child("space", entry.key);
+      note(p, entry.key_loc);
+      const auto& keys = grid_keys();
+      if (!entry.key.empty() && entry.key.back() == ')') {
+        diag_.error(entry.key_loc, p, kCutAtComma);  // `{lr: uniform(0.1, 0.2)}` unquoted
+        continue;
+      }
+      if (std::find(keys.begin(), keys.end(), entry.key) == keys.end() || entry.key == "fold" ||
+          entry.key == "epochs") {
+        std::vector<std::string> allowed;
+        for (const auto& k : keys)
+          if (k != "fold" && k != "epochs") allowed.push_back(k);
+        std::string msg = fmt::format("'{}' cannot be sampled", entry.key);
+        const std::string near = closest_match(entry.key, allowed);
+        msg += near.empty() ? fmt::format(" (keys: {})", join(allowed))
+                            : fmt::format("; did you mean '{}'?", near);
+        diag_.error(entry.key_loc, p, msg);
+        continue;
+      }
+      if (spec_.canonical["grid"].contains(entry.key)) {
+        diag_.error(
+            entry.key_loc, p,
+            fmt::format("{} is also a grid key: sample it or list it, not both", entry.key));
+        continue;
+      }
+      if (auto d = distribution(entry.key, entry.value, p)) out[entry.key] = *d;
+    }
+    return out;
+  }
+
+  // One space entry: its distribution, and every value it can take checked for its key.
+  std::optional<json> distribution(const std::string& key, const YamlValue& v,
+                                   const std::string& p) {
+    auto text = c_.string(v, p);
+    if (!text) return std::nullopt;
+    auto parsed = parse_distribution(*text);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      const bool cut = text->find('(') != std::string::npos && text->find(')') == std::string::npos;
+      c_.error(v, p, cut ? fmt::format("'{}': {}", *text, kCutAtComma) : *error);
+      return std::nullopt;
+    }
+    const Distribution& d = std::get<Distribution>(parsed);
+    auto scalar = [&v](const std::string& s) {
+      YamlValue x = v;
+      x.scalar = s;
+      x.quoted = false;
+      return x;
+    };
+    if (d.kind == Distribution::Kind::choice) {
+      json values = json::array();
+      for (const auto& c : d.choices)
+        if (auto x = read_param(c_, key, scalar(c), p, ctx_)) values.push_back(*x);
+      if (values.size() != d.choices.size()) return std::nullopt;
+      return json{{"kind", "choice"}, {"values", values}, {"text", *text}};
+    }
+    const bool whole = d.kind == Distribution::Kind::integer;
+    if (!(whole ? kWholeKeys : kFractionKeys).count(key)) {
+      c_.error(v, p,
+               fmt::format("{} cannot take {}: {}", key, *text,
+                           kWholeKeys.count(key)      ? "it takes whole numbers: use int(a, b)"
+                           : kFractionKeys.count(key) ? "use uniform(a, b) or loguniform(a, b)"
+                                                      : "list its values with choice(...)"));
+      return std::nullopt;
+    }
+    // The smallest and the largest value it draws must be valid values of the key. Below an
+    // open upper bound (momentum < 1) the largest is just under b: b itself is named when
+    // neither is valid.
+    if (!read_param(c_, key, scalar(fmt::format("{}", d.lo)), p, ctx_)) return std::nullopt;
+    Diagnostics scratch;
+    Checker probe(scratch);
+    const double top = value_at(d, std::nextafter(1.0, 0.0)).get<double>();
+    if (!read_param(probe, key, scalar(fmt::format("{}", d.hi)), p, ctx_) &&
+        !read_param(probe, key, scalar(fmt::format("{}", top)), p, ctx_)) {
+      read_param(c_, key, scalar(fmt::format("{}", d.hi)), p, ctx_);  // reports it
+      return std::nullopt;
+    }
+    const char* kinds[] = {"uniform", "loguniform", "int"};
+    return json{
+        {"kind", kinds[static_cast<int>(d.kind)]}, {"lo", d.lo}, {"hi", d.hi}, {"text", *text}};
   }
 
   // exclude / include: a list of maps (a single map is accepted as a one-entry list).

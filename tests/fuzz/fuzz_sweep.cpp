@@ -20,6 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     double combinations = 1;
     for (const auto& [key, values] : spec.canonical.at("grid").items())
       if (values.is_array()) combinations *= static_cast<double>(values.size());
+    const auto& search = spec.canonical.at("search");  // sampled points are one more axis
+    if (search.at("method") != "grid") combinations *= search.at("samples").get<double>();
     if (combinations > 20000) return 0;
     const fersweep::sweep::Plan plan = fersweep::sweep::plan_sweep(spec);
     (void)plan;

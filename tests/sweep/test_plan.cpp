@@ -345,7 +345,7 @@ TEST(Plan, PythonRecomputesEveryId) {
   const fs::path dir = fs::path(FERSWEEP_TEST_TMP) / "sweep_ids";
   fs::create_directories(dir);
   for (const char* name : {"paper.yaml", "demo.yaml", "lr-wd-study.yaml", "include-exclude.yaml",
-                           "fer2013.yaml", "finetune.yaml", "augment.yaml"}) {
+                           "fer2013.yaml", "finetune.yaml", "augment.yaml", "search.yaml"}) {
     const Plan p = plan_file(name);
     const DatasetCensus census;
     const fs::path out = dir / (std::string(name) + ".json");
