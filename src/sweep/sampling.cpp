@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "train/detmath.h"
 #include "train/rng.h"
 
 namespace fersweep::sweep {
@@ -111,6 +112,7 @@ std::variant<Distribution, std::string> parse_distribution(const std::string& wr
     return fmt::format("{}: int takes whole numbers", text);
   if (d.kind == Distribution::Kind::loguniform && !(d.lo > 0))
     return fmt::format("{}: loguniform needs a > 0 (it is uniform in log a .. log b)", text);
+  if (!std::isfinite(d.hi - d.lo)) return fmt::format("{}: b - a is not a finite number", text);
   const bool ordered = d.kind == Distribution::Kind::integer ? d.lo <= d.hi : d.lo < d.hi;
   if (!ordered)
     return fmt::format("{}: a must be {} b", text,
@@ -127,7 +129,10 @@ nlohmann::json value_at(const Distribution& d, double u) {
     case Distribution::Kind::uniform:
       return std::min(d.lo + u * (d.hi - d.lo), std::nextafter(d.hi, d.lo));
     case Distribution::Kind::loguniform: {
-      const double x = std::exp(std::log(d.lo) + u * (std::log(d.hi) - std::log(d.lo)));
+      // libm-free exp and log: a point's value, and so its task id, must not depend on the
+      // machine that plans (a resumed search may be planned elsewhere).
+      namespace dm = train::detmath;
+      const double x = dm::exp(dm::log(d.lo) + u * (dm::log(d.hi) - dm::log(d.lo)));
       return std::clamp(x, d.lo, std::nextafter(d.hi, d.lo));
     }
     case Distribution::Kind::integer: {

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "train/detmath.h"
 #include "train/rng.h"
 
 namespace fersweep::train {
@@ -26,10 +27,11 @@ Rng image_rng(std::uint64_t seed, int epoch, std::size_t row) {
 // torchvision's RandomResizedCrop.get_params with ratio (3/4, 4/3).
 void draw_crop(const std::vector<double>& scale, Rng& rng, AugmentDraw& d, int height, int width) {
   const double area = static_cast<double>(height) * width;
-  const double log_lo = std::log(3.0 / 4.0), log_hi = std::log(4.0 / 3.0);
+  // libm-free log and exp (detmath.h): the crop boxes do not depend on the machine's libm.
+  const double log_lo = detmath::log(3.0 / 4.0), log_hi = detmath::log(4.0 / 3.0);
   for (int attempt = 0; attempt < 10; ++attempt) {
     const double target = area * (scale[0] + (scale[1] - scale[0]) * rng.uniform());
-    const double aspect = std::exp(log_lo + (log_hi - log_lo) * rng.uniform());
+    const double aspect = detmath::exp(log_lo + (log_hi - log_lo) * rng.uniform());
     const auto w = static_cast<int>(std::nearbyint(std::sqrt(target * aspect)));
     const auto h = static_cast<int>(std::nearbyint(std::sqrt(target / aspect)));
     if (w > 0 && w <= width && h > 0 && h <= height) {

@@ -66,7 +66,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FineTuneSettings, finetune, bn, 
 /// randomly resized-cropped, flipped and rotated, in that order, with draws that are a pure
 /// function of (task seed, epoch, image), before the whole network sees it. Off when every field
 /// has its default. The images are the normalised ones at image_size, so what a crop or a rotation
-/// uncovers is 0 there: the dataset's mean colour, not black.
+/// uncovers is 0 there: the normalisation's mean colour, not black.
 struct AugmentSettings {
   bool hflip = false;  ///< mirror left-right with probability 1/2
   /// [lo, hi] in (0, 1], lo <= hi: torchvision's RandomResizedCrop scale (the crop's share of the
