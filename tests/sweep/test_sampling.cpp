@@ -59,6 +59,8 @@ TEST(Sampling, DistributionsParseAndRefuseByMessage) {
   EXPECT_EQ(error_of("uniform(1, 1)"), "uniform(1, 1): a must be below b");
   EXPECT_EQ(error_of("int(1.5, 3)"), "int(1.5, 3): int takes whole numbers");
   EXPECT_EQ(error_of("int(4, 3)"), "int(4, 3): a must be at most b");
+  EXPECT_EQ(error_of("uniform(-1e308, 1e308)"),
+            "uniform(-1e308, 1e308): b - a is not a finite number");
   EXPECT_EQ(error_of("choice()"), "choice() is empty: give at least one value");
   EXPECT_EQ(error_of("choice(a, , b)"), "choice(a, , b): an empty value");
   EXPECT_EQ(error_of("uniform(1, 2, 3)"),
