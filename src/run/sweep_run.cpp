@@ -56,6 +56,12 @@ double extract_cost(const sweep::ExtractTask& e, std::size_t images) {
   return g * images * (e.image_size / 224.0) * (e.image_size / 224.0);
 }
 
+// Whether a train task is trained by train::fine_tune (alone, at run.finetune_threads):
+// unfrozen blocks (head tasks carry no `finetune` key) or augmented images (heads too).
+bool fine_tunes(const json& params) {
+  return params.contains("finetune") || params.contains("augment");
+}
+
 // Forward and backward passes of the head (about 6 FLOPs per weight and row) over the training
 // rows of every epoch up to the last; a fine-tuning task adds its blocks' forward and backward
 // passes (about 3 forward passes) per training row and epoch, and one forward pass of every row
@@ -74,7 +80,7 @@ double train_cost(const sweep::TrainTask& t, const json& params, std::size_t ima
   double gflops = 6.0 * weights * rows * t.epochs.back() * 1e-9;
   const model::Cut cut = model::parse_cut(tune.finetune);
   const bool augment = params.contains("augment");
-  if (cut != model::Cut::head || augment) {
+  if (fine_tunes(params)) {
     const double size = params.at("image_size").get<double>() / 224.0;
     const double full = model::gflops_224(model::parse_arch(params.at("backbone"))) * size * size;
     const double trained = full * model::trained_share(cut);
@@ -489,7 +495,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                                     train_cost(tr, params, n, manifest.classes.size())));
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
-    setup.tasks.back().alone = params.contains("finetune") || params.contains("augment");
+    setup.tasks.back().alone = fine_tunes(params);
   }
   setup.samples = sample_table(manifest);
   auto recorder = std::make_shared<FoldRecorder>(manifest, plan.trains);
@@ -699,24 +705,18 @@ class SweepExecutor : public Executor {
     o.features = set;
   }
 
-  // Trained by train::fine_tune: unfrozen blocks, or augmented images (heads too).
-  static bool fine_tunes(const TaskSpec& t) {
-    return t.params.value("finetune", std::string("head")) != "head" ||
-           t.params.contains("augment");
-  }
-
   // Heads train together (train_heads stacks them); each fine-tuning task alone, with the run's
   // fixed thread count. Outcomes in task order.
   std::vector<TaskOutcome> train_tasks(const std::vector<TaskSpec>& tasks,
                                        const TaskInputs& inputs) {
     std::vector<TaskSpec> heads;
     for (const auto& t : tasks)
-      if (!fine_tunes(t)) heads.push_back(t);
+      if (!fine_tunes(t.params)) heads.push_back(t);
     std::vector<TaskOutcome> head_outcomes = train_batch(heads, inputs);
     std::vector<TaskOutcome> out;
     std::size_t h = 0;
     for (const auto& t : tasks) {
-      if (!fine_tunes(t)) {
+      if (!fine_tunes(t.params)) {
         out.push_back(std::move(head_outcomes[h++]));
         continue;
       }

@@ -517,12 +517,12 @@ void warn_schedule_of_heads(Plan& plan) {
                     plan.spec.location(key), key));
 }
 
-// The sampled space (search: random | sobol): for each space key, in alphabetical order (its
-// dimension), the value of point 0 .. samples-1 in `axes`; returns those keys.
-std::vector<std::size_t> sample_space(const json& c, Axes& axes) {
+// The sampled space (search: random | sobol; `samples` points, 0 for a grid): for each space
+// key, in alphabetical order (its dimension), the value of point 0 .. samples-1 in `axes`;
+// returns those keys.
+std::vector<std::size_t> sample_space(const json& c, std::size_t samples, Axes& axes) {
+  if (samples == 0) return {};
   const json& search = c["search"];
-  const std::string method = search["method"];
-  if (method == "grid") return {};
   std::vector<std::size_t> keys;
   std::vector<const json*> choices;  // a choice's canonical values; null for the others
   std::vector<Distribution> numeric;
@@ -534,11 +534,10 @@ std::vector<std::size_t> sample_space(const json& c, Axes& axes) {
     numeric.push_back(choice ? Distribution{}
                              : std::get<Distribution>(parse_distribution(space["text"])));
   }
-  PointSampler sampler(method == "sobol" ? SearchMethod::sobol : SearchMethod::random,
+  PointSampler sampler(search["method"] == "sobol" ? SearchMethod::sobol : SearchMethod::random,
                        search["seed"].get<std::uint64_t>(), keys.size());
-  const auto n = search["samples"].get<std::uint64_t>();
-  for (std::size_t k : keys) axes[k].assign(n, json());
-  for (std::uint64_t i = 0; i < n; ++i) {
+  for (std::size_t k : keys) axes[k].assign(samples, json());
+  for (std::uint64_t i = 0; i < samples; ++i) {
     const std::vector<double> u = sampler.point(i);
     for (std::size_t d = 0; d < keys.size(); ++d)
       axes[keys[d]][i] = choices[d] ? (*choices[d])[choice_index(u[d], choices[d]->size())]
@@ -586,7 +585,7 @@ Plan plan_sweep(const SweepSpec& spec) {
         "repeats) is more than fersweep plans ({}); split the sweep or shrink an axis",
         spec.file, spec.location("grid"), size, kMaxGridSize));
   Axes main = grid;
-  const std::vector<std::size_t> sampled = sample_space(c, main);
+  const std::vector<std::size_t> sampled = sample_space(c, samples, main);
 
   std::vector<Exclusion> exclusions;
   for (const auto& entry : c["exclude"]) {
