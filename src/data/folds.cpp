@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "data/random.h"
@@ -126,6 +128,56 @@ FoldSplit fold_split(const std::vector<int>& assignment, int fold) {
     (assignment[i] == fold ? split.test : split.train).push_back(i);
   }
   return split;
+}
+
+std::uint64_t validation_seed(std::uint64_t cv_seed, int fold) {
+  // A stream of its own, apart from the per-class streams the folds draw from cv_seed.
+  return derive_seed(cv_seed ^ 0x76616c6964617465ULL, static_cast<std::uint64_t>(fold));
+}
+
+std::vector<std::size_t> validation_part(const std::vector<int>& labels,
+                                         const std::vector<std::string>& groups, double fraction,
+                                         std::uint64_t seed) {
+  if (!(fraction > 0 && fraction <= 0.5))
+    throw ConfigError(fmt::format("select.val_fraction must be in (0, 0.5], got {}", fraction));
+  std::vector<std::size_t> part;
+  if (!groups.empty()) {
+    FERSWEEP_ASSERT(groups.size() == labels.size(), "one group per label");
+    const int parts = static_cast<int>(std::lround(1.0 / fraction));
+    const std::set<std::string> subjects(groups.begin(), groups.end());
+    if (subjects.size() < static_cast<std::size_t>(parts))
+      throw DataError(fmt::format(
+          "select.val_fraction {} sets aside 1 of {} subject-disjoint parts of the training fold, "
+          "which has only {} subjects",
+          fraction, parts, subjects.size()));
+    const auto assignment = stratified_group_fold_assignment(labels, groups, parts, seed);
+    for (std::size_t i = 0; i < assignment.size(); ++i)
+      if (assignment[i] == 0) part.push_back(i);
+    return part;
+  }
+  int classes = 0;
+  for (int l : labels) {
+    if (l < 0) throw ConfigError(fmt::format("negative label {} in a validation split", l));
+    classes = std::max(classes, l + 1);
+  }
+  std::vector<std::vector<std::size_t>> members(static_cast<std::size_t>(classes));
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    members[static_cast<std::size_t>(labels[i])].push_back(i);
+  for (int c = 0; c < classes; ++c) {
+    auto& idx = members[static_cast<std::size_t>(c)];
+    if (idx.size() < 2) continue;  // a class keeps a training sample
+    Rng rng(derive_seed(seed, static_cast<std::uint64_t>(c)));
+    shuffle(idx, rng);
+    const auto want = static_cast<std::size_t>(std::floor(fraction * idx.size() + 0.5));
+    part.insert(part.end(), idx.begin(),
+                idx.begin() + static_cast<std::ptrdiff_t>(std::min(want, idx.size() - 1)));
+  }
+  if (part.empty())
+    throw DataError(
+        fmt::format("select.val_fraction {} sets aside no sample of a training fold of {} samples",
+                    fraction, labels.size()));
+  std::sort(part.begin(), part.end());
+  return part;
 }
 
 }  // namespace fersweep::data

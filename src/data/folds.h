@@ -33,6 +33,23 @@ std::vector<int> stratified_group_fold_assignment(const std::vector<int>& labels
 std::vector<int> official_split_assignment(const std::vector<std::string>& splits,
                                            const std::string& train, const std::string& test);
 
+/// The seed of the validation part of fold `fold` under a split seeded `cv_seed`: every
+/// configuration trained on that fold sets aside the same samples, so their validation scores
+/// compare.
+std::uint64_t validation_seed(std::uint64_t cv_seed, int fold);
+
+/// The validation part of a training fold (select.val_fraction): positions into `labels`, the
+/// training fold's labels in its order, sorted. Without groups (`groups` empty): per class, in
+/// label order, the class's positions are shuffled with its own seeded xoshiro256** stream and
+/// the first round(fraction × count) are validation, at most count − 1 (a class keeps a
+/// training sample). With groups (subjects, one per label): fold 0 of
+/// stratified_group_fold_assignment over round(1 / fraction) folds, so no subject is on both
+/// sides and the share is 1/round(1/fraction). The same on every machine. ConfigError unless
+/// 0 < fraction <= 0.5; DataError when there are too few subjects, or no sample is set aside.
+std::vector<std::size_t> validation_part(const std::vector<int>& labels,
+                                         const std::vector<std::string>& groups, double fraction,
+                                         std::uint64_t seed);
+
 /// Training and test indices of one fold, each in increasing order.
 struct FoldSplit {
   std::vector<std::size_t> train, test;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "core/error.h"
 
@@ -259,8 +260,10 @@ std::vector<std::string> best_rows(const ResultsTable& t, const PivotOptions& o)
 Table best_table(const ResultsTable& t, const PivotOptions& o) {
   Table table;
   table.id = "best";
-  table.title = fmt::format("Best configuration per variant (highest mean test {} over folds)",
-                            metric_label(o.metric));
+  table.title = fmt::format(
+      "Best configuration per variant (highest mean test {} over folds; chosen on the test "
+      "folds, so optimistic)",
+      metric_label(o.metric));
   table.header = {"variant", "configuration", "n", "mean", "std", "95% CI"};
   table.label_columns = 2;
   const auto rows = best_rows(t, o);
@@ -276,6 +279,107 @@ Table best_table(const ResultsTable& t, const PivotOptions& o) {
   return table;
 }
 
+double val_metric_of(const ResultRow& row, Metric m) {
+  return m == Metric::accuracy ? row.val_accuracy : row.val_macro_f1;
+}
+
+Metric parse_select_metric(const std::string& name) {
+  if (name == "val_accuracy") return Metric::accuracy;
+  if (name == "val_macro_f1") return Metric::macro_f1;
+  throw ConfigError(fmt::format("select metric {}: expected val_accuracy or val_macro_f1", name));
+}
+
+std::vector<FoldChoice> choose_by_validation(const ResultsTable& t,
+                                             const std::vector<std::string>& keys, Metric select) {
+  using Outer = std::tuple<ParamValue, std::int64_t, std::int64_t>;  // variant, repeat, fold
+  // Outer fold → configuration → (sum, count) of validation scores. Nothing else is read.
+  std::map<Outer, std::map<std::vector<ParamValue>, std::pair<double, int>>> scores;
+  for (const auto& r : t.rows) {
+    const double v = val_metric_of(r, select);
+    if (std::isnan(v)) continue;
+    const ParamValue variant =
+        r.params.count("variant") ? r.param("variant") : ParamValue{"all", {}};
+    const Outer outer{variant, static_cast<std::int64_t>(r.param("repeat").number.value_or(0)),
+                      static_cast<std::int64_t>(r.param("fold").number.value_or(0))};
+    std::vector<ParamValue> config;
+    for (const auto& k : keys) config.push_back(r.param(k));
+    auto& [sum, n] = scores[outer][config];
+    sum += v;
+    ++n;
+  }
+  std::vector<FoldChoice> out;
+  for (const auto& [outer, configs] : scores) {
+    FoldChoice choice;
+    std::tie(choice.variant, choice.repeat, choice.fold) = outer;
+    bool first = true;
+    for (const auto& [config, s] : configs) {
+      const double mean = s.first / s.second;
+      if (first || mean > choice.val) {  // strictly greater: ties keep the earlier key
+        choice.config = config;
+        choice.val = mean;
+        first = false;
+      }
+    }
+    out.push_back(std::move(choice));
+  }
+  return out;
+}
+
+Table selected_table(const ResultsTable& t, const PivotOptions& o, Metric select) {
+  Table table;
+  table.id = "selected";
+  table.title = fmt::format(
+      "Nested cross-validation: per outer fold, the configuration with the highest validation "
+      "{} and its test {} (%)",
+      metric_label(select), metric_label(o.metric));
+  table.header = {"variant", "outer fold", "chosen by validation", "validation", "test"};
+  table.label_columns = 3;
+  const auto keys = best_rows(t, o);
+  const auto choices = choose_by_validation(t, keys, select);
+  const bool repeated = t.values_of("repeat").size() > 1;
+  std::map<ParamValue, std::vector<double>> tests;  // variant → chosen test scores
+  for (const auto& c : choices) {
+    // Only now, with the choice made, is a test score read: the chosen configuration's.
+    double sum = 0;
+    int n = 0;
+    for (const auto& r : t.rows) {
+      if (r.params.count("variant") && r.param("variant") != c.variant) continue;
+      if (r.param("repeat").number.value_or(0) != static_cast<double>(c.repeat) ||
+          r.param("fold").number.value_or(0) != static_cast<double>(c.fold))
+        continue;
+      bool match = true;
+      for (std::size_t i = 0; i < keys.size() && match; ++i)
+        match = r.param(keys[i]) == c.config[i];
+      if (match && !std::isnan(val_metric_of(r, select))) {
+        sum += metric_of(r, o.metric);
+        ++n;
+      }
+    }
+    const double test = n ? sum / n : std::nan("");
+    tests[c.variant].push_back(test);
+    const std::string outer = repeated ? fmt::format("repeat {}, fold {}", c.repeat, c.fold + 1)
+                                       : fmt::format("fold {}", c.fold + 1);
+    table.rows.push_back({Cell(c.variant.text), Cell(outer), Cell(describe(keys, c.config)),
+                          pct_cell(c.val), pct_cell(test)});
+  }
+  for (const auto& [variant, values] : tests) {
+    const Summary s = summarize(values);
+    const std::string spread =
+        std::isnan(s.ci_low)
+            ? fmt::format("std {}", pct(s.sd))
+            : fmt::format("std {}, 95% CI [{}, {}]", pct(s.sd), pct(s.ci_low), pct(s.ci_high));
+    table.rows.push_back({Cell(variant.text),
+                          Cell(fmt::format("nested CV estimate ({} folds)", s.n)), Cell(spread),
+                          Cell("-"), pct_cell(s.mean)});
+  }
+  table.notes.push_back(
+      "Each outer fold's configuration is chosen on the validation part set aside from its "
+      "training fold (select:), never on a test score; the mean of the chosen configurations' "
+      "test scores estimates what this choice gives on unseen data. The best-configuration table "
+      "picks by test score and is optimistic.");
+  return table;
+}
+
 std::vector<std::string> best_model_tasks(const ResultsTable& t, Metric metric) {
   // Only each task's last epoch: the network a kept model holds.
   std::map<std::string, std::int64_t> last;
@@ -287,10 +391,24 @@ std::vector<std::string> best_model_tasks(const ResultsTable& t, Metric metric) 
   // The epoch differs between tasks trained to different lengths; at each task's last epoch it
   // does not tell configurations apart beyond the parameters that set it.
   keys.erase(std::remove(keys.begin(), keys.end(), "epoch"), keys.end());
-  const auto groups = group_rows(at_last, keys);
   std::vector<std::string> ids;
-  for (const auto& best : best_per_variant(at_last, groups, metric))
-    for (const auto* r : best.rows) ids.push_back(r->task_id);
+  if (auto m = t.provenance.find("select_metric"); m != t.provenance.end()) {
+    // select: each outer fold's choice by validation score (the nested CV table's, at the last
+    // epoch), not the test folds' best.
+    for (const auto& c : choose_by_validation(at_last, keys, parse_select_metric(m->second)))
+      for (const auto& r : at_last.rows) {
+        bool match = (!r.params.count("variant") || r.param("variant") == c.variant) &&
+                     r.param("repeat").number.value_or(0) == static_cast<double>(c.repeat) &&
+                     r.param("fold").number.value_or(0) == static_cast<double>(c.fold);
+        for (std::size_t i = 0; i < keys.size() && match; ++i)
+          match = r.param(keys[i]) == c.config[i];
+        if (match) ids.push_back(r.task_id);
+      }
+  } else {
+    const auto groups = group_rows(at_last, keys);
+    for (const auto& best : best_per_variant(at_last, groups, metric))
+      for (const auto* r : best.rows) ids.push_back(r->task_id);
+  }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;

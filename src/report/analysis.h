@@ -60,10 +60,37 @@ std::string main_table_text(const ResultsTable& t, const PivotOptions& options =
 /// with the highest mean over folds.
 Table best_table(const ResultsTable& t, const PivotOptions& options);
 
+/// A validation score of a row (select:): val_accuracy or val_macro_f1; NaN without one.
+double val_metric_of(const ResultRow& row, Metric metric);
+/// "val_accuracy" / "val_macro_f1" (select.metric) → the metric; ConfigError for anything else.
+Metric parse_select_metric(const std::string& name);
+
+/// One outer fold's choice in nested cross-validation.
+struct FoldChoice {
+  ParamValue variant;  ///< "all" when the rows have no variant
+  std::int64_t repeat = 0, fold = 0;
+  std::vector<ParamValue> config;  ///< values of the configuration keys
+  double val = 0;                  ///< its validation score in this fold (mean over its rows)
+};
+
+/// For each variant and outer fold (repeat, fold), the configuration (values of `keys`) with the
+/// highest mean validation `select` score among the rows of that fold; ties go to the first in
+/// sorted key order. Reads only validation scores: test scores never take part. Rows without a
+/// validation score are ignored; empty when none has one.
+std::vector<FoldChoice> choose_by_validation(const ResultsTable& t,
+                                             const std::vector<std::string>& keys, Metric select);
+
+/// Nested cross-validation (select:): per variant, each outer fold's configuration chosen by
+/// validation `select` score and its test `options.metric`, then their mean, std and 95%
+/// interval over the outer folds: an estimate of what choosing by validation gives on unseen
+/// data, unlike best_table's choice on the test folds. No rows without validation scores.
+Table selected_table(const ResultsTable& t, const PivotOptions& options, Metric select);
+
 /// The tasks whose networks `run.keep_models: best` keeps: for each variant, every fold of the
 /// configuration with the highest mean test `metric` over folds, comparing each task at its last
 /// epoch (the network a kept model holds). Chosen on test folds, like best_table: an optimistic
-/// choice. Sorted task ids.
+/// choice. With select: (the results' select_metric), each outer fold's configuration chosen by
+/// validation score instead, as selected_table does. Sorted task ids.
 std::vector<std::string> best_model_tasks(const ResultsTable& t, Metric metric = Metric::accuracy);
 
 /// The models a run kept (`models_dir`/*.pt, named by task id), each with its configuration,

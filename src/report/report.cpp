@@ -287,6 +287,10 @@ Content build(const ResultsTable& t, const ReportOptions& o) {
   } else {
     c.tables.push_back(main_table(t, o.pivot));
     c.tables.push_back(best_table(t, o.pivot));
+    if (auto m = t.provenance.find("select_metric"); m != t.provenance.end()) {
+      Table selected = selected_table(t, o.pivot, parse_select_metric(m->second));
+      if (!selected.rows.empty()) c.tables.push_back(std::move(selected));
+    }
     if (auto cmp = comparison(t, o.compare)) {
       Table p = paired_table(t, o.pivot, (*cmp)[0], (*cmp)[1], (*cmp)[2]);
       if (!p.rows.empty()) c.tables.push_back(std::move(p));

@@ -109,6 +109,10 @@ void load_rows(const store::H5File& f, ResultsTable& t) {
   const auto n_train = i64("n_train", -1);
   const auto n_test = i64("n_test", -1);
   const auto curve = i64("curve", -1);
+  const auto val_accuracy = f64("val_accuracy");  // NaN in files without select: or older
+  const auto val_macro_f1 = f64("val_macro_f1");
+  const auto val_loss = f64("val_loss");
+  const auto n_val = i64("n_val", 0);
   t.rows.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     ResultRow& r = t.rows[i];
@@ -120,6 +124,10 @@ void load_rows(const store::H5File& f, ResultsTable& t) {
     r.n_train = n_train[i];
     r.n_test = n_test[i];
     r.curve = curve[i];
+    r.val_accuracy = val_accuracy[i];
+    r.val_macro_f1 = val_macro_f1[i];
+    r.val_loss = val_loss[i];
+    r.n_val = n_val[i];
     r.params["epoch"] = {std::to_string(epoch[i]), static_cast<double>(epoch[i])};
   }
   if (f.exists("/results/confusion")) {
@@ -317,7 +325,8 @@ ResultsTable load_results(const std::filesystem::path& path) {
   for (const char* name :
        {"created", "updated", "sweep_name", "sweep_file", "sweep_hash", "dataset_root",
         "dataset_fingerprint", "dataset_images", "dataset_bad_images", "dataset_format",
-        "dataset_left_out", "fersweep_version", "libtorch_version", "sweep_text", "classes"}) {
+        "dataset_left_out", "fersweep_version", "libtorch_version", "sweep_text", "classes",
+        "select_metric"}) {
     if (f.has_attribute("/", name)) t.provenance[name] = attribute_text(f, "/", name);
   }
   if (t.provenance.count("classes")) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +33,11 @@ struct ResultRow {
   std::int64_t n_train = 0;
   std::int64_t n_test = 0;
   std::int64_t curve = -1;  ///< row in ResultsTable::curves, -1 when absent
+  /// On the validation part select: set aside from the training fold; NaN (n_val 0) without.
+  double val_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double val_macro_f1 = std::numeric_limits<double>::quiet_NaN();
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t n_val = 0;
   std::vector<double> per_class_recall;
   std::vector<std::int64_t> confusion;  ///< C×C, row = true class
   /// Every sweep parameter (backbone, variant, fold, ...), plus "epoch" as a pseudo-parameter.

@@ -218,11 +218,19 @@ void write_rows(store::H5File& f, const std::vector<const json*>& trains) {
   for (std::size_t t = 0; t < trains.size(); ++t) {
     const json& r = *trains[t];
     const json& res = r["result"];
+    const json& val = res.value("val_evals", json::array());
     for (const auto& e : res.value("evals", json::array())) {
       json row = e;
       row["task_id"] = r["id"];
       row["n_train"] = res.value("n_train", 0);
       row["n_test"] = res.value("n_test", 0);
+      row["n_val"] = res.value("n_val", 0);
+      for (const auto& v : val) {
+        if (v.value("epoch", -1) != e.value("epoch", -2)) continue;
+        row["val_accuracy"] = v.value("accuracy", json());
+        row["val_macro_f1"] = v.value("macro_f1", json());
+        row["val_loss"] = v.value("loss", json());
+      }
       row["host"] = r.value("host", "");
       row["rank"] = r.value("rank", 0);
       row["seconds"] = r.value("seconds", 0.0);
@@ -237,13 +245,15 @@ void write_rows(store::H5File& f, const std::vector<const json*>& trains) {
   for (const auto& r : rows) row_ptrs.push_back(&r);
   f.write_strings("/results/task_id", column<std::string>(row_ptrs, "task_id", ""));
   f.write("/results/epoch", column<std::int64_t>(row_ptrs, "epoch", -1));
-  for (const char* m : {"accuracy", "macro_f1", "test_loss", "seconds"}) {
+  for (const char* m : {"accuracy", "macro_f1", "test_loss", "val_accuracy", "val_macro_f1",
+                        "val_loss", "seconds"}) {
     f.write(std::string("/results/") + m,
             column<double>(row_ptrs, m, std::numeric_limits<double>::quiet_NaN()));
   }
   for (const char* m : {"n_train", "n_test", "rank"}) {
     f.write(std::string("/results/") + m, column<std::int64_t>(row_ptrs, m, -1));
   }
+  f.write("/results/n_val", column<std::int64_t>(row_ptrs, "n_val", 0));
   f.write_strings("/results/host", column<std::string>(row_ptrs, "host", ""));
   f.write_strings("/results/finished", column<std::string>(row_ptrs, "finished", ""));
   f.write("/results/curve", curve_index);

@@ -524,6 +524,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                       {"feature_cache", feature_cache ? feature_cache->string() : ""},
                       {"fersweep_version", version()},
                       {"libtorch_version", torch_version()}};
+  // What fersweep report chooses configurations by (select.metric); absent without select:.
+  if (spec.select) setup.provenance["select_metric"] = spec.select->metric;
   return setup;
 }
 
@@ -752,8 +754,7 @@ class SweepExecutor : public Executor {
   void fine_tune(const TaskSpec& t, const FeatureSet& fs, const TaskInputs& inputs,
                  TaskOutcome& o) {
     const json& p = t.params;
-    const auto f = p.get<sweep::FoldSettings>();
-    const auto split = data::fold_split(assignment_for(fs, f), f.fold);
+    const TaskRows split = task_rows(fs, p.get<sweep::FoldSettings>());
     train::FineTuneConfig config;
     static_cast<train::TrainSettings&>(config) = p.get<train::TrainSettings>();
     static_cast<train::FineTuneSettings&>(config) = p.get<train::FineTuneSettings>();
@@ -799,6 +800,7 @@ class SweepExecutor : public Executor {
     if (keeps_models()) control.final_state = &kept.state;
     train::Checkpointing checkpoints = checkpointing(t, inputs);
     control.checkpoints = &checkpoints;
+    control.val_idx = &split.val;
     auto run = [&] {
       return train::fine_tune(arch, state, rows, fs.labels, split.train, split.test,
                               static_cast<int>(manifest_.classes.size()), config, device_, control);
@@ -812,7 +814,7 @@ class SweepExecutor : public Executor {
       r = run();
       o.result["checkpoint_refused"] = e.what();
     }
-    o.result.update(to_json(*r, split.train.size(), split.test.size()));
+    o.result.update(to_json(*r, split.train.size(), split.val.size(), split.test.size()));
     if (checkpoints.resumed_from > 0) o.result["resumed_from_epoch"] = checkpoints.resumed_from;
     o.result["threads"] = context_.finetune_threads;
     o.result["device"] = device_.str();
@@ -910,15 +912,16 @@ class SweepExecutor : public Executor {
             train::RunControl control;
             control.final_params = &finals[j];
             results.push_back(train::train_head(features, labels, jobs[j].train_idx,
-                                                jobs[j].test_idx, classes, jobs[j].config,
-                                                control));
+                                                jobs[j].test_idx, classes, jobs[j].config, control,
+                                                jobs[j].val_idx));
           }
         } else {
           results = train::train_heads(features, labels, jobs, classes);
         }
         for (std::size_t j = 0; j < results.size(); ++j) {
           TaskOutcome& o = out[job_task[j]];
-          o.result = to_json(results[j], jobs[j].train_idx.size(), jobs[j].test_idx.size());
+          o.result = to_json(results[j], jobs[j].train_idx.size(), jobs[j].val_idx.size(),
+                             jobs[j].test_idx.size());
           if (keeps_models())
             o.artifacts[kModelFile] = model_bytes(tasks[job_task[j]], fs,
                                                   head_model(finals[j], jobs[j], fs.dim, classes));
@@ -952,13 +955,47 @@ class SweepExecutor : public Executor {
     return run::rows_of(index_of_, fs);
   }
 
+  // A task's rows of a feature set: its training fold, less the validation part select: sets
+  // aside (the same rows for every task of that fold, repeat and val_fraction), and its test fold.
+  struct TaskRows {
+    std::vector<std::size_t> train, val, test;
+  };
+
+  TaskRows task_rows(const FeatureSet& fs, const sweep::FoldSettings& f) {
+    auto split = data::fold_split(assignment_for(fs, f), f.fold);
+    TaskRows rows{std::move(split.train), {}, std::move(split.test)};
+    if (!(f.val_fraction > 0)) return rows;
+    std::vector<int> labels;
+    std::vector<std::string> groups;
+    const bool grouped = f.cv && !f.cv->group.empty();
+    const auto manifest_rows = grouped ? rows_of(fs) : std::vector<std::size_t>();
+    for (std::size_t r : rows.train) {
+      labels.push_back(static_cast<int>(fs.labels.at(r)));
+      if (grouped) groups.push_back(manifest_.images.at(manifest_rows.at(r)).subject);
+    }
+    const auto part = data::validation_part(labels, groups, f.val_fraction,
+                                            data::validation_seed(f.cv_seed, f.fold));
+    std::vector<std::size_t> fit;
+    std::size_t next = 0;
+    for (std::size_t k = 0; k < rows.train.size(); ++k) {
+      if (next < part.size() && part[next] == k) {
+        rows.val.push_back(rows.train[k]);
+        ++next;
+      } else {
+        fit.push_back(rows.train[k]);
+      }
+    }
+    rows.train = std::move(fit);
+    return rows;
+  }
+
   train::HeadJob make_job(const TaskSpec& t, const FeatureSet& fs) {
     const json& p = t.params;
-    const auto f = p.get<sweep::FoldSettings>();
-    const auto split = data::fold_split(assignment_for(fs, f), f.fold);
+    TaskRows rows = task_rows(fs, p.get<sweep::FoldSettings>());
     train::HeadJob job;
-    job.train_idx = split.train;
-    job.test_idx = split.test;
+    job.train_idx = std::move(rows.train);
+    job.test_idx = std::move(rows.test);
+    job.val_idx = std::move(rows.val);
     // Typed once, with TrainSettings' defaults for the keys a task leaves out.
     static_cast<train::TrainSettings&>(job.config) = p.get<train::TrainSettings>();
     job.config.eval_epochs = t.epochs;
@@ -967,7 +1004,9 @@ class SweepExecutor : public Executor {
     return job;
   }
 
-  static json to_json(const train::TrainResult& r, std::size_t n_train, std::size_t n_test) {
+  // n_val 0: no validation part (no val_evals, no n_val).
+  static json to_json(const train::TrainResult& r, std::size_t n_train, std::size_t n_val,
+                      std::size_t n_test) {
     json evals = json::array();
     for (const auto& e : r.evals) {
       evals.push_back({{"epoch", e.epoch},
@@ -977,11 +1016,22 @@ class SweepExecutor : public Executor {
                        {"per_class_recall", e.per_class_recall},
                        {"confusion", e.confusion}});
     }
-    return {{"evals", evals},
-            {"train_loss", r.train_loss},
-            {"train_accuracy", r.train_accuracy},
-            {"n_train", n_train},
-            {"n_test", n_test}};
+    json out = {{"evals", evals},
+                {"train_loss", r.train_loss},
+                {"train_accuracy", r.train_accuracy},
+                {"n_train", n_train},
+                {"n_test", n_test}};
+    if (n_val > 0) {
+      json val = json::array();
+      for (const auto& e : r.val_evals)
+        val.push_back({{"epoch", e.epoch},
+                       {"accuracy", e.accuracy},
+                       {"macro_f1", e.macro_f1},
+                       {"loss", e.test_loss}});
+      out["val_evals"] = val;
+      out["n_val"] = n_val;
+    }
+    return out;
   }
 
   comm::Placement placement_;

@@ -13,10 +13,12 @@ namespace fersweep::store::results_schema {
 /// The root attribute `format`.
 inline constexpr std::string_view kFormat = "fersweep-results-1";
 
-/// /results columns that are not sweep parameters: metrics, fold sizes, where and when.
-inline constexpr std::array<std::string_view, 14> kRowColumns = {
-    "task_id", "epoch",  "accuracy", "macro_f1", "test_loss", "per_class_recall", "confusion",
-    "n_train", "n_test", "curve",    "host",     "rank",      "seconds",          "finished"};
+/// /results columns that are not sweep parameters: metrics, fold sizes, where and when. The
+/// val_ metrics and n_val are those of the validation part select: sets aside (NaN and 0 without).
+inline constexpr std::array<std::string_view, 18> kRowColumns = {
+    "task_id",   "epoch",    "accuracy",     "macro_f1",     "test_loss", "per_class_recall",
+    "confusion", "n_train",  "n_test",       "curve",        "host",      "rank",
+    "seconds",   "finished", "val_accuracy", "val_macro_f1", "val_loss",  "n_val"};
 
 /// Root attributes beside the provenance a run hands over (run::RunSetup::provenance).
 inline constexpr std::array<std::string_view, 4> kRunAttributes = {"format", "created", "updated",
@@ -39,21 +41,22 @@ struct ParamColumn {
 /// Every parameter a training task carries (sweep::TrainTask::params()), typed. Columns of
 /// parameters not listed here (synthetic runs, extracts, crops) are typed from their values.
 /// `augment` holds the transforms as JSON text, e.g. {"hflip":true}.
-inline constexpr std::array<ParamColumn, 28> kTrainParams = {{
-    {"backbone", ColumnType::text},       {"variant", ColumnType::text},
-    {"weights", ColumnType::text},        {"image_size", ColumnType::int64},
-    {"normalize", ColumnType::text},      {"head", ColumnType::text},
-    {"hidden", ColumnType::int64},        {"optimizer", ColumnType::text},
-    {"lr", ColumnType::float64},          {"weight_decay", ColumnType::float64},
-    {"momentum", ColumnType::float64},    {"batch_size", ColumnType::int64},
-    {"standardize", ColumnType::boolean}, {"label_smoothing", ColumnType::float64},
-    {"seed", ColumnType::int64},          {"fold", ColumnType::int64},
-    {"repeat", ColumnType::int64},        {"folds", ColumnType::int64},
-    {"cv_seed", ColumnType::int64},       {"extract", ColumnType::text},
-    {"finetune", ColumnType::text},       {"bn", ColumnType::text},
-    {"backbone_lr", ColumnType::float64}, {"schedule", ColumnType::text},
-    {"lr_horizon", ColumnType::int64},    {"lr_step", ColumnType::int64},
-    {"lr_gamma", ColumnType::float64},    {"augment", ColumnType::text},
+inline constexpr std::array<ParamColumn, 29> kTrainParams = {{
+    {"backbone", ColumnType::text},        {"variant", ColumnType::text},
+    {"weights", ColumnType::text},         {"image_size", ColumnType::int64},
+    {"normalize", ColumnType::text},       {"head", ColumnType::text},
+    {"hidden", ColumnType::int64},         {"optimizer", ColumnType::text},
+    {"lr", ColumnType::float64},           {"weight_decay", ColumnType::float64},
+    {"momentum", ColumnType::float64},     {"batch_size", ColumnType::int64},
+    {"standardize", ColumnType::boolean},  {"label_smoothing", ColumnType::float64},
+    {"seed", ColumnType::int64},           {"fold", ColumnType::int64},
+    {"repeat", ColumnType::int64},         {"folds", ColumnType::int64},
+    {"cv_seed", ColumnType::int64},        {"extract", ColumnType::text},
+    {"finetune", ColumnType::text},        {"bn", ColumnType::text},
+    {"backbone_lr", ColumnType::float64},  {"schedule", ColumnType::text},
+    {"lr_horizon", ColumnType::int64},     {"lr_step", ColumnType::int64},
+    {"lr_gamma", ColumnType::float64},     {"augment", ColumnType::text},
+    {"val_fraction", ColumnType::float64},
 }};
 
 /// Keys that journals written before the typed task payloads carried among a training task's

@@ -40,6 +40,7 @@ json TrainTask::params() const {
   p["folds"] = folds;
   p["cv_seed"] = cv_seed;
   if (!values->cv.is_null()) p["cv"] = values->cv;
+  if (!values->val_fraction.is_null()) p["val_fraction"] = values->val_fraction;
   p["extract"] = extract;
   return p;
 }
@@ -53,6 +54,7 @@ json TrainTask::param(std::string_view key) const {
   if (key == "folds") return folds;
   if (key == "cv_seed") return cv_seed;
   if (key == "cv") return values->cv;
+  if (key == "val_fraction") return values->val_fraction;
   if (key == "extract") return extract;
   return json();
 }
@@ -130,6 +132,10 @@ class Expander {
     dataset_.update(data::layout_params(spec.dataset));
     values_->cv = cv_scheme_params(spec.cv);
     if (!values_->cv.is_null()) cv_text_ = canonical_json(values_->cv);
+    if (spec.select) {
+      values_->val_fraction = spec.select->val_fraction;
+      val_text_ = canonical_json(values_->val_fraction);
+    }
     for (const auto& v : spec.variants) crop_of_variant_[v] = crop_for(v);
     auto see_epochs = [this](const json& list) {
       for (const auto& e : list) last_epoch_ = std::max(last_epoch_, e.get<int>());
@@ -399,6 +405,7 @@ class Expander {
     if (scheduled) put(",\"schedule\":", *t[kSchedule]);
     put(",\"seed\":", *t[kSeed]);
     put(",\"standardize\":", *t[kStandardize]);
+    if (!val_text_.empty()) put(",\"val_fraction\":", val_text_);
     put(",\"variant\":", *t[kVariant]);
     put(",\"weight_decay\":", *t[kWeightDecay]);
     put(",\"weights\":", *t[kWeights]);
@@ -482,8 +489,9 @@ class Expander {
   int repeats_ = 1;
   std::uint64_t cv_seed_ = 0;
   json dataset_;
-  std::string cv_text_;  ///< canonical text of the cv scheme; "" for stratified K-fold
-  int last_epoch_ = 0;   ///< the largest epoch anywhere in the sweep (lr_horizon 0)
+  std::string cv_text_;   ///< canonical text of the cv scheme; "" for stratified K-fold
+  std::string val_text_;  ///< canonical text of select.val_fraction; "" without select
+  int last_epoch_ = 0;    ///< the largest epoch anywhere in the sweep (lr_horizon 0)
   std::string last_epoch_text_;
   std::unordered_map<std::string, std::optional<std::size_t>> crop_of_variant_;
   std::unordered_map<std::string, std::size_t> extract_by_key_;

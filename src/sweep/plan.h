@@ -65,6 +65,8 @@ struct TrainValues {
   /// The sweep's cv scheme (sweep::cv_scheme_params), the same for every task; null for
   /// stratified K-fold.
   nlohmann::json cv;
+  /// select.val_fraction, the same for every task; null without `select:`.
+  nlohmann::json val_fraction;
 };
 
 /// Trains one head on one fold; evaluated at each of `epochs` during a single run.

@@ -79,6 +79,23 @@ inline nlohmann::json cv_scheme_params(const CvScheme& scheme) {
 /// `train:` and the training grid keys (train/settings.h owns the struct).
 using train::TrainSettings;
 
+/// `select:` — unbiased model selection. Each training fold gives up a stratified, seeded
+/// validation part (data::validation_split: the same rows for every configuration of that fold and
+/// repeat); heads train on the rest and are evaluated on both parts. The report chooses a
+/// configuration per outer fold by `metric` on the validation part and gives its test score
+/// (nested cross-validation). `val_fraction` is a task parameter (it changes what a head trains
+/// on); `metric` is not (it changes only what is chosen).
+struct SelectSettings {
+  std::string metric = "val_accuracy";  ///< val_accuracy | val_macro_f1 (higher is better)
+  double val_fraction = 0.2;            ///< in (0, 0.5]: the training fold's share set aside
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SelectSettings, metric, val_fraction)
+/// The values of SelectSettings::metric.
+inline const std::vector<std::string>& select_metric_names() {
+  static const std::vector<std::string> names = {"val_accuracy", "val_macro_f1"};
+  return names;
+}
+
 /// An extract task's parameters as the executor reads them. sweep/plan.cpp writes them (their
 /// JSON is what the task id hashes); the weights come located in the run's context
 /// (run/sweep_run.cpp).
@@ -104,7 +121,11 @@ struct FoldSettings {
   int folds = 5;               ///< cv.folds (1 with split: official)
   std::uint64_t cv_seed = 0;   ///< cv.seed + repeat
   std::optional<CvScheme> cv;  ///< none: stratified K-fold
+  /// select.val_fraction: the training fold's share set aside for validation; 0 (absent from a
+  /// task's parameters, so ids without select: stay as they were) for none.
+  double val_fraction = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FoldSettings, fold, repeat, folds, cv_seed, cv)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FoldSettings, fold, repeat, folds, cv_seed, cv,
+                                                val_fraction)
 
 }  // namespace fersweep::sweep

@@ -78,7 +78,8 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"name", "description", "dataset", "variants", "weights",
                                            "cv",   "train",       "grid",    "exclude",  "include",
-                                           "run",  "search",      "space"};
+                                           "run",  "search",      "space",   "select"};
+const std::vector<std::string> kSelectKeys = {"metric", "val_fraction"};
 const std::vector<std::string> kSearchKeys = {"method", "samples", "seed"};
 const std::vector<std::string> kSearchMethods = {"grid", "random", "sobol"};
 // The keys uniform and loguniform may sample (fractions), and those int may (whole numbers);
@@ -443,6 +444,7 @@ class SpecBuilder {
     train(root.find("train"));
     grid(root.find_entry("grid"), root);
     search(root.find_entry("search"), root.find_entry("space"));
+    select(root.find_entry("select"));
     out["exclude"] = combos(root.find("exclude"), "exclude", false);
     out["include"] = combos(root.find("include"), "include", true);
     run(root.find("run"));
@@ -958,6 +960,26 @@ class SpecBuilder {
                   "without it, list the values under grid:");
   }
 
+  // select: {metric, val_fraction}. Canonical: null without the section, else both keys.
+  void select(const YamlValue::Entry* e) {
+    spec_.canonical["select"] = nullptr;
+    if (!e) return;
+    note("select", e->key_loc);
+    const YamlValue* v = &e->value;
+    if (!v->is_null() && !c_.expect_map(*v, "select")) v = nullptr;
+    if (v && v->is_map()) c_.check_keys(*v, "select", kSelectKeys);
+    if (v && v->is_null()) v = nullptr;  // `select:` alone: the defaults
+    json out = json::object();
+    const SelectSettings d;
+    field(v, "select", "metric", out, d.metric, [&](auto& x, auto path) {
+      return c_.choice(x, path, "selection metric", select_metric_names());
+    });
+    // At most half: the model must still train on most of its fold.
+    field(v, "select", "val_fraction", out, d.val_fraction,
+          [&](auto& x, auto path) { return c_.number(x, path, 0, true, 0.5, false); });
+    spec_.canonical["select"] = out;
+  }
+
   json space_map(const YamlValue::Entry* e) {
     json out = json::object();
     if (!e || !c_.expect_map(e->value, "space")) return out;
@@ -1137,6 +1159,8 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file_label,
   // Valid now: the typed sections come from the canonical document in one call each.
   spec.dataset = spec.canonical["dataset"].get<DatasetSettings>();
   spec.cv = spec.canonical["cv"].get<CvSettings>();
+  if (const json& select = spec.canonical["select"]; !select.is_null())
+    spec.select = select.get<SelectSettings>();
 
   if (overrides.empty()) {
     spec.source_text = text;

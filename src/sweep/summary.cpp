@@ -174,6 +174,11 @@ std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostE
                      spec.canonical["include"].size(),
                      spec.canonical["include"].size() == 1 ? "y" : "ies"));
   line(cv_line(plan));
+  if (spec.select)
+    line(
+        fmt::format("select    {} on {:g}% of each training fold, set aside per fold (nested CV "
+                    "in the report)",
+                    spec.select->metric, 100 * spec.select->val_fraction));
   const auto epochs = all_epochs(plan);
   line(
       fmt::format("tasks     crop {}, extract {}, train {} ({} evaluations at epochs {}; each "

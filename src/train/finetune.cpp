@@ -100,7 +100,7 @@ EvalMetrics evaluate_tail(model::TrainableTail& tail, const ActivationSource& x,
 
 // --- task checkpoints: one torch::serialize archive (LibTorch's own format for modules and
 // optimisers, so their state round-trips exactly); curves as float64 tensors ---
-constexpr std::int64_t kCheckpointFormat = 1;
+constexpr std::int64_t kCheckpointFormat = 2;  // 2: validation evaluations ("vals")
 
 at::Tensor doubles(const std::vector<double>& v) {
   return torch::tensor(v, torch::kFloat64).reshape({static_cast<std::int64_t>(v.size())});
@@ -109,6 +109,21 @@ at::Tensor doubles(const std::vector<double>& v) {
 std::vector<double> to_doubles(at::Tensor t) {
   t = t.to(torch::kCPU, torch::kFloat64).contiguous();
   return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+}
+
+// Evaluations as `prefix`s (count) and `prefix`N/... entries.
+void write_evals(torch::serialize::OutputArchive& a, const std::string& prefix,
+                 const std::vector<EvalMetrics>& evals) {
+  a.write(prefix + "s", static_cast<std::int64_t>(evals.size()));
+  for (std::size_t i = 0; i < evals.size(); ++i) {
+    const EvalMetrics& m = evals[i];
+    const std::string key = fmt::format("{}{}/", prefix, i);
+    a.write(key + "epoch", static_cast<std::int64_t>(m.epoch));
+    a.write(key + "scores", doubles({m.accuracy, m.macro_f1, m.test_loss}));
+    a.write(key + "recall", doubles(m.per_class_recall));
+    a.write(key + "confusion", torch::tensor(m.confusion, torch::kLong)
+                                   .reshape({static_cast<std::int64_t>(m.confusion.size())}));
+  }
 }
 
 struct Progress {
@@ -128,16 +143,8 @@ std::string checkpoint_bytes(int epoch, const model::TrainableTail& tail,
   a.write("optimizer", state);
   a.write("train_loss", doubles(p.result.train_loss));
   a.write("train_accuracy", doubles(p.result.train_accuracy));
-  a.write("evals", static_cast<std::int64_t>(p.result.evals.size()));
-  for (std::size_t i = 0; i < p.result.evals.size(); ++i) {
-    const EvalMetrics& m = p.result.evals[i];
-    const std::string key = fmt::format("eval{}/", i);
-    a.write(key + "epoch", static_cast<std::int64_t>(m.epoch));
-    a.write(key + "scores", doubles({m.accuracy, m.macro_f1, m.test_loss}));
-    a.write(key + "recall", doubles(m.per_class_recall));
-    a.write(key + "confusion", torch::tensor(m.confusion, torch::kLong)
-                                   .reshape({static_cast<std::int64_t>(m.confusion.size())}));
-  }
+  write_evals(a, "eval", p.result.evals);
+  write_evals(a, "val", p.result.val_evals);
   std::ostringstream out;
   a.save_to(out);
   return out.str();
@@ -158,10 +165,10 @@ struct ArchiveReader {
   }
 };
 
-std::vector<EvalMetrics> read_evals(const ArchiveReader& r) {
-  std::vector<EvalMetrics> evals(static_cast<std::size_t>(r.integer("evals")));
+std::vector<EvalMetrics> read_evals(const ArchiveReader& r, const std::string& prefix) {
+  std::vector<EvalMetrics> evals(static_cast<std::size_t>(r.integer(prefix + "s")));
   for (std::size_t i = 0; i < evals.size(); ++i) {
-    const std::string key = fmt::format("eval{}/", i);
+    const std::string key = fmt::format("{}{}/", prefix, i);
     EvalMetrics& m = evals[i];
     m.epoch = static_cast<int>(r.integer(key + "epoch"));
     const auto scores = to_doubles(r.tensor(key + "scores"));
@@ -175,11 +182,12 @@ std::vector<EvalMetrics> read_evals(const ArchiveReader& r) {
 }
 
 // Whether curves and evaluations are those of a run stopped after `epoch`.
-bool matches_epoch(const TrainResult& r, const FineTuneConfig& c, int epoch) {
+bool matches_epoch(const TrainResult& r, const FineTuneConfig& c, int epoch, bool validates) {
   std::size_t due = 0;
   while (due < c.eval_epochs.size() && c.eval_epochs[due] <= epoch) ++due;
   bool ok = r.evals.size() == due && r.train_loss.size() == static_cast<std::size_t>(epoch) &&
-            r.train_accuracy.size() == static_cast<std::size_t>(epoch);
+            r.train_accuracy.size() == static_cast<std::size_t>(epoch) &&
+            r.val_evals.size() == (validates ? due : 0);
   for (std::size_t i = 0; ok && i < due; ++i) ok = r.evals[i].epoch == c.eval_epochs[i];
   return ok;
 }
@@ -187,7 +195,7 @@ bool matches_epoch(const TrainResult& r, const FineTuneConfig& c, int epoch) {
 // Loads `bytes` into the freshly built tail, optimiser and progress; returns the epoch they hold.
 int restore_checkpoint(const std::string& bytes, const FineTuneConfig& c,
                        model::TrainableTail& tail, optim::Optimizer& optimizer, Progress& p,
-                       c10::Device device) {
+                       c10::Device device, bool validates) {
   auto fail = [](const std::string& why) { throw CheckpointError("checkpoint: " + why); };
   try {
     torch::serialize::InputArchive a;
@@ -206,8 +214,9 @@ int restore_checkpoint(const std::string& bytes, const FineTuneConfig& c,
     optimizer.load(state);
     p.result.train_loss = to_doubles(r.tensor("train_loss"));
     p.result.train_accuracy = to_doubles(r.tensor("train_accuracy"));
-    p.result.evals = read_evals(r);
-    if (!matches_epoch(p.result, c, epoch))
+    p.result.evals = read_evals(r, "eval");
+    p.result.val_evals = read_evals(r, "val");
+    if (!matches_epoch(p.result, c, epoch, validates))
       fail(fmt::format("its curves or evaluations do not match epoch {}", epoch));
     return epoch;
   } catch (const CheckpointError&) {
@@ -329,11 +338,12 @@ TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const A
   auto optimizer = make_optimizer(tail, config);
   const std::vector<double> base_lrs = {config.lr * config.backbone_lr, config.lr};
 
+  const bool validates = control.val_idx && !control.val_idx->empty();
   Progress p{Rng(config.rng_seed, kShuffleStream), {}};
   Checkpointing* cp = control.checkpoints;
   int first = 1;
   if (cp && cp->resume) {
-    first = restore_checkpoint(*cp->resume, config, tail, *optimizer, p, device) + 1;
+    first = restore_checkpoint(*cp->resume, config, tail, *optimizer, p, device, validates) + 1;
     cp->resumed_from = first - 1;
   }
   auto last_save = std::chrono::steady_clock::now();
@@ -355,6 +365,12 @@ TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const A
           evaluate_tail(tail, x, labels, test_idx, num_classes, config.batch_size, device);
       m.epoch = epoch;
       p.result.evals.push_back(std::move(m));
+      if (validates) {
+        EvalMetrics v = evaluate_tail(tail, x, labels, *control.val_idx, num_classes,
+                                      config.batch_size, device);
+        v.epoch = epoch;
+        p.result.val_evals.push_back(std::move(v));
+      }
       ++next_eval;
     }
     if (checkpoint_due(cp, epoch, config, last_save)) {

@@ -90,6 +90,9 @@ struct FineTuneControl {
   model::StateDict* final_state = nullptr;     ///< receives the tail's parameters and buffers
   std::vector<double>* step_losses = nullptr;  ///< receives every step's training loss
   Checkpointing* checkpoints = nullptr;
+  /// Rows set aside from the training fold (select:), evaluated at the same epochs as the test
+  /// rows into TrainResult::val_evals; null or empty: none.
+  const std::vector<std::size_t>* val_idx = nullptr;
 };
 
 /// Fine-tunes the tail of `arch` from `weights` (the checked state dict of the whole network)

@@ -325,11 +325,13 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
     weight = std::move(reordered_w);
     bias = std::move(reordered_b);
   }
-  std::vector<Matrix> xte(static_cast<std::size_t>(heads));
-  std::vector<std::vector<std::int64_t>> yte(static_cast<std::size_t>(heads));
+  std::vector<Matrix> xte(static_cast<std::size_t>(heads)), xva(xte.size());
+  std::vector<std::vector<std::int64_t>> yte(xte.size()), yva(xte.size());
   for (int s = 0; s < heads; ++s) {
     xte[s] = gather_rows(in, jobs[rank[s]]->test_idx, sp);
     yte[s] = gather_labels(in, jobs[rank[s]]->test_idx);
+    xva[s] = gather_rows(in, jobs[rank[s]]->val_idx, sp);
+    yva[s] = gather_labels(in, jobs[rank[s]]->val_idx);
   }
 
   const int max_epoch = last_epoch(jobs[rank[0]]->config);
@@ -346,6 +348,16 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   std::vector<std::size_t> next_eval(static_cast<std::size_t>(heads), 0);
   std::vector<float> logits;
   std::vector<const float*> test_rows;
+  // Head s's metrics on the rows of `x` after `epoch` epochs.
+  auto evaluate_slot = [&](int s, const Matrix& x, const std::vector<std::int64_t>& y, int epoch) {
+    x.row_pointers(test_rows, 0, x.rows);
+    logits.assign(static_cast<std::size_t>(x.rows) * c, 0.0f);
+    kernels::dot_rows(test_rows.data(), x.rows, wrows.data() + s * c, c, dp, logits.data(), c);
+    for (int i = 0; i < x.rows; ++i)
+      for (int k = 0; k < c; ++k)
+        logits[static_cast<std::size_t>(i) * c + k] += bias.value[s * c + k];
+    return metrics_from_logits(logits, y, c, epoch);
+  };
 
   for (int epoch = 1; epoch <= max_epoch; ++epoch) {
     throw_if_cancelled("head training");  // between epochs: a stop is honoured within one epoch
@@ -397,14 +409,8 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
       r.train_accuracy.push_back(ntr ? static_cast<double>(correct[s]) / ntr : 0.0);
       if (next_eval[s] < cfg.eval_epochs.size() && cfg.eval_epochs[next_eval[s]] == epoch) {
         ++next_eval[s];
-        const Matrix& xt = xte[s];
-        xt.row_pointers(test_rows, 0, xt.rows);
-        logits.assign(static_cast<std::size_t>(xt.rows) * c, 0.0f);
-        kernels::dot_rows(test_rows.data(), xt.rows, wrows.data() + s * c, c, dp, logits.data(), c);
-        for (int i = 0; i < xt.rows; ++i)
-          for (int k = 0; k < c; ++k)
-            logits[static_cast<std::size_t>(i) * c + k] += bias.value[s * c + k];
-        r.evals.push_back(metrics_from_logits(logits, yte[s], c, epoch));
+        r.evals.push_back(evaluate_slot(s, xte[s], yte[s], epoch));
+        if (!yva[s].empty()) r.val_evals.push_back(evaluate_slot(s, xva[s], yva[s], epoch));
       }
     }
   }
@@ -430,6 +436,8 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   const std::vector<std::int64_t> ytr = gather_labels(in, job.train_idx);
   const Matrix xte = gather_rows(in, job.test_idx, sp);
   const std::vector<std::int64_t> yte = gather_labels(in, job.test_idx);
+  const Matrix xva = gather_rows(in, job.val_idx, sp);
+  const std::vector<std::int64_t> yva = gather_labels(in, job.val_idx);
   const int ntr = xtr.rows;
 
   Param w1, b1, w2, b2;
@@ -525,6 +533,11 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
       xte.row_pointers(test_rows, 0, xte.rows);
       forward(test_rows.data(), xte.rows);
       result.evals.push_back(metrics_from_logits(z, yte, c, epoch));
+      if (!yva.empty()) {
+        xva.row_pointers(test_rows, 0, xva.rows);
+        forward(test_rows.data(), xva.rows);
+        result.val_evals.push_back(metrics_from_logits(z, yva, c, epoch));
+      }
     }
   }
   if (control.final_params) {
@@ -542,6 +555,7 @@ void check_job(const Inputs& in, const HeadJob& job) {
   if (job.train_idx.empty()) throw DataError("train: the training fold (train_idx) is empty");
   check_indices(in, job.train_idx, "train_idx");
   check_indices(in, job.test_idx, "test_idx");
+  check_indices(in, job.val_idx, "val_idx");
 }
 
 bool stackable(const HeadJob& a, const HeadJob& b) {
@@ -627,9 +641,10 @@ HeadParams initial_params(int in_features, int num_classes, const HeadConfig& co
 TrainResult train_head(const at::Tensor& features, const at::Tensor& labels,
                        const std::vector<std::size_t>& train_idx,
                        const std::vector<std::size_t>& test_idx, int num_classes,
-                       const HeadConfig& config, const RunControl& control) {
+                       const HeadConfig& config, const RunControl& control,
+                       const std::vector<std::size_t>& val_idx) {
   const Inputs in = prepare_inputs(features, labels, num_classes);
-  const HeadJob job{train_idx, test_idx, config};
+  const HeadJob job{train_idx, test_idx, config, val_idx};
   check_job(in, job);
   TrainResult result;
   if (config.head == "mlp") {

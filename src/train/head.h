@@ -33,6 +33,9 @@ struct TrainResult {
   std::vector<double> train_loss;  ///< per epoch 1..max: mean training loss (with smoothing)
   std::vector<double>
       train_accuracy;  ///< per epoch: accuracy of the predictions made while training
+  /// With a validation part (HeadJob::val_idx): its evaluations at the same epochs as `evals`
+  /// (test_loss is then the validation loss); empty otherwise.
+  std::vector<EvalMetrics> val_evals;
 };
 
 /// One head to train: its fold and its configuration.
@@ -40,6 +43,9 @@ struct HeadJob {
   std::vector<std::size_t> train_idx;  ///< rows of the feature matrix to train on
   std::vector<std::size_t> test_idx;   ///< rows to evaluate on
   HeadConfig config;
+  /// Rows set aside from the training fold (select:), evaluated like the test rows into
+  /// TrainResult::val_evals; empty: none.
+  std::vector<std::size_t> val_idx = {};
 };
 
 /// A head's parameters, unpadded and row-major as torch stores them. Linear: w1 [C, D], b1 [C].
@@ -75,7 +81,8 @@ void epoch_order(std::vector<std::size_t>& order, Rng& rng, const RunControl& co
 TrainResult train_head(const at::Tensor& features, const at::Tensor& labels,
                        const std::vector<std::size_t>& train_idx,
                        const std::vector<std::size_t>& test_idx, int num_classes,
-                       const HeadConfig& config, const RunControl& control = {});
+                       const HeadConfig& config, const RunControl& control = {},
+                       const std::vector<std::size_t>& val_idx = {});
 
 /// Trains several heads on the same features. Linear heads that share train_idx, batch_size,
 /// standardize and seed are stacked into one computation (their samples and batch order are the

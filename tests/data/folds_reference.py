@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Independent re-implementation of fersweep's stratified fold assignment (splitmix64 seeding,
 xoshiro256**, Fisher-Yates, round-robin dealing; docs/datasets.md). Reads labels from argv[1]
-(one per line), prints one fold id per line for folds argv[2] and seed argv[3]."""
+(one per line), prints one fold id per line for folds argv[2] and seed argv[3].
+
+`folds_reference.py LABELS val FRACTION CV_SEED FOLD`: the validation part select: sets aside
+from a training fold with these labels, one position per line (docs/sweep-files.md)."""
 import sys
 
 M = (1 << 64) - 1
@@ -70,6 +73,29 @@ def assign(labels, folds, seed):
     return out
 
 
+def validation_seed(cv_seed, fold):
+    return derive_seed(cv_seed ^ 0x76616C6964617465, fold)
+
+
+def validation(labels, fraction, seed):
+    part = []
+    for c in range(max(labels) + 1):
+        idx = [i for i, l in enumerate(labels) if l == c]
+        if len(idx) < 2:
+            continue
+        rng = Xoshiro(derive_seed(seed, c))
+        for i in range(len(idx), 1, -1):
+            j = rng.below(i)
+            idx[i - 1], idx[j] = idx[j], idx[i - 1]
+        want = int(fraction * len(idx) + 0.5)
+        part += idx[:min(want, len(idx) - 1)]
+    return sorted(part)
+
+
 if __name__ == "__main__":
     labels = [int(x) for x in open(sys.argv[1]).read().split()]
-    print("\n".join(str(f) for f in assign(labels, int(sys.argv[2]), int(sys.argv[3]))))
+    if sys.argv[2] == "val":
+        seed = validation_seed(int(sys.argv[4]), int(sys.argv[5]))
+        print("\n".join(str(i) for i in validation(labels, float(sys.argv[3]), seed)))
+    else:
+        print("\n".join(str(f) for f in assign(labels, int(sys.argv[2]), int(sys.argv[3]))))

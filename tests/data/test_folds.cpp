@@ -2,6 +2,7 @@
 // processes, and agreement with an independent Python implementation of the documented algorithm.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -217,6 +218,79 @@ TEST(OfficialSplit, TestPartIsFoldZeroOthersLeftOut) {
   EXPECT_EQ(split.train, (std::vector<std::size_t>{0, 3}));
   EXPECT_EQ(split.test, (std::vector<std::size_t>{2}));
   EXPECT_THROW(official_split_assignment(s, "Training", "Val"), DataError);
+}
+
+TEST(ValidationPart, StratifiedPerClassAndTheSameAsIndependentPython) {
+  // A training fold of 4 folds out of 5: classes of 80, 60, 3, 1 and 2 samples, interleaved.
+  const auto labels = make_labels({80, 60, 3, 1, 2});
+  const auto part = validation_part(labels, {}, 0.2, validation_seed(7, 3));
+  std::map<int, int> in_val, total;
+  for (int l : labels) ++total[l];
+  for (std::size_t i : part) ++in_val[labels.at(i)];
+  // round(0.2 n) per class, at most n - 1: 16, 12, round(0.6) = 1, none of one, round(0.4) = 0.
+  EXPECT_EQ(in_val, (std::map<int, int>{{0, 16}, {1, 12}, {2, 1}}));
+  EXPECT_TRUE(std::is_sorted(part.begin(), part.end()));
+  EXPECT_EQ(std::set<std::size_t>(part.begin(), part.end()).size(), part.size());
+  // The same for every configuration of a fold; another fold or split seed sets aside others.
+  EXPECT_EQ(validation_part(labels, {}, 0.2, validation_seed(7, 3)), part);
+  EXPECT_NE(validation_part(labels, {}, 0.2, validation_seed(7, 2)), part);
+  EXPECT_NE(validation_part(labels, {}, 0.2, validation_seed(8, 3)), part);
+  // At half, a class of two keeps one training sample.
+  const auto half = validation_part({0, 0, 1, 1, 1}, {}, 0.5, 1);
+  EXPECT_EQ(half.size(), 3u);  // one of class 0, round(1.5) = 2 of class 1
+
+  const fs::path dir = scratch_dir();
+  {
+    std::ofstream os(dir / "val_labels.txt");
+    for (int l : labels) os << l << "\n";
+  }
+  for (const auto& [fraction, fold] : std::vector<std::pair<double, int>>{{0.2, 3}, {0.35, 0}}) {
+    std::string expected, out;
+    for (std::size_t i : validation_part(labels, {}, fraction, validation_seed(7, fold)))
+      expected += std::to_string(i) + "\n";
+    const std::string py = std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
+                           "/data/folds_reference.py " + quoted(dir / "val_labels.txt") + " val " +
+                           std::to_string(fraction) + " 7 " + std::to_string(fold);
+    ASSERT_EQ(run_command(py, out), 0) << py;
+    EXPECT_EQ(out, expected) << "the validation part differs from the documented algorithm";
+  }
+}
+
+TEST(ValidationPart, SubjectsStayOnOneSide) {
+  std::vector<int> labels;
+  std::vector<std::string> groups;
+  Rng rng(11);
+  for (int s = 0; s < 30; ++s)
+    for (int k = 0; k < 4 + s % 5; ++k) {
+      labels.push_back(static_cast<int>(rng.next() % 3));
+      groups.push_back("S" + std::to_string(s));
+    }
+  const auto part = validation_part(labels, groups, 0.25, 5);
+  std::set<std::string> val_subjects;
+  for (std::size_t i : part) val_subjects.insert(groups[i]);
+  std::set<std::size_t> in_part(part.begin(), part.end());
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    EXPECT_EQ(in_part.count(i) == 1, val_subjects.count(groups[i]) == 1) << "subject " << groups[i];
+  // One of round(1 / 0.25) = 4 subject-disjoint parts: about a quarter of the samples.
+  const double share = static_cast<double>(part.size()) / static_cast<double>(labels.size());
+  EXPECT_NEAR(share, 0.25, 0.05);
+}
+
+TEST(ValidationPart, BadFractionsAndTooLittleDataAreNamed) {
+  EXPECT_THROW(validation_part({0, 1}, {}, 0.0, 1), ConfigError);
+  EXPECT_THROW(validation_part({0, 1}, {}, 0.6, 1), ConfigError);
+  try {
+    validation_part({0, 1, 2}, {}, 0.2, 1);  // one sample per class: none can be set aside
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_HAS(e.what(), "sets aside no sample of a training fold of 3 samples");
+  }
+  try {
+    validation_part({0, 1, 0, 1}, {"A", "A", "B", "C"}, 0.2, 1);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_HAS(e.what(), "1 of 5 subject-disjoint parts of the training fold, which has only 3");
+  }
 }
 
 }  // namespace

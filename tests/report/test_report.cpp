@@ -2,9 +2,12 @@
 // confusion totals against fold sizes, PNG sizes, self-contained HTML, empty and failed-only files.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
 #include <regex>
+#include <tuple>
 
 #include "core/base64.h"
 #include "core/error.h"
@@ -431,6 +434,72 @@ TEST(ReportAnalysis, BestModelsAreChosenAtEachTasksLastEpoch) {
     add("d" + f, "faces", "0.01", fold, 4, 0.3);
   }
   EXPECT_EQ(best_model_tasks(t), (std::vector<std::string>{"b0", "b1", "c0", "c1"}));
+}
+
+// Nested cross-validation: each outer fold's configuration is the one with the highest validation
+// score in that fold (hand-computed below), whatever the test scores say; its test score is the
+// estimate. Permuting every test score changes the test column, never the choice.
+TEST(ReportAnalysis, SelectionByValidationNeverReadsATestScore) {
+  ResultsTable t;
+  auto add = [&t](const std::string& lr, int fold, int epoch, double val, double test) {
+    ResultRow r;
+    r.task_id = lr + "/" + std::to_string(fold);
+    r.epoch = epoch;
+    r.accuracy = test;
+    r.val_accuracy = val;
+    r.n_val = 20;
+    r.params = {{"variant", {"original", {}}},
+                {"lr", {lr, std::stod(lr)}},
+                {"fold", {std::to_string(fold), double(fold)}},
+                {"repeat", {"0", 0.0}},
+                {"epoch", {std::to_string(epoch), double(epoch)}}};
+    t.rows.push_back(r);
+  };
+  // Fold 0: lr 0.1 at epoch 5 validates best (0.7); fold 1: lr 0.01 at epoch 10 (0.8); fold 2:
+  // a tie at 0.6 between lr 0.01 and lr 0.1 at epoch 5 goes to the first key (lr 0.01). The test
+  // scores favour other configurations everywhere.
+  const std::vector<std::tuple<std::string, int, int, double, double>> rows = {
+      {"0.1", 0, 5, 0.70, 0.40},   {"0.1", 0, 10, 0.50, 0.90},  {"0.01", 0, 5, 0.60, 0.95},
+      {"0.01", 0, 10, 0.65, 0.99}, {"0.1", 1, 5, 0.55, 0.97},   {"0.1", 1, 10, 0.75, 0.96},
+      {"0.01", 1, 5, 0.30, 0.98},  {"0.01", 1, 10, 0.80, 0.30}, {"0.1", 2, 5, 0.60, 0.91},
+      {"0.1", 2, 10, 0.10, 0.92},  {"0.01", 2, 5, 0.60, 0.50},  {"0.01", 2, 10, 0.20, 0.93}};
+  for (const auto& [lr, fold, epoch, val, test] : rows) add(lr, fold, epoch, val, test);
+  const std::vector<std::string> keys = {"lr", "epoch"};
+  auto chosen = [&](const ResultsTable& table) {
+    std::vector<std::string> out;
+    for (const auto& c : choose_by_validation(table, keys, Metric::accuracy))
+      out.push_back(fmt::format("{} {} {} {}", c.fold, c.config[0].text, c.config[1].text, c.val));
+    return out;
+  };
+  const std::vector<std::string> expected = {"0 0.1 5 0.7", "1 0.01 10 0.8", "2 0.01 5 0.6"};
+  EXPECT_EQ(chosen(t), expected);
+  const Table table = selected_table(t, {}, Metric::accuracy);
+  ASSERT_EQ(table.rows.size(), 4u);  // three outer folds and the estimate
+  EXPECT_EQ(table.rows[0][2].text, "lr=0.1, epoch=5");
+  EXPECT_EQ(table.rows[0][4].text, "40.0");
+  EXPECT_EQ(table.rows[1][4].text, "30.0");
+  EXPECT_EQ(table.rows[2][4].text, "50.0");
+  EXPECT_EQ(table.rows[3][1].text, "nested CV estimate (3 folds)");
+  EXPECT_EQ(table.rows[3][4].text, "40.0");  // mean of 40, 30 and 50
+  EXPECT_NE(best_table(t, {}).title.find("optimistic"), std::string::npos);
+
+  ResultsTable shuffled = t;
+  for (std::size_t i = 0; i < shuffled.rows.size(); ++i)
+    shuffled.rows[i].accuracy = t.rows[(i * 5 + 3) % t.rows.size()].accuracy;
+  shuffled.rows[0].accuracy = std::nan("");
+  EXPECT_EQ(chosen(shuffled), expected);
+  // Rows without a validation score take no part; none at all: no table rows.
+  for (auto& r : shuffled.rows) r.val_accuracy = std::nan("");
+  EXPECT_TRUE(choose_by_validation(shuffled, keys, Metric::accuracy).empty());
+  EXPECT_TRUE(selected_table(shuffled, {}, Metric::accuracy).rows.empty());
+  // keep_models: best follows the validation choice at each task's last epoch when select: ran.
+  ResultsTable selected = t;
+  selected.provenance["select_metric"] = "val_accuracy";
+  // At epoch 10, lr 0.01 validates best in every fold; lr 0.1 has the best mean test score.
+  EXPECT_EQ(best_model_tasks(selected), (std::vector<std::string>{"0.01/0", "0.01/1", "0.01/2"}));
+  EXPECT_EQ(best_model_tasks(t), (std::vector<std::string>{"0.1/0", "0.1/1", "0.1/2"}));
+  EXPECT_THROW(parse_select_metric("accuracy"), ConfigError);
+  EXPECT_EQ(parse_select_metric("val_macro_f1"), Metric::macro_f1);
 }
 
 }  // namespace

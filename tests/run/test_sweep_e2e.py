@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """End-to-end sweep on the demo dataset: `fersweep run` alone and under mpirun -np 2 and 3 gives
 bit-identical results; results.h5 decodes with h5py into consistent rows; resume repeats nothing.
+A sampled search with select: sets aside the documented validation part and the report's nested
+cross-validation table picks by validation score only.
 
 Usage: test_sweep_e2e.py FERSWEEP_EXE SCRATCH_DIR
 """
@@ -10,10 +12,15 @@ import shutil
 import subprocess
 import sys
 
+import csv
+
 import h5py
 import numpy as np
 
 from harness import run_tests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+import folds_reference  # noqa: E402  (the independent validation-part algorithm)
 
 EXE, SCRATCH = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -38,8 +45,25 @@ grid:
 """
 
 
-def run(out, ranks=1, extra=()):
-    cmd = [EXE, "run", SWEEP, "--out", out, "--no-progress", *extra]
+SELECT = os.path.join(SCRATCH, "select.yaml")
+SELECT_TEXT = f"""
+name: selected
+dataset: {{root: {DATA}, image_size: 64, normalize: imagenet}}
+weights: random:3
+cv: {{folds: 3, seed: 1}}
+train: {{head: linear, batch_size: 64, standardize: true}}
+search: {{method: sobol, samples: 4, seed: 2}}
+space: {{lr: "loguniform(1e-3, 1e-1)"}}
+select: {{metric: val_accuracy, val_fraction: 0.2}}
+grid:
+  backbone: [resnet18]
+  epochs: [5, 10]
+  fold: all
+"""
+
+
+def run(out, ranks=1, extra=(), sweep=SWEEP):
+    cmd = [EXE, "run", sweep, "--out", out, "--no-progress", *extra]
     if ranks > 1:
         cmd = ["mpirun", "--oversubscribe", "-np", str(ranks), *cmd]
     p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
@@ -65,6 +89,8 @@ def setup():
     assert p.returncode == 0, p.stdout + p.stderr
     with open(SWEEP, "w") as f:
         f.write(SWEEP_TEXT)
+    with open(SELECT, "w") as f:
+        f.write(SELECT_TEXT)
 
 
 def test_results_are_consistent_and_identical_for_1_2_3_ranks():
@@ -129,6 +155,70 @@ def test_changed_sweep_is_refused():
     rc, log = run(out, extra=["--set", "train.batch_size=32"])
     assert rc == 2, (rc, log)
     assert "holds a different sweep" in log and "sweep_hash" in log, log
+
+
+def selection_rows(out):
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        g = f["results"]
+        cols = ("task_id", "fold", "epoch", "lr", "accuracy", "val_accuracy", "val_macro_f1",
+                "val_loss", "n_train", "n_val", "n_test", "val_fraction")
+        data = {c: (g[c].asstr()[()] if c == "task_id" else g[c][()]) for c in cols}
+        labels = f["samples/label"][()]
+        folds = [(f["folds/cv_seed"][i], f["folds/assignment"][i]) for i in range(f["folds"].attrs["count"])]
+        select_metric = f.attrs["select_metric"]
+    rows = [dict((c, data[c][i]) for c in cols) for i in range(len(data["task_id"]))]
+    return rows, labels, folds, select_metric
+
+
+def test_selection_sets_aside_the_documented_validation_part_and_chooses_by_it():
+    outs = [os.path.join(SCRATCH, f"select{n}") for n in (1, 2)]
+    for n, out in zip((1, 2), outs):
+        rc, log = run(out, n, extra=["--no-feature-cache"], sweep=SELECT)
+        assert rc == 0, log
+    rows, labels, folds, metric = selection_rows(outs[0])
+    assert metric in ("val_accuracy", b"val_accuracy"), metric
+    assert len(rows) == 4 * 3 * 2, len(rows)  # 4 points x 3 folds x 2 epoch counts
+    # The same bits under mpirun -np 2, validation columns included.
+    other = selection_rows(outs[1])[0]
+    key = lambda r: (r["task_id"], int(r["epoch"]))
+    for a, b in zip(sorted(rows, key=key), sorted(other, key=key)):
+        for c in ("accuracy", "val_accuracy", "val_macro_f1", "val_loss", "n_val"):
+            assert a[c] == b[c], (c, a, b)
+    # The validation part: the documented algorithm over the training fold, recomputed here.
+    assert len(folds) == 1, len(folds)
+    cv_seed, assignment = folds[0]
+    for r in rows:
+        k = int(r["fold"])
+        train_labels = [int(labels[i]) for i in range(len(labels)) if assignment[i] >= 0 and assignment[i] != k]
+        part = folds_reference.validation(train_labels, 0.2, folds_reference.validation_seed(int(cv_seed), k))
+        assert int(r["n_val"]) == len(part), (r, len(part))
+        assert int(r["n_train"]) + int(r["n_val"]) + int(r["n_test"]) == len(labels), r
+        assert r["val_fraction"] == 0.2
+        assert 0 <= r["val_accuracy"] <= 1 and 0 <= r["val_macro_f1"] <= 1 and r["val_loss"] > 0, r
+    # The report: per fold, the (lr, epoch) with the highest validation accuracy, its test score.
+    report = os.path.join(SCRATCH, "select-report")
+    p = subprocess.run([EXE, "report", outs[0], "--out", report, "--format", "csv,md"], env=ENV,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    md = open(os.path.join(report, "report.md")).read()
+    assert "Nested cross-validation" in md and "optimistic" in md, md
+    table = list(csv.reader(open(os.path.join(report, "csv", "selected.csv"))))
+    assert table[0] == ["variant", "outer fold", "chosen by validation", "validation", "test"], table[0]
+    tests = []
+    for k in range(3):
+        mine = sorted((r for r in rows if int(r["fold"]) == k), key=lambda r: (r["lr"], int(r["epoch"])))
+        best = max(mine, key=lambda r: r["val_accuracy"])  # max keeps the first of equals
+        line = table[1 + k]
+        assert line[1] == f"fold {k + 1}", line
+        chosen = dict(part.split("=") for part in line[2].split(", "))
+        assert set(chosen) == {"lr", "epoch"}, line
+        assert abs(float(chosen["lr"]) / best["lr"] - 1) < 1e-9, (line, best)
+        assert int(chosen["epoch"]) == int(best["epoch"]), (line, best)
+        assert abs(float(line[3]) - 100 * best["val_accuracy"]) < 0.051, (line, best)
+        assert abs(float(line[4]) - 100 * best["accuracy"]) < 0.051, (line, best)
+        tests.append(best["accuracy"])
+    assert table[4][1] == "nested CV estimate (3 folds)", table[4]
+    assert abs(float(table[4][4]) - 100 * np.mean(tests)) < 0.051, (table[4], tests)
 
 
 if __name__ == "__main__":

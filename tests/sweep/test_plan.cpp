@@ -339,6 +339,26 @@ TEST(Plan, CvSchemesAndFormatsAreInTheParamsTheyChange) {
   EXPECT_EQ(official.trains.front().id, sha256_hex(p.dump()).substr(0, 16));
 }
 
+// select: puts its validation share into every train task's parameters (it changes what a head
+// trains on) but not its metric; feature sets are shared with the same sweep without select:.
+TEST(Plan, SelectAddsTheValidationShareToTrainTasksOnly) {
+  const Plan plain = plan_text(kMinimal);
+  const Plan selected =
+      plan_text(std::string(kMinimal) + "select: {metric: val_macro_f1, val_fraction: 0.25}\n");
+  ASSERT_EQ(plain.trains.size(), selected.trains.size());
+  ASSERT_EQ(selected.extracts.size(), 1u);
+  EXPECT_EQ(selected.extracts.front().id, plain.extracts.front().id);
+  for (std::size_t i = 0; i < plain.trains.size(); ++i) {
+    EXPECT_FALSE(plain.trains[i].params().contains("val_fraction"));
+    const auto p = selected.trains[i].params();
+    EXPECT_EQ(p["val_fraction"], 0.25);
+    EXPECT_FALSE(p.contains("metric"));
+    EXPECT_EQ(selected.trains[i].param("val_fraction"), 0.25);
+    EXPECT_EQ(selected.trains[i].id, sha256_hex(p.dump()).substr(0, 16));
+    EXPECT_NE(selected.trains[i].id, plain.trains[i].id);
+  }
+}
+
 // Python recomputes every id of every sweep file from the JSON plan: an independent reference
 // for the canonical form (sorted keys, compact separators, shortest float text).
 TEST(Plan, PythonRecomputesEveryId) {

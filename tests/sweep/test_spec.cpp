@@ -467,5 +467,34 @@ TEST(SweepSpec, AugmentIsAMapOfCheckedTransforms) {
             "random_resized_crop: [0.08, 1], rotate: 10), got 'yes'");
 }
 
+// select: alone takes the defaults; its keys are checked, every error with its position.
+TEST(SweepSpec, SelectChoosesAMetricAndAValidationShare) {
+  EXPECT_FALSE(parse_sweep(kMinimal, "t.yaml").select);
+  EXPECT_TRUE(parse_sweep(kMinimal, "t.yaml").canonical["select"].is_null());
+  const SweepSpec defaults = parse_sweep(std::string(kMinimal) + "select:\n", "t.yaml");
+  ASSERT_TRUE(defaults.select);
+  EXPECT_EQ(defaults.select->metric, "val_accuracy");
+  EXPECT_EQ(defaults.select->val_fraction, 0.2);
+  const SweepSpec f1 = parse_sweep(
+      std::string(kMinimal) + "select: {metric: val_macro_f1, val_fraction: 0.25}\n", "t.yaml");
+  EXPECT_EQ(f1.canonical["select"],
+            json::parse(R"({"metric": "val_macro_f1", "val_fraction": 0.25})"));
+  EXPECT_EQ(config_error("dataset: {root: d}\n"
+                         "select: {metric: val_acuracy, val_fraction: 0.6, folds: 3}\n"
+                         "grid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (3 errors):\n"
+            "  t.yaml:2:18: select.metric: unknown selection metric 'val_acuracy'; did you mean "
+            "'val_accuracy'? (choices: val_accuracy, val_macro_f1)\n"
+            "  t.yaml:2:45: select.val_fraction: must be in (0, 0.5], got 0.6\n"
+            "  t.yaml:2:50: select.folds: unknown key 'folds' (known keys: metric, val_fraction)");
+  EXPECT_EQ(config_error("dataset: {root: d}\nselect: {val_fraction: 0}\n"
+                         "grid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (1 error):\n"
+            "  t.yaml:2:24: select.val_fraction: must be in (0, 0.5], got 0");
+  EXPECT_EQ(config_error("dataset: {root: d}\nselect: val_accuracy\ngrid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (1 error):\n"
+            "  t.yaml:2:9: select: expected a map (key: value lines), got 'val_accuracy'");
+}
+
 }  // namespace
 }  // namespace fersweep::sweep

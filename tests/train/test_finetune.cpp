@@ -266,12 +266,12 @@ struct CheckpointCase {
   model::StateDict weights = model::random_state_dict(model::Arch::resnet18, 5);
   at::Tensor x = torch::randn({16, 256, 1, 1}, torch::TensorOptions().dtype(torch::kFloat));
   std::vector<std::int64_t> labels;
-  std::vector<std::size_t> train_idx, test_idx;
+  std::vector<std::size_t> train_idx, test_idx, val_idx;  // val: select:'s part, checkpointed too
   FineTuneConfig cfg;
   CheckpointCase() {
     for (int i = 0; i < 16; ++i) {
       labels.push_back(i % 3);
-      (i < 12 ? train_idx : test_idx).push_back(static_cast<std::size_t>(i));
+      (i < 10 ? train_idx : i < 12 ? val_idx : test_idx).push_back(static_cast<std::size_t>(i));
     }
     cfg.finetune = "layer4";
     cfg.bn = "train";
@@ -282,12 +282,14 @@ struct CheckpointCase {
     cfg.rng_seed = 21;
     at::set_num_threads(2);
   }
-  TrainResult run(Checkpointing* cp, model::StateDict* final_state) const {
+  TrainResult run(Checkpointing* cp, model::StateDict* final_state,
+                  const std::vector<std::size_t>* test = nullptr, bool validate = true) const {
     FineTuneControl control;
     control.checkpoints = cp;
     control.final_state = final_state;
+    if (validate) control.val_idx = &val_idx;
     return fine_tune(model::Arch::resnet18, weights, TensorActivations(x), labels, train_idx,
-                     test_idx, 3, cfg, c10::Device(c10::kCPU), control);
+                     test ? *test : test_idx, 3, cfg, c10::Device(c10::kCPU), control);
   }
 };
 
@@ -300,6 +302,12 @@ void expect_same(const TrainResult& a, const model::StateDict& sa, const TrainRe
     EXPECT_EQ(a.evals[i].epoch, b.evals[i].epoch) << what;
     EXPECT_EQ(a.evals[i].test_loss, b.evals[i].test_loss) << what;
     EXPECT_EQ(a.evals[i].confusion, b.evals[i].confusion) << what;
+  }
+  ASSERT_EQ(a.val_evals.size(), b.val_evals.size()) << what;
+  for (std::size_t i = 0; i < a.val_evals.size(); ++i) {
+    EXPECT_EQ(a.val_evals[i].epoch, b.val_evals[i].epoch) << what;
+    EXPECT_EQ(a.val_evals[i].test_loss, b.val_evals[i].test_loss) << what;
+    EXPECT_EQ(a.val_evals[i].confusion, b.val_evals[i].confusion) << what;
   }
   ASSERT_EQ(sa.size(), sb.size()) << what;
   for (std::size_t i = 0; i < sa.size(); ++i) {
@@ -327,6 +335,25 @@ TEST(FineTuneCheckpoint, ContinuingFromAnyEpochIsBitIdentical) {
     const TrainResult continued = c.run(&resume, &state);
     EXPECT_EQ(resume.resumed_from, epoch);
     expect_same(whole, whole_state, continued, state, fmt::format("from epoch {}", epoch));
+  }
+}
+
+// select:'s validation rows are evaluated as test rows would be, and change nothing else.
+TEST(FineTuneCheckpoint, ValidationRowsAreEvaluatedLikeTestRows) {
+  const CheckpointCase c;
+  model::StateDict with_state, without_state, on_val_state;
+  const TrainResult with = c.run(nullptr, &with_state);
+  ASSERT_EQ(with.val_evals.size(), 2u);
+  const TrainResult without = c.run(nullptr, &without_state, nullptr, false);
+  EXPECT_TRUE(without.val_evals.empty());
+  TrainResult stripped = with;
+  stripped.val_evals.clear();
+  expect_same(stripped, with_state, without, without_state, "without validation rows");
+  const TrainResult on_val = c.run(nullptr, &on_val_state, &c.val_idx, false);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(with.val_evals[i].epoch, on_val.evals[i].epoch);
+    EXPECT_EQ(with.val_evals[i].test_loss, on_val.evals[i].test_loss);
+    EXPECT_EQ(with.val_evals[i].confusion, on_val.evals[i].confusion);
   }
 }
 

@@ -247,6 +247,53 @@ TEST(TrainHeads, BatchedEqualsEachAloneBitForBit) {
   }
 }
 
+// select:'s validation part: evaluated at the same epochs as the test rows, without touching the
+// training (test evaluations and curves are those of the same job without it) and exactly as the
+// test rows would be (a job whose test rows are the validation rows gives the same metrics).
+TEST(TrainHeads, ValidationRowsAreEvaluatedLikeTestRowsAndChangeNothingElse) {
+  const int n = 150, c = 5;
+  auto data = make_data(n, 36, c, 0.4, 17);
+  HeadJob lin;
+  fold(n, 3, 0, lin.train_idx, lin.test_idx);
+  // Every fifth training row is set aside for validation.
+  std::vector<std::size_t> fit;
+  for (std::size_t k = 0; k < lin.train_idx.size(); ++k)
+    (k % 5 == 0 ? lin.val_idx : fit).push_back(lin.train_idx[k]);
+  lin.train_idx = fit;
+  lin.config = base_config();
+  lin.config.batch_size = 32;
+  lin.config.eval_epochs = {2, 5};
+  HeadJob other_lr = lin;  // stacked with lin: its own validation evaluations
+  other_lr.config.lr = 0.003;
+  HeadJob mlp = lin;
+  mlp.config.head = "mlp";
+  mlp.config.hidden = 12;
+  const std::vector<HeadJob> jobs{lin, other_lr, mlp};
+  const std::vector<TrainResult> results = train_heads(data.x, data.y, jobs, c);
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const HeadJob& job = jobs[j];
+    const TrainResult& r = results[j];
+    ASSERT_EQ(r.val_evals.size(), 2u) << "job " << j;
+    const TrainResult without =
+        train_head(data.x, data.y, job.train_idx, job.test_idx, c, job.config);
+    EXPECT_TRUE(without.val_evals.empty());
+    EXPECT_EQ(fingerprint(r), fingerprint(without)) << "job " << j;
+    const TrainResult on_val =
+        train_head(data.x, data.y, job.train_idx, job.val_idx, c, job.config);
+    for (std::size_t e = 0; e < 2; ++e) {
+      EXPECT_EQ(fingerprint(r.val_evals[e]), fingerprint(on_val.evals[e])) << "job " << j;
+      std::int64_t total = 0;
+      for (auto k : r.val_evals[e].confusion) total += k;
+      EXPECT_EQ(total, static_cast<std::int64_t>(job.val_idx.size()));
+    }
+    // train_head with a validation part gives the same as the batched run.
+    const TrainResult alone =
+        train_head(data.x, data.y, job.train_idx, job.test_idx, c, job.config, {}, job.val_idx);
+    ASSERT_EQ(alone.val_evals.size(), 2u);
+    EXPECT_EQ(fingerprint(alone.val_evals[1]), fingerprint(r.val_evals[1]));
+  }
+}
+
 // The workload whose fingerprint must not depend on the process, thread count or instruction set.
 std::string determinism_workload() {
   auto data = make_data(90, 50, 3, 0.6, 21);
