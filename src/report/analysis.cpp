@@ -380,6 +380,42 @@ Table selected_table(const ResultsTable& t, const PivotOptions& o, Metric select
   return table;
 }
 
+Table rung_table(const ResultsTable& t, const std::vector<int>& rungs) {
+  Table table;
+  table.id = "rungs";
+  table.title = "Successive halving: training tasks per rung";
+  table.header = {"rung (epoch)", "reached", "continued", "stopped here"};
+  table.label_columns = 1;
+  std::map<std::string, std::int64_t> last, stopped;  // per task: last epoch trained, its stop
+  for (const auto& r : t.rows) {
+    last[r.task_id] = std::max(last[r.task_id], r.epoch);
+    if (r.stopped_at >= 0) stopped[r.task_id] = r.stopped_at;
+  }
+  if (last.empty()) return table;
+  std::int64_t end = 0;
+  for (const auto& [id, e] : last) end = std::max(end, e);
+  for (int rung : rungs) {
+    std::int64_t reached = 0, here = 0;
+    for (const auto& [id, e] : last) {
+      reached += e >= rung;
+      const auto s = stopped.find(id);
+      here += s != stopped.end() && s->second == rung;
+    }
+    table.rows.push_back({Cell(std::to_string(rung), rung),
+                          Cell(std::to_string(reached), double(reached)),
+                          Cell(std::to_string(reached - here), double(reached - here)),
+                          Cell(std::to_string(here), double(here))});
+  }
+  std::int64_t trained = 0;
+  for (const auto& [id, e] : last) trained += e;
+  const std::int64_t full = end * static_cast<std::int64_t>(last.size());
+  table.notes.push_back(fmt::format(
+      "{} head-epochs trained for {} tasks, against {} had every task run to epoch {}: {:.1f}%.",
+      trained, last.size(), full, end,
+      100.0 * static_cast<double>(trained) / static_cast<double>(full)));
+  return table;
+}
+
 std::vector<std::string> best_model_tasks(const ResultsTable& t, Metric metric) {
   // Only each task's last epoch: the network a kept model holds.
   std::map<std::string, std::int64_t> last;

@@ -4,6 +4,7 @@
 #include "report/report.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -290,6 +291,14 @@ Content build(const ResultsTable& t, const ReportOptions& o) {
     if (auto m = t.provenance.find("select_metric"); m != t.provenance.end()) {
       Table selected = selected_table(t, o.pivot, parse_select_metric(m->second));
       if (!selected.rows.empty()) c.tables.push_back(std::move(selected));
+    }
+    if (auto es = t.provenance.find("early_stop"); es != t.provenance.end()) {
+      const auto settings = nlohmann::json::parse(es->second, nullptr, false);
+      std::vector<int> rungs;
+      if (settings.is_object())
+        for (const auto& r : settings.value("rungs", nlohmann::json::array()))
+          if (r.is_number_integer()) rungs.push_back(r.get<int>());
+      if (!rungs.empty()) c.tables.push_back(rung_table(t, rungs));
     }
     if (auto cmp = comparison(t, o.compare)) {
       Table p = paired_table(t, o.pivot, (*cmp)[0], (*cmp)[1], (*cmp)[2]);

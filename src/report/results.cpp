@@ -113,6 +113,7 @@ void load_rows(const store::H5File& f, ResultsTable& t) {
   const auto val_macro_f1 = f64("val_macro_f1");
   const auto val_loss = f64("val_loss");
   const auto n_val = i64("n_val", 0);
+  const auto stopped_at = i64("stopped_at", -1);
   t.rows.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     ResultRow& r = t.rows[i];
@@ -128,6 +129,7 @@ void load_rows(const store::H5File& f, ResultsTable& t) {
     r.val_macro_f1 = val_macro_f1[i];
     r.val_loss = val_loss[i];
     r.n_val = n_val[i];
+    r.stopped_at = stopped_at[i];
     r.params["epoch"] = {std::to_string(epoch[i]), static_cast<double>(epoch[i])};
   }
   if (f.exists("/results/confusion")) {
@@ -326,7 +328,7 @@ ResultsTable load_results(const std::filesystem::path& path) {
        {"created", "updated", "sweep_name", "sweep_file", "sweep_hash", "dataset_root",
         "dataset_fingerprint", "dataset_images", "dataset_bad_images", "dataset_format",
         "dataset_left_out", "fersweep_version", "libtorch_version", "sweep_text", "classes",
-        "select_metric"}) {
+        "select_metric", "early_stop"}) {
     if (f.has_attribute("/", name)) t.provenance[name] = attribute_text(f, "/", name);
   }
   if (t.provenance.count("classes")) {

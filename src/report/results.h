@@ -38,6 +38,7 @@ struct ResultRow {
   double val_macro_f1 = std::numeric_limits<double>::quiet_NaN();
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   std::int64_t n_val = 0;
+  std::int64_t stopped_at = -1;  ///< the rung early_stop stopped the task at; -1: ran to its end
   std::vector<double> per_class_recall;
   std::vector<std::int64_t> confusion;  ///< C×C, row = true class
   /// Every sweep parameter (backbone, variant, fold, ...), plus "epoch" as a pseudo-parameter.

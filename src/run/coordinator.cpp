@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <set>
 
 #include "comm/send_queue.h"
@@ -106,6 +107,19 @@ class Coordinator {
     return since_stop > options_.grace_seconds + kCancelMarginSeconds;
   }
 
+  // early_stop: a bracket whose tasks are not all done runs again whole (its decisions need every
+  // member; the rerun's records equal the journaled ones bit for bit).
+  void keep_whole_brackets(std::set<std::string>& done) const {
+    std::map<std::string, bool> complete;
+    for (const auto& t : setup_.tasks)
+      if (!t.bracket.empty()) {
+        bool& all_done = complete.emplace(t.bracket, true).first->second;
+        all_done = all_done && done.count(t.id) > 0;
+      }
+    for (const auto& t : setup_.tasks)
+      if (!t.bracket.empty() && !complete[t.bracket]) done.erase(t.id);
+  }
+
   // Marks tasks found in the journal as done (extract tasks only if their feature file is there).
   void resume() {
     std::set<std::string> done;
@@ -123,6 +137,7 @@ class Coordinator {
         if (t.kind == TaskKind::extract && !done.count(t.id)) adopt_cached(t);
       }
     }
+    keep_whole_brackets(done);
     // Dependencies first, so marking never runs ahead of the DAG.
     bool progress = true;
     while (progress) {

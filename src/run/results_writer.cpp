@@ -225,6 +225,8 @@ void write_rows(store::H5File& f, const std::vector<const json*>& trains) {
       row["n_train"] = res.value("n_train", 0);
       row["n_test"] = res.value("n_test", 0);
       row["n_val"] = res.value("n_val", 0);
+      const json& stop = res.value("early_stop", json::object());
+      row["stopped_at"] = stop.value("stopped_at", json());
       for (const auto& v : val) {
         if (v.value("epoch", -1) != e.value("epoch", -2)) continue;
         row["val_accuracy"] = v.value("accuracy", json());
@@ -254,6 +256,7 @@ void write_rows(store::H5File& f, const std::vector<const json*>& trains) {
     f.write(std::string("/results/") + m, column<std::int64_t>(row_ptrs, m, -1));
   }
   f.write("/results/n_val", column<std::int64_t>(row_ptrs, "n_val", 0));
+  f.write("/results/stopped_at", column<std::int64_t>(row_ptrs, "stopped_at", -1));
   f.write_strings("/results/host", column<std::string>(row_ptrs, "host", ""));
   f.write_strings("/results/finished", column<std::string>(row_ptrs, "finished", ""));
   f.write("/results/curve", curve_index);

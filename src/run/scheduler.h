@@ -31,7 +31,8 @@ class Scheduler {
   void mark_done(const std::string& id);
 
   /// Next tasks for `worker`: one crop/extract/synthetic task, or up to `max_batch` training tasks
-  /// that share a feature set (preferring one the worker `holds`). Empty when nothing is ready.
+  /// that share a feature set (preferring one the worker `holds`), or every ready task of one
+  /// bracket (TaskSpec::bracket). Empty when nothing is ready.
   std::vector<const TaskSpec*> next_for(int worker, const std::set<std::string>& holds,
                                         std::size_t max_batch);
 

@@ -31,6 +31,7 @@
 #include "store/feature_cache.h"
 #include "train/augment.h"
 #include "train/finetune.h"
+#include "train/halving.h"
 #include "train/head.h"
 
 namespace fersweep::run {
@@ -139,10 +140,19 @@ struct SweepContext {
   std::string keep_models = sweep::RunSettings{}.keep_models;    ///< run.keep_models
   /// run.checkpoint_every in seconds; < 0: off
   double checkpoint_seconds = *sweep::checkpoint_seconds(sweep::RunSettings{}.checkpoint_every);
+  std::optional<sweep::EarlyStopSettings> early_stop;  ///< early_stop:; none: every task runs out
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base_dir, classes,
                                                 images, fingerprint, format, variants, weights,
-                                                finetune_threads, keep_models, checkpoint_seconds)
+                                                finetune_threads, keep_models, checkpoint_seconds,
+                                                early_stop)
+
+// The bracket of a train task under early_stop: the tasks that compete at each rung share their
+// feature set, fold and repeat (and so their validation part).
+std::string bracket_of(const json& params) {
+  return fmt::format("{}|{}|{}", params.at("extract").get<std::string>(),
+                     params.at("fold").get<int>(), params.at("repeat").get<int>());
+}
 
 // The fold of each of `indices` (manifest indices, e.g. a feature set's rows) under a task's fold
 // settings: stratified K-fold by label, subject-disjoint folds, or the dataset's own split. A pure
@@ -331,6 +341,8 @@ std::string extract_cache_key(const std::string& id, const json& params,
     key.fold = params.get<sweep::FoldSettings>();
     // Plain K-fold keys stay those of versions without cv schemes (their cached features hit).
     if (key.fold["cv"].is_null()) key.fold.erase("cv");
+    // Statistics come from the whole training fold, whatever select: sets aside within it.
+    key.fold.erase("val_fraction");
   }
   return canonical_feature_key(key);
 }
@@ -478,6 +490,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   context.finetune_threads = spec.run.finetune_threads;
   context.keep_models = spec.run.keep_models;
   context.checkpoint_seconds = sweep::checkpoint_seconds(spec.run.checkpoint_every).value();
+  context.early_stop = spec.early_stop;
   for (const auto& c : plan.crops) {
     setup.tasks.push_back(make_task(c.id, TaskKind::crop, c.params, {}, kCropGflopsPerImage * n));
     context.variants[c.id] = c.variant;
@@ -496,6 +509,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
     setup.tasks.back().alone = fine_tunes(params);
+    if (spec.early_stop) setup.tasks.back().bracket = bracket_of(params);
   }
   setup.samples = sample_table(manifest);
   auto recorder = std::make_shared<FoldRecorder>(manifest, plan.trains);
@@ -526,6 +540,8 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                       {"libtorch_version", torch_version()}};
   // What fersweep report chooses configurations by (select.metric); absent without select:.
   if (spec.select) setup.provenance["select_metric"] = spec.select->metric;
+  // The rungs the report's halving table counts (early_stop:), as JSON text.
+  if (spec.early_stop) setup.provenance["early_stop"] = json(*spec.early_stop).dump();
   return setup;
 }
 
@@ -907,7 +923,10 @@ class SweepExecutor : public Executor {
         // (train_head gives the same results as the stacked train_heads).
         std::vector<train::HeadParams> finals(keeps_models() ? jobs.size() : 0);
         std::vector<train::TrainResult> results;
-        if (keeps_models()) {
+        std::vector<json> stops(jobs.size());
+        if (context_.early_stop) {
+          results = train_brackets(tasks, job_task, jobs, features, labels, classes, finals, stops);
+        } else if (keeps_models()) {
           for (std::size_t j = 0; j < jobs.size(); ++j) {
             train::RunControl control;
             control.final_params = &finals[j];
@@ -922,6 +941,7 @@ class SweepExecutor : public Executor {
           TaskOutcome& o = out[job_task[j]];
           o.result = to_json(results[j], jobs[j].train_idx.size(), jobs[j].val_idx.size(),
                              jobs[j].test_idx.size());
+          if (!stops[j].is_null()) o.result["early_stop"] = std::move(stops[j]);
           if (keeps_models())
             o.artifacts[kModelFile] = model_bytes(tasks[job_task[j]], fs,
                                                   head_model(finals[j], jobs[j], fs.dim, classes));
@@ -940,6 +960,42 @@ class SweepExecutor : public Executor {
     const double per_task = seconds_since(start) / static_cast<double>(tasks.size());
     for (auto& o : out) o.seconds = per_task;
     return out;
+  }
+
+  // early_stop: the heads of each bracket in the batch (the scheduler sends a bracket whole)
+  // trained with successive halving; `stops` gets each head's rung records and where it stopped.
+  std::vector<train::TrainResult> train_brackets(
+      const std::vector<TaskSpec>& tasks, const std::vector<std::size_t>& job_task,
+      const std::vector<train::HeadJob>& jobs, const at::Tensor& features, const at::Tensor& labels,
+      int classes, std::vector<train::HeadParams>& finals, std::vector<json>& stops) {
+    const sweep::EarlyStopSettings& es = *context_.early_stop;
+    std::map<std::string, std::vector<std::size_t>> brackets;
+    for (std::size_t j = 0; j < jobs.size(); ++j)
+      brackets[bracket_of(tasks[job_task[j]].params)].push_back(j);
+    std::vector<train::TrainResult> results(jobs.size());
+    for (const auto& [key, members] : brackets) {
+      std::vector<train::BracketJob> bracket;
+      for (std::size_t j : members) bracket.push_back({tasks[job_task[j]].id, jobs[j]});
+      auto outcomes = train::train_bracket(features, labels, bracket, classes, es.rungs, es.eta,
+                                           es.metric == "val_macro_f1", keeps_models());
+      for (std::size_t k = 0; k < members.size(); ++k) {
+        const std::size_t j = members[k];
+        json rungs = json::array();
+        for (const auto& r : outcomes[k].rungs)
+          rungs.push_back({{"epoch", r.epoch},
+                           {"rank", r.rank},
+                           {"of", r.of},
+                           {"kept", r.kept},
+                           {"score", r.score}});
+        stops[j] = {{"stopped_at",
+                     outcomes[k].stopped_at > 0 ? json(outcomes[k].stopped_at) : json(nullptr)},
+                    {"metric", es.metric},
+                    {"rungs", rungs}};
+        results[j] = std::move(outcomes[k].result);
+        if (keeps_models()) finals[j] = std::move(outcomes[k].final_params);
+      }
+    }
+    return results;
   }
 
   // The folds of a feature set's rows, computed once per (feature set, fold settings).

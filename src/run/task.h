@@ -34,6 +34,9 @@ struct TaskSpec {
   /// Train tasks dispatched one at a time, costliest first (fine-tuning: minutes to hours each,
   /// where a batch would queue several on one worker while others wait). Rank 0 only: not sent.
   bool alone = false;
+  /// Train tasks under early_stop: the tasks ranked together at each rung (run/sweep_run.cpp's
+  /// bracket_of). A bracket is dispatched whole, to one worker, and resumed whole. Rank 0 only.
+  std::string bracket;
 };
 
 using store::FeatureSet;

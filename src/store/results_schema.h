@@ -14,11 +14,13 @@ namespace fersweep::store::results_schema {
 inline constexpr std::string_view kFormat = "fersweep-results-1";
 
 /// /results columns that are not sweep parameters: metrics, fold sizes, where and when. The
-/// val_ metrics and n_val are those of the validation part select: sets aside (NaN and 0 without).
-inline constexpr std::array<std::string_view, 18> kRowColumns = {
+/// val_ metrics and n_val are those of the validation part select: sets aside (NaN and 0 without);
+/// stopped_at is the rung where early_stop stopped the task (-1: it ran to its last epoch).
+inline constexpr std::array<std::string_view, 19> kRowColumns = {
     "task_id",   "epoch",    "accuracy",     "macro_f1",     "test_loss", "per_class_recall",
     "confusion", "n_train",  "n_test",       "curve",        "host",      "rank",
-    "seconds",   "finished", "val_accuracy", "val_macro_f1", "val_loss",  "n_val"};
+    "seconds",   "finished", "val_accuracy", "val_macro_f1", "val_loss",  "n_val",
+    "stopped_at"};
 
 /// Root attributes beside the provenance a run hands over (run::RunSetup::provenance).
 inline constexpr std::array<std::string_view, 4> kRunAttributes = {"format", "created", "updated",

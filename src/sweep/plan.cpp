@@ -239,6 +239,12 @@ class Expander {
 
   void finish() {
     for (auto& t : plan_.trains) {
+      // early_stop: a task is evaluated at every rung it reaches (the decisions read those).
+      if (spec_.early_stop) {
+        const int last = *std::max_element(t.epochs.begin(), t.epochs.end());
+        for (int r : spec_.early_stop->rungs)
+          if (r <= last) t.epochs.push_back(r);
+      }
       std::sort(t.epochs.begin(), t.epochs.end());
       t.epochs.erase(std::unique(t.epochs.begin(), t.epochs.end()), t.epochs.end());
     }
@@ -460,6 +466,11 @@ class Expander {
       throw ConfigError(fmt::format("invalid sweep file {} (1 error):\n  {}: {}: {}", spec_.file,
                                     at, key, message));
     };
+    if (spec_.early_stop)
+      throw ConfigError(fmt::format(
+          "invalid sweep file {} (1 error):\n  {}: early_stop: {} tasks are not stopped early "
+          "in this version (head tasks are): exclude them or drop early_stop:",
+          spec_.file, spec_.location("early_stop"), what));
     if (*v[kHead] == "mlp")
       fail("head", fmt::format("{} trains a linear head; head: mlp works with finetune: head "
                                "without augment only (exclude the combination)",

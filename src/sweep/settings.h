@@ -96,6 +96,18 @@ inline const std::vector<std::string>& select_metric_names() {
   return names;
 }
 
+/// `early_stop:` — synchronous successive halving of the head tasks of a bracket (the tasks
+/// sharing a feature set, fold and repeat): when all of them have reached a rung, the best
+/// max(1, n / eta) by the validation `metric` at that rung continue (ties: lower task id first),
+/// the others stop there. Decisions depend on results only, never on timing or rank count.
+struct EarlyStopSettings {
+  std::string method = "halving";
+  std::vector<int> rungs;  ///< strictly increasing epochs, the last <= the sweep's last
+  int eta = 3;             ///< >= 2: 1/eta of a rung's configurations continue
+  std::string metric = "val_accuracy";  ///< val_accuracy | val_macro_f1 (needs select:)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EarlyStopSettings, method, rungs, eta, metric)
+
 /// An extract task's parameters as the executor reads them. sweep/plan.cpp writes them (their
 /// JSON is what the task id hashes); the weights come located in the run's context
 /// (run/sweep_run.cpp).

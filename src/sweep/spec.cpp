@@ -76,9 +76,10 @@ std::string SweepSpec::location(const std::string& key) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name", "description", "dataset", "variants", "weights",
-                                           "cv",   "train",       "grid",    "exclude",  "include",
-                                           "run",  "search",      "space",   "select"};
+const std::vector<std::string> kTopKeys = {
+    "name",    "description", "dataset", "variants", "weights", "cv",     "train",     "grid",
+    "exclude", "include",     "run",     "search",   "space",   "select", "early_stop"};
+const std::vector<std::string> kEarlyStopKeys = {"method", "rungs", "eta", "metric"};
 const std::vector<std::string> kSelectKeys = {"metric", "val_fraction"};
 const std::vector<std::string> kSearchKeys = {"method", "samples", "seed"};
 const std::vector<std::string> kSearchMethods = {"grid", "random", "sobol"};
@@ -445,6 +446,7 @@ class SpecBuilder {
     grid(root.find_entry("grid"), root);
     search(root.find_entry("search"), root.find_entry("space"));
     select(root.find_entry("select"));
+    early_stop(root.find_entry("early_stop"));
     out["exclude"] = combos(root.find("exclude"), "exclude", false);
     out["include"] = combos(root.find("include"), "include", true);
     run(root.find("run"));
@@ -980,6 +982,68 @@ class SpecBuilder {
     spec_.canonical["select"] = out;
   }
 
+  // early_stop: {method, rungs, eta, metric}. Canonical: null without the section.
+  void early_stop(const YamlValue::Entry* e) {
+    spec_.canonical["early_stop"] = nullptr;
+    if (!e) return;
+    note("early_stop", e->key_loc);
+    const YamlValue& v = e->value;
+    if (!c_.expect_map(v, "early_stop")) return;
+    c_.check_keys(v, "early_stop", kEarlyStopKeys);
+    json out = json::object();
+    const EarlyStopSettings d;
+    field(&v, "early_stop", "method", out, d.method, [&](auto& x, auto path) {
+      return c_.choice(x, path, "early-stopping method", {"halving"});
+    });
+    field(&v, "early_stop", "eta", out, d.eta,
+          [&](auto& x, auto path) { return c_.integer(x, path, 2, 1000); });
+    field(&v, "early_stop", "metric", out, d.metric, [&](auto& x, auto path) {
+      return c_.choice(x, path, "early-stopping metric", select_metric_names());
+    });
+    out["rungs"] = rungs(v.find_entry("rungs"), e->key_loc);
+    if (spec_.canonical["select"].is_null()) {
+      const auto* m = v.find_entry("metric");
+      diag_.error(m ? m->key_loc : e->key_loc, m ? "early_stop.metric" : "early_stop",
+                  fmt::format("{} is a validation score: add `select: {{val_fraction: 0.2}}` so "
+                              "that each training fold sets a validation part aside",
+                              out["metric"].get<std::string>()));
+    }
+    spec_.canonical["early_stop"] = out;
+  }
+
+  // early_stop.rungs: strictly increasing epochs >= 1, none past the sweep's last epoch.
+  json rungs(const YamlValue::Entry* e, const SourceLoc& section) {
+    json out = json::array();
+    if (!e) {
+      diag_.error(section, "early_stop.rungs",
+                  "give the epochs to decide at, e.g. `rungs: [25, 50, 100, 200]`");
+      return out;
+    }
+    if (!e->value.is_sequence() || e->value.items.empty()) {
+      c_.error(e->value, "early_stop.rungs",
+               "expected a list of epochs, e.g. [25, 50, 100, 200], got " + e->value.describe());
+      return out;
+    }
+    int last_epoch = 0;
+    for (const char* section_name : {"train", "grid"})
+      for (const auto& epoch : spec_.canonical[section_name].value("epochs", json::array()))
+        if (epoch.is_number_integer()) last_epoch = std::max(last_epoch, epoch.get<int>());
+    for (std::size_t i = 0; i < e->value.items.size(); ++i) {
+      const YamlValue& item = e->value.items[i];
+      const std::string p = fmt::format("early_stop.rungs[{}]", i);
+      auto r = c_.integer(item, p, 1, 1'000'000);
+      if (!r) continue;
+      if (!out.empty() && *r <= out.back().get<long long>())
+        c_.error(item, p,
+                 fmt::format("rungs must increase: {} after {}", *r, out.back().get<long long>()));
+      else if (last_epoch > 0 && *r > last_epoch)
+        c_.error(item, p, fmt::format("past the sweep's last epoch, {}", last_epoch));
+      else
+        out.push_back(*r);
+    }
+    return out;
+  }
+
   json space_map(const YamlValue::Entry* e) {
     json out = json::object();
     if (!e || !c_.expect_map(e->value, "space")) return out;
@@ -1161,6 +1225,8 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file_label,
   spec.cv = spec.canonical["cv"].get<CvSettings>();
   if (const json& select = spec.canonical["select"]; !select.is_null())
     spec.select = select.get<SelectSettings>();
+  if (const json& stop = spec.canonical["early_stop"]; !stop.is_null())
+    spec.early_stop = stop.get<EarlyStopSettings>();
 
   if (overrides.empty()) {
     spec.source_text = text;

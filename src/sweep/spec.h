@@ -37,9 +37,10 @@ struct SweepSpec {
   CvSettings cv;                         ///< `cv:`, defaulted
   RunSettings run;                       ///< `run:`, defaulted
   std::optional<SelectSettings> select;  ///< `select:`; none when the file has no such section
-  std::filesystem::path dataset_root;    ///< dataset.root resolved against base_dir
-  std::vector<std::string> variants;     ///< variant names in file order
-  std::vector<std::string> warnings;     ///< "file:line:col: key: message" lines worth showing
+  std::optional<EarlyStopSettings> early_stop;  ///< `early_stop:`; none without the section
+  std::filesystem::path dataset_root;           ///< dataset.root resolved against base_dir
+  std::vector<std::string> variants;            ///< variant names in file order
+  std::vector<std::string> warnings;  ///< "file:line:col: key: message" lines worth showing
   /// Where keys were written ("grid", "exclude", "exclude[1]", "cv.folds", ...) as
   /// "file:line:col" (or "--set ..."), for errors found after validation.
   std::map<std::string, std::string> locations;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "model/arch.h"
 
@@ -136,6 +137,40 @@ std::string cv_line(const Plan& plan) {
                      fmt::join(plan.cv_seeds, ", "));
 }
 
+// early_stop: the brackets and, where every task of a bracket runs to the same epoch, the
+// head-epochs successive halving trains against running every task to the end.
+std::string early_stop_line(const Plan& plan, const EarlyStopSettings& es) {
+  std::map<std::tuple<std::size_t, int, int>, std::vector<int>> brackets;  // -> last epochs
+  for (const auto& t : plan.trains)
+    brackets[{t.extract_index, t.fold, t.repeat}].push_back(t.epochs.back());
+  std::set<std::size_t> sizes;
+  long long halved = 0, full = 0;
+  bool uniform = true;
+  for (const auto& [key, last] : brackets) {
+    sizes.insert(last.size());
+    const auto n = static_cast<long long>(last.size());
+    uniform = uniform && std::count(last.begin(), last.end(), last.front()) == n;
+    long long alive = n, at = 0;
+    for (int rung : es.rungs) {
+      if (rung >= last.front()) break;
+      halved += alive * (rung - at);
+      at = rung;
+      alive = std::max<long long>(1, alive / es.eta);
+    }
+    halved += alive * (last.front() - at);
+    full += n * last.front();
+  }
+  std::string text = fmt::format(
+      "early_stop halving by {} at epochs {}, eta {}: {} bracket{} (feature set x fold x repeat) "
+      "of {} tasks",
+      es.metric, fmt::join(es.rungs, "/"), es.eta, brackets.size(), brackets.size() == 1 ? "" : "s",
+      fmt::join(sizes, "/"));
+  if (uniform && full > 0)
+    text += fmt::format("; {} head-epochs instead of {} ({:.1f}%)", halved, full,
+                        100.0 * static_cast<double>(halved) / static_cast<double>(full));
+  return text;
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -179,6 +214,7 @@ std::string plan_text(const Plan& plan, const DatasetCensus& census, const CostE
         fmt::format("select    {} on {:g}% of each training fold, set aside per fold (nested CV "
                     "in the report)",
                     spec.select->metric, 100 * spec.select->val_fraction));
+  if (spec.early_stop) line(early_stop_line(plan, *spec.early_stop));
   const auto epochs = all_epochs(plan);
   line(
       fmt::format("tasks     crop {}, extract {}, train {} ({} evaluations at epochs {}; each "

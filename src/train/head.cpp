@@ -184,6 +184,46 @@ struct Param {
   }
 };
 
+// The state of `params` after `epoch` epochs (HeadState), and its restoration.
+HeadState save_state(int epoch, const std::vector<const Param*>& params, const Rng& rng,
+                     const TrainResult& result) {
+  HeadState s;
+  s.epoch = epoch;
+  for (const Param* p : params)
+    for (const auto* b : {&p->value, &p->m, &p->v}) s.buffers.push_back(*b);
+  s.rng = rng.position();
+  s.result = result;
+  return s;
+}
+
+// Restores `state` into `params` and the generator; returns the first epoch still to train.
+int restore_state(const HeadState& state, const std::vector<Param*>& params, Rng& rng,
+                  TrainResult& result, int last_epoch) {
+  auto misfit = [](const std::string& why) {
+    throw DataError("train: the state to continue from does not fit this head: " + why);
+  };
+  if (state.epoch < 1 || state.epoch >= last_epoch)
+    misfit("it holds epoch " + std::to_string(state.epoch) + " of a run of " +
+           std::to_string(last_epoch));
+  if (state.buffers.size() != 3 * params.size()) misfit("another kind of head");
+  std::size_t k = 0;
+  for (Param* p : params)
+    for (auto* b : {&p->value, &p->m, &p->v}) {
+      if (state.buffers[k].size() != b->size()) misfit("other sizes");
+      *b = state.buffers[k++];
+    }
+  rng = Rng::at_position(state.rng);
+  result = state.result;
+  return state.epoch + 1;
+}
+
+// Evaluations of `cfg` due by `epoch` (the next evaluation's index after a restore).
+std::size_t evaluations_by(const HeadConfig& cfg, int epoch) {
+  std::size_t n = 0;
+  while (n < cfg.eval_epochs.size() && cfg.eval_epochs[n] <= epoch) ++n;
+  return n;
+}
+
 // Softmax cross-entropy (torch's label smoothing) of n samples: logits row i at z + i * ldz,
 // target targets[i]. Returns the summed loss, writes d(loss)/d(logits) * scale to dz rows (when
 // given) and the arg-max (first maximum) to preds[i]. exp and log are the vectorised kernels
@@ -337,6 +377,11 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   const int max_epoch = last_epoch(jobs[rank[0]]->config);
   const int bs = std::min(shared.batch_size, std::max(ntr, 1));
   Rng rng(shared.rng_seed, kShuffleStream);
+  FERSWEEP_ASSERT(heads == 1 || (!control.resume && !control.final_state),
+                  "a head's state is saved and continued one head at a time");
+  int first = 1;
+  if (control.resume)
+    first = restore_state(*control.resume, {&weight, &bias}, rng, *results[0], max_epoch);
   std::vector<std::size_t> order(static_cast<std::size_t>(ntr));
   std::vector<const float*> rows(static_cast<std::size_t>(bs)), wrows;
   std::vector<float> z(static_cast<std::size_t>(bs) * hc), dz(z.size());
@@ -346,6 +391,7 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
   std::vector<double> loss_sum(static_cast<std::size_t>(heads));
   std::vector<std::int64_t> correct(static_cast<std::size_t>(heads));
   std::vector<std::size_t> next_eval(static_cast<std::size_t>(heads), 0);
+  if (control.resume) next_eval[0] = evaluations_by(shared, first - 1);
   std::vector<float> logits;
   std::vector<const float*> test_rows;
   // Head s's metrics on the rows of `x` after `epoch` epochs.
@@ -359,7 +405,7 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
     return metrics_from_logits(logits, y, c, epoch);
   };
 
-  for (int epoch = 1; epoch <= max_epoch; ++epoch) {
+  for (int epoch = first; epoch <= max_epoch; ++epoch) {
     throw_if_cancelled("head training");  // between epochs: a stop is honoured within one epoch
     int active = 0;
     while (active < heads && last_epoch(jobs[rank[active]]->config) >= epoch) ++active;
@@ -414,6 +460,8 @@ void run_linear_group(const Inputs& in, const std::vector<const HeadJob*>& jobs,
       }
     }
   }
+  if (control.final_state)
+    *control.final_state = save_state(max_epoch, {&weight, &bias}, rng, *results[0]);
   if (control.final_params) {
     control.final_params->w1 = copy_out(weight.value.data(), c, d, dp);
     control.final_params->b1.assign(bias.value.begin(), bias.value.begin() + c);
@@ -489,7 +537,13 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
   Matrix dh;
   std::size_t next_eval = 0;
   long step = 0;
-  for (int epoch = 1; epoch <= last_epoch(cfg); ++epoch) {
+  int first = 1;
+  if (control.resume) {
+    first = restore_state(*control.resume, {&w1, &b1, &w2, &b2}, rng, result, last_epoch(cfg));
+    next_eval = evaluations_by(cfg, first - 1);
+    step = static_cast<long>(first - 1) * ((ntr + bs - 1) / bs);
+  }
+  for (int epoch = first; epoch <= last_epoch(cfg); ++epoch) {
     throw_if_cancelled("head training");
     epoch_order(order, rng, control, epoch);
     double loss_sum = 0;
@@ -540,6 +594,8 @@ void run_mlp(const Inputs& in, const HeadJob& job, const RunControl& control, Tr
       }
     }
   }
+  if (control.final_state)
+    *control.final_state = save_state(last_epoch(cfg), {&w1, &b1, &w2, &b2}, rng, result);
   if (control.final_params) {
     control.final_params->w1 = copy_out(w1.value.data(), hd, d, dp);
     control.final_params->b1 = b1.value;

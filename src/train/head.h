@@ -61,14 +61,29 @@ struct HeadParams {
 /// and uniform biases, both U(-1/sqrt(fan_in), 1/sqrt(fan_in))) drawn from `config.seed`.
 HeadParams initial_params(int in_features, int num_classes, const HeadConfig& config);
 
+/// A head's training state after some epochs: everything continuing it needs (parameters and
+/// optimiser buffers in the trainer's own padded layout, the shuffle generator's position, the
+/// curves and evaluations so far), so that a run continued from it is bit-identical to one that
+/// never stopped (successive halving continues its survivors from their rungs). In-memory only.
+struct HeadState {
+  int epoch = 0;                            ///< epochs trained
+  std::vector<std::vector<float>> buffers;  ///< per parameter: value, first and second moment
+  std::uint64_t rng = 0;                    ///< the shuffle generator's position
+  TrainResult result;                       ///< curves and evaluations up to `epoch`
+};
+
 /// Hooks for reference tests: start from given parameters, use given batch orders, read the
-/// final parameters.
+/// final parameters; and a run's state, saved at its end and continued from.
 struct RunControl {
   const HeadParams* initial = nullptr;  ///< instead of initial_params()
   /// Per epoch, a permutation of 0..train_idx.size()-1 (positions in train_idx) instead of the
   /// seeded shuffle; needs one entry per epoch up to the last evaluation.
   const std::vector<std::vector<std::size_t>>* epoch_orders = nullptr;
   HeadParams* final_params = nullptr;  ///< receives the parameters after the last epoch
+  /// Continue this state (of the same job, saved at an epoch before the last evaluation) instead
+  /// of starting from initial_params(); train_head only. DataError when it does not fit the job.
+  const HeadState* resume = nullptr;
+  HeadState* final_state = nullptr;  ///< receives the state after the last epoch; train_head only
 };
 
 /// Epoch `epoch`'s order of the training positions 0..order.size()-1: control's epoch_orders

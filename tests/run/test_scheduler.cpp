@@ -85,6 +85,25 @@ TEST(Scheduler, LongTasksGoOutOneAtATimeCostliestFirst) {
   EXPECT_EQ(ids(s.next_for(2, {}, 16)), (std::vector<std::string>{"c"}));
 }
 
+// early_stop: a bracket's tasks go out together, past max_batch (its decisions need all of them),
+// and a failed bracket comes back whole; other tasks of the feature set are batched as usual.
+TEST(Scheduler, BracketsGoOutWhole) {
+  std::vector<TaskSpec> tasks;
+  for (int k = 0; k < 5; ++k) {
+    tasks.push_back(task("a" + std::to_string(k), TaskKind::train, {}, "f"));
+    tasks.back().bracket = "f|0|0";
+  }
+  for (int k = 0; k < 3; ++k) {
+    tasks.push_back(task("b" + std::to_string(k), TaskKind::train, {}, "f"));
+    tasks.back().bracket = "f|1|0";
+  }
+  Scheduler s(tasks, 1);
+  EXPECT_EQ(ids(s.next_for(1, {}, 2)), (std::vector<std::string>{"a0", "a1", "a2", "a3", "a4"}));
+  EXPECT_EQ(ids(s.next_for(2, {}, 2)), (std::vector<std::string>{"b0", "b1", "b2"}));
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(s.complete("b" + std::to_string(k), false, 2));
+  EXPECT_EQ(ids(s.next_for(1, {}, 1)), (std::vector<std::string>{"b0", "b1", "b2"}));
+}
+
 TEST(Scheduler, FailedTaskIsRetriedOnAnotherWorkerThenGivesUpAndFailsDependents) {
   Scheduler s({task("e", TaskKind::extract), task("x", TaskKind::extract),
                task("t", TaskKind::train, {"e"}, "e")},

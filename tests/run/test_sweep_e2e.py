@@ -2,7 +2,8 @@
 """End-to-end sweep on the demo dataset: `fersweep run` alone and under mpirun -np 2 and 3 gives
 bit-identical results; results.h5 decodes with h5py into consistent rows; resume repeats nothing.
 A sampled search with select: sets aside the documented validation part and the report's nested
-cross-validation table picks by validation score only.
+cross-validation table picks by validation score only. Successive halving (early_stop:) stops
+the tasks the documented ranking says, identically for any rank count and across a resume.
 
 Usage: test_sweep_e2e.py FERSWEEP_EXE SCRATCH_DIR
 """
@@ -61,6 +62,23 @@ grid:
   fold: all
 """
 
+HALVING = os.path.join(SCRATCH, "halving.yaml")
+HALVING_TEXT = f"""
+name: halving
+dataset: {{root: {DATA}, image_size: 64, normalize: imagenet}}
+weights: random:3
+cv: {{folds: 3, seed: 1}}
+train: {{head: linear, batch_size: 64, standardize: true}}
+search: {{method: sobol, samples: 9, seed: 2}}
+space: {{lr: "loguniform(1e-4, 1)"}}
+select: {{val_fraction: 0.2}}
+early_stop: {{rungs: [2, 4], eta: 3}}
+grid:
+  backbone: [resnet18]
+  epochs: [8]
+  fold: all
+"""
+
 
 def run(out, ranks=1, extra=(), sweep=SWEEP):
     cmd = [EXE, "run", sweep, "--out", out, "--no-progress", *extra]
@@ -91,6 +109,8 @@ def setup():
         f.write(SWEEP_TEXT)
     with open(SELECT, "w") as f:
         f.write(SELECT_TEXT)
+    with open(HALVING, "w") as f:
+        f.write(HALVING_TEXT)
 
 
 def test_results_are_consistent_and_identical_for_1_2_3_ranks():
@@ -219,6 +239,70 @@ def test_selection_sets_aside_the_documented_validation_part_and_chooses_by_it()
         tests.append(best["accuracy"])
     assert table[4][1] == "nested CV estimate (3 folds)", table[4]
     assert abs(float(table[4][4]) - 100 * np.mean(tests)) < 0.051, (table[4], tests)
+
+
+def halving_rows(out):
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        g = f["results"]
+        cols = ("fold", "epoch", "lr", "accuracy", "val_accuracy", "stopped_at")
+        data = {c: g[c][()] for c in cols}
+        data["task_id"] = g["task_id"].asstr()[()]
+        assert json.loads(f.attrs["early_stop"]) == {"method": "halving", "rungs": [2, 4], "eta": 3,
+                                                     "metric": "val_accuracy"}, f.attrs["early_stop"]
+    return {(data["task_id"][i], int(data["epoch"][i])): {c: data[c][i] for c in data}
+            for i in range(len(data["task_id"]))}
+
+
+def check_halving_decisions(rows):
+    """Recomputes every rung of every bracket (one extract, so a bracket is a fold): the tasks
+    that reached the rung, ranked by validation accuracy there (higher first, then lower id); the
+    first max(1, n // 3) continue, the others stop at that rung and have no later row."""
+    tasks = {}
+    for (tid, epoch), r in rows.items():
+        tasks.setdefault(tid, {})[epoch] = r
+    for fold in (0, 1, 2):
+        alive = sorted(t for t, e in tasks.items() if int(e[min(e)]["fold"]) == fold)
+        assert len(alive) == 9, (fold, alive)
+        for rung, next_epoch in ((2, 4), (4, 8)):
+            ranked = sorted(alive, key=lambda t: (-tasks[t][rung]["val_accuracy"], t))
+            keep = max(1, len(ranked) // 3)
+            for t in ranked[:keep]:
+                assert next_epoch in tasks[t], (fold, rung, t, sorted(tasks[t]))
+            for t in ranked[keep:]:
+                assert max(tasks[t]) == rung, (fold, rung, t, sorted(tasks[t]))
+                assert all(int(r["stopped_at"]) == rung for r in tasks[t].values()), (t, tasks[t])
+            alive = ranked[:keep]
+        assert len(alive) == 1 and all(int(r["stopped_at"]) == -1 for r in tasks[alive[0]].values())
+    return tasks
+
+
+def test_halving_stops_the_documented_tasks_alike_on_any_rank_count_and_resume():
+    outs = {n: os.path.join(SCRATCH, f"halving{n}") for n in (1, 3)}
+    for n, out in outs.items():
+        rc, log = run(out, n, extra=["--no-feature-cache"], sweep=HALVING)
+        assert rc == 0, log
+    rows = halving_rows(outs[1])
+    assert halving_rows(outs[3]) == rows, "halving differs between 1 and 3 ranks"
+    tasks = check_halving_decisions(rows)
+    assert len(tasks) == 27 and len(rows) == 27 + 9 + 3, (len(tasks), len(rows))
+    # The report's rung table counts what results.h5 holds.
+    report = os.path.join(SCRATCH, "halving-report")
+    p = subprocess.run([EXE, "report", outs[1], "--out", report, "--format", "csv,md"], env=ENV,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    table = list(csv.reader(open(os.path.join(report, "csv", "rungs.csv"))))
+    assert table == [["rung (epoch)", "reached", "continued", "stopped here"],
+                     ["2", "27", "9", "18"], ["4", "9", "3", "6"]], table
+    assert "84 head-epochs trained for 27 tasks, against 216" in open(os.path.join(report, "report.md")).read()
+    # A bracket cut short by a crash runs again whole: drop the journal's last train record.
+    journal = os.path.join(outs[1], "journal.jsonl")
+    lines = open(journal).read().splitlines(keepends=True)
+    last_train = max(i for i, line in enumerate(lines) if '"kind":"train"' in line)
+    open(journal, "w").writelines(lines[:last_train] + lines[last_train + 1:])
+    rc, log = run(outs[1], 1, extra=["--no-feature-cache"], sweep=HALVING)
+    assert rc == 0, log
+    assert "resuming: 19 of 28 tasks already done" in log, log
+    assert halving_rows(outs[1]) == rows, "the resumed bracket differs"
 
 
 if __name__ == "__main__":

@@ -359,6 +359,22 @@ TEST(Plan, SelectAddsTheValidationShareToTrainTasksOnly) {
   }
 }
 
+// early_stop: every task is evaluated at the rungs it reaches; fine-tuning tasks are refused.
+TEST(Plan, EarlyStopEvaluatesEveryTaskAtItsRungs) {
+  const Plan p = plan_text(
+      "dataset: {root: data}\ntrain: {epochs: [8]}\nselect:\nearly_stop: {rungs: [2, 4], eta: "
+      "2}\ngrid: {backbone: [resnet18], lr: [0.1, 0.01]}\n");
+  ASSERT_EQ(p.trains.size(), 10u);
+  for (const auto& t : p.trains) EXPECT_EQ(t.epochs, (std::vector<int>{2, 4, 8}));
+  EXPECT_EQ(
+      testing::config_error("dataset: {root: data}\ntrain: {epochs: [8]}\nselect:\n"
+                            "early_stop: {rungs: [2, 4]}\ngrid: {backbone: [resnet18], finetune: "
+                            "[head, layer4]}\n"),
+      "invalid sweep file t.yaml (1 error):\n  t.yaml:4:1: early_stop: finetune: layer4 "
+      "tasks are not stopped early in this version (head tasks are): exclude them or drop "
+      "early_stop:");
+}
+
 // Python recomputes every id of every sweep file from the JSON plan: an independent reference
 // for the canonical form (sorted keys, compact separators, shortest float text).
 TEST(Plan, PythonRecomputesEveryId) {

@@ -496,5 +496,38 @@ TEST(SweepSpec, SelectChoosesAMetricAndAValidationShare) {
             "  t.yaml:2:9: select: expected a map (key: value lines), got 'val_accuracy'");
 }
 
+// early_stop: halving with increasing rungs inside the sweep's epochs, eta >= 2, and a
+// validation score to rank by (select:); every error at once, with its position.
+TEST(SweepSpec, EarlyStopNeedsRungsAnEtaAndAValidationScore) {
+  const SweepSpec spec = parse_sweep(
+      "dataset: {root: d}\ntrain: {epochs: [8]}\nselect:\nearly_stop: {rungs: [2, 4, 8]}\n"
+      "grid: {backbone: resnet18}\n",
+      "t.yaml");
+  ASSERT_TRUE(spec.early_stop);
+  EXPECT_EQ(spec.early_stop->method, "halving");
+  EXPECT_EQ(spec.early_stop->rungs, (std::vector<int>{2, 4, 8}));
+  EXPECT_EQ(spec.early_stop->eta, 3);
+  EXPECT_EQ(spec.early_stop->metric, "val_accuracy");
+  EXPECT_FALSE(parse_sweep(kMinimal, "t.yaml").early_stop);
+  EXPECT_EQ(config_error("dataset: {root: d}\ntrain: {epochs: [50, 100]}\n"
+                         "early_stop: {method: median, rungs: [25, 20, 200], eta: 1}\n"
+                         "grid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (5 errors):\n"
+            "  t.yaml:3:1: early_stop: val_accuracy is a validation score: add `select: "
+            "{val_fraction: 0.2}` so that each training fold sets a validation part aside\n"
+            "  t.yaml:3:22: early_stop.method: unknown early-stopping method 'median' (choices: "
+            "halving)\n"
+            "  t.yaml:3:42: early_stop.rungs[1]: rungs must increase: 20 after 25\n"
+            "  t.yaml:3:46: early_stop.rungs[2]: past the sweep's last epoch, 100\n"
+            "  t.yaml:3:57: early_stop.eta: must be between 2 and 1000, got 1");
+  EXPECT_EQ(config_error("dataset: {root: d}\nselect:\nearly_stop: {eta: 3, metric: val_f1}\n"
+                         "grid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (2 errors):\n"
+            "  t.yaml:3:1: early_stop.rungs: give the epochs to decide at, e.g. `rungs: [25, 50, "
+            "100, 200]`\n"
+            "  t.yaml:3:30: early_stop.metric: unknown early-stopping metric 'val_f1' (choices: "
+            "val_accuracy, val_macro_f1)");
+}
+
 }  // namespace
 }  // namespace fersweep::sweep

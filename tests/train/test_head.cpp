@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -187,6 +188,83 @@ TEST(TrainHead, EvaluationAtEpoch50Of200EqualsA50EpochRunBitForBit) {
     EXPECT_EQ(total, static_cast<std::int64_t>(test.size()));
     EXPECT_EQ(e.confusion.size(), 16u);
   }
+}
+
+// A run stopped at a rung and continued from its saved state (weights, optimiser moments, the
+// shuffle generator's position, curves so far) is bit-identical to one that never stopped, for
+// every head and optimiser kind, with a validation part; and a state that does not fit is refused.
+TEST(TrainHead, ContinuingASavedStateIsBitIdenticalToNeverStopping) {
+  auto data = make_data(120, 40, 4, 0.5, 7);
+  std::vector<std::size_t> train, test, val;
+  fold(120, 5, 2, train, test);
+  for (std::size_t k = 0; k < 12; ++k) val.push_back(train[k * 7]);
+  std::vector<std::size_t> fit;
+  for (std::size_t i : train)
+    if (std::find(val.begin(), val.end(), i) == val.end()) fit.push_back(i);
+  for (const std::string kind : {"adam", "sgd", "adamw", "mlp"}) {
+    HeadConfig cfg = base_config();
+    cfg.batch_size = 32;
+    if (kind == "mlp") {
+      cfg.head = "mlp";
+      cfg.hidden = 16;
+    } else {
+      cfg.optimizer = kind;
+    }
+    cfg.eval_epochs = {3, 5, 9};
+    RunControl whole_control;
+    HeadParams whole_params;
+    whole_control.final_params = &whole_params;
+    const TrainResult whole = train_head(data.x, data.y, fit, test, 4, cfg, whole_control, val);
+    // Stopped after epoch 5 (a rung), then continued to 9.
+    HeadConfig to_rung = cfg;
+    to_rung.eval_epochs = {3, 5};
+    HeadState at_rung;
+    RunControl save;
+    save.final_state = &at_rung;
+    const TrainResult first = train_head(data.x, data.y, fit, test, 4, to_rung, save, val);
+    EXPECT_EQ(at_rung.epoch, 5) << kind;
+    EXPECT_EQ(fingerprint(at_rung.result), fingerprint(first)) << kind;
+    RunControl resume;
+    HeadParams continued_params;
+    resume.resume = &at_rung;
+    resume.final_params = &continued_params;
+    const TrainResult continued = train_head(data.x, data.y, fit, test, 4, cfg, resume, val);
+    EXPECT_EQ(fingerprint(continued), fingerprint(whole)) << kind;
+    ASSERT_EQ(continued.val_evals.size(), 3u) << kind;
+    for (std::size_t e = 0; e < 3; ++e)
+      EXPECT_EQ(fingerprint(continued.val_evals[e]), fingerprint(whole.val_evals[e])) << kind;
+    EXPECT_EQ(continued_params.w1, whole_params.w1) << kind;
+    EXPECT_EQ(continued_params.b1, whole_params.b1) << kind;
+    EXPECT_EQ(continued_params.w2, whole_params.w2) << kind;
+    // A state at or past the run's end, or of another kind of head, is refused by name.
+    HeadConfig short_cfg = cfg;
+    short_cfg.eval_epochs = {5};
+    EXPECT_THROW(
+        {
+          try {
+            train_head(data.x, data.y, fit, test, 4, short_cfg, resume, val);
+          } catch (const DataError& e) {
+            EXPECT_NE(std::string(e.what()).find("holds epoch 5 of a run of 5"), std::string::npos);
+            throw;
+          }
+        },
+        DataError);
+  }
+  HeadState linear_state;
+  {
+    HeadConfig cfg = base_config();
+    cfg.eval_epochs = {2};
+    RunControl save;
+    save.final_state = &linear_state;
+    train_head(data.x, data.y, fit, test, 4, cfg, save);
+  }
+  HeadConfig mlp = base_config();
+  mlp.head = "mlp";
+  mlp.hidden = 16;
+  mlp.eval_epochs = {4};
+  RunControl wrong;
+  wrong.resume = &linear_state;
+  EXPECT_THROW(train_head(data.x, data.y, fit, test, 4, mlp, wrong), DataError);
 }
 
 TEST(TrainHead, LearnsSeparableClasses) {
