@@ -13,7 +13,7 @@ FERSWEEP="${FERSWEEP:-$ROOT/build/release/src/fersweep}"
 FOLDS="${FOLDS:-1}"  # outer folds run (brackets): 1..5
 [[ -x "$FERSWEEP" ]] || { echo "missing $FERSWEEP: build first" >&2; exit 2; }
 WORK="$(mktemp -d /tmp/fersweep-bench-halving.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
+[[ -n "${KEEP:-}" ]] && echo "keeping $WORK" || trap 'rm -rf "$WORK"' EXIT
 
 "$FERSWEEP" make-demo-data "$WORK/data" --seed 5 >/dev/null 2>&1
 fold_list=$(seq -s, 0 $((FOLDS - 1)))
@@ -77,12 +77,21 @@ by_key = {(r["task_id"], int(r["epoch"])): r for r in grid}
 same = all(r[c] == by_key[(r["task_id"], int(r["epoch"]))][c]
            for r in halving for c in ("val_accuracy", "accuracy"))
 print(f"halving rows equal the grid's rows of the same task and epoch: {same}")
+same_top, picks = 0, {"grid": [], "halving": []}
 for fold in sorted({int(r["fold"]) for r in grid}):
-    def top(rs):
+    def ranked(rs):  # epoch-200 rows of this fold, best validation accuracy first, then task id
         at = [r for r in rs if int(r["epoch"]) == 200 and int(r["fold"]) == fold]
-        best = min(at, key=lambda r: (-r["val_accuracy"], r["task_id"]))
-        return best["task_id"], best["lr"], best["weight_decay"], best["label_smoothing"], best["val_accuracy"], best["accuracy"]
-    gt, ht = top(grid), top(halving)
-    print(f"fold {fold}: grid's top by validation {gt[1:4]} val {gt[4]:.4f} test {gt[5]:.4f}; "
-          f"halving's {ht[1:4]} val {ht[4]:.4f} test {ht[5]:.4f}: {'same' if gt[0] == ht[0] else 'DIFFERENT'}")
+        return sorted(at, key=lambda r: (-r["val_accuracy"], r["task_id"]))
+    g, h = ranked(grid), ranked(halving)
+    place = [r["task_id"] for r in g].index(h[0]["task_id"]) + 1
+    same_top += place == 1
+    picks["grid"].append(g[0]["accuracy"])
+    picks["halving"].append(h[0]["accuracy"])
+    cfg = lambda r: (r["lr"], r["weight_decay"], r["label_smoothing"])
+    print(f"fold {fold}: grid picks {cfg(g[0])} (val {g[0]['val_accuracy']:.4f}, test "
+          f"{g[0]['accuracy']:.4f}); halving picks {cfg(h[0])} (val {h[0]['val_accuracy']:.4f}, "
+          f"test {h[0]['accuracy']:.4f}), the grid's #{place} of {len(g)} by validation")
+n = len(picks["grid"])
+print(f"same top configuration by validation: {same_top} of {n} folds; mean test accuracy of the "
+      f"pick: halving {sum(picks['halving']) / n:.4f} vs grid {sum(picks['grid']) / n:.4f}")
 EOF

@@ -122,6 +122,13 @@ void draw_panel(cv::Mat& img, const Panel& p, int x0) {
     xmin -= 1;
     xmax += 1;
   }
+  // A scatter's extreme points would sit on the frame: leave them a margin.
+  if (p.x_labels.empty() &&
+      std::any_of(p.series.begin(), p.series.end(), [](const Series& s) { return s.points; })) {
+    const double margin = (xmax - xmin) * 0.04;
+    xmin -= margin;
+    xmax += margin;
+  }
   const double pad = std::max((ymax - ymin) * 0.08, 1e-3);
   ymin -= pad;
   ymax += pad;
@@ -175,6 +182,10 @@ void draw_panel(cv::Mat& img, const Panel& p, int x0) {
     std::vector<cv::Point> pts;
     for (std::size_t i = 0; i < s.x.size(); ++i)
       if (!std::isnan(s.y[i])) pts.push_back({px(s.x[i]), py(s.y[i])});
+    if (s.points) {
+      for (const auto& pt : pts) cv::circle(img, pt, 3, kPalette[k % 10], cv::FILLED, cv::LINE_AA);
+      continue;
+    }
     if (pts.size() >= 2) cv::polylines(img, pts, false, kPalette[k % 10], 2, cv::LINE_AA);
     if (pts.size() <= 40)
       for (const auto& pt : pts) cv::circle(img, pt, 4, kPalette[k % 10], cv::FILLED, cv::LINE_AA);

@@ -20,10 +20,12 @@ cv::Mat draw_confusion(const std::vector<std::int64_t>& counts,
 int confusion_figure_width(std::size_t classes);
 int confusion_figure_height(std::size_t classes);
 
-/// One line of a plot, optionally with a band (lo..hi) drawn translucent behind it.
+/// One line of a plot, optionally with a band (lo..hi) drawn translucent behind it; or, with
+/// `points`, a scatter of unconnected markers (x in any order).
 struct Series {
   std::string name;
   std::vector<double> x, y, lo, hi;  ///< lo/hi empty: no band; NaN points are skipped
+  bool points = false;
 };
 
 /// One panel: numeric x axis, or categorical when `x_labels` is given (x = 0, 1, ...).

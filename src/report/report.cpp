@@ -231,6 +231,70 @@ void add_parameter_plots(const ResultsTable& t, const ReportOptions& o, Content&
   }
 }
 
+// Sampled searches (provenance search_space): per sampled numeric key, every task's score at its
+// last evaluated epoch against the key's value (log10 of it for loguniform), the test score and,
+// with select:, the validation score beside it; the other varying parameters are the series.
+void add_search_plots(const ResultsTable& t, const ReportOptions& o, Content& c) {
+  const auto found = t.provenance.find("search_space");
+  if (found == t.provenance.end()) return;
+  const auto space = nlohmann::json::parse(found->second, nullptr, false);
+  if (!space.is_object()) return;
+  std::map<std::string, const ResultRow*> last;  // per task: its last evaluation
+  for (const auto& r : t.rows) {
+    const ResultRow*& l = last[r.task_id];
+    if (!l || r.epoch > l->epoch) l = &r;
+  }
+  std::vector<std::string> keys;
+  for (const auto& k : config_keys(t, false))
+    if (!space.contains(k)) keys.push_back(k);
+  const auto sel = t.provenance.find("select_metric");
+  const std::string metric = metric_label(o.pivot.metric);
+  for (const auto& [key, dist] : space.items()) {
+    const std::string kind = dist.is_object() ? dist.value("kind", "") : "";
+    if (kind != "uniform" && kind != "loguniform" && kind != "int") continue;  // choice: no axis
+    const bool log = kind == "loguniform";
+    Panel test, val;
+    test.title = fmt::format("Test {} against {}", metric, key);
+    test.x_label = log ? fmt::format("log10 {}", key) : key;
+    test.y_label = fmt::format("test {} (%)", metric);
+    val = test;
+    val.title = fmt::format("Validation {} against {}", metric, key);
+    val.y_label = fmt::format("validation {} (%)", metric);
+    std::map<std::vector<ParamValue>, std::size_t> series_of;
+    for (const auto& [id, r] : last) {
+      const auto x = r->param(key).number;
+      if (!x) continue;
+      std::vector<ParamValue> group;
+      for (const auto& k : keys) group.push_back(r->param(k));
+      auto [it, fresh] = series_of.emplace(group, test.series.size());
+      if (fresh) {
+        if (test.series.size() == 8) {  // keep the legend readable
+          series_of.erase(it);
+          continue;
+        }
+        Series s;
+        s.name = keys.empty() ? "every task" : describe(keys, group);
+        s.points = true;
+        test.series.push_back(s);
+        val.series.push_back(s);
+      }
+      const double xv = log ? std::log10(*x) : *x;
+      test.series[it->second].x.push_back(xv);
+      test.series[it->second].y.push_back(100 * metric_of(*r, o.pivot.metric));
+      val.series[it->second].x.push_back(xv);
+      val.series[it->second].y.push_back(100 * val_metric_of(*r, o.pivot.metric));
+    }
+    if (test.series.empty()) continue;
+    std::vector<Panel> panels = {test};
+    if (sel != t.provenance.end()) panels.push_back(val);
+    c.figures.push_back(
+        {"figures/search_" + key + ".png",
+         fmt::format("Sampled search: each task's {} at its last evaluated epoch against {}{}",
+                     metric, key, log ? " (log10 axis)" : ""),
+         draw_panels(panels)});
+  }
+}
+
 // "KEY=A,B" → (key, a, b); or the automatic variant comparison.
 std::optional<std::array<std::string, 3>> comparison(const ResultsTable& t,
                                                      const std::string& spec) {
@@ -317,6 +381,7 @@ Content build(const ResultsTable& t, const ReportOptions& o) {
     add_confusions(t, o, c);
     add_learning_curves(t, o, c);
     add_parameter_plots(t, o, c);
+    add_search_plots(t, o, c);
   }
   return c;
 }

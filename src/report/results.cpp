@@ -328,7 +328,7 @@ ResultsTable load_results(const std::filesystem::path& path) {
        {"created", "updated", "sweep_name", "sweep_file", "sweep_hash", "dataset_root",
         "dataset_fingerprint", "dataset_images", "dataset_bad_images", "dataset_format",
         "dataset_left_out", "fersweep_version", "libtorch_version", "sweep_text", "classes",
-        "select_metric", "early_stop"}) {
+        "select_metric", "early_stop", "search_space"}) {
     if (f.has_attribute("/", name)) t.provenance[name] = attribute_text(f, "/", name);
   }
   if (t.provenance.count("classes")) {

@@ -540,6 +540,9 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
                       {"libtorch_version", torch_version()}};
   // What fersweep report chooses configurations by (select.metric); absent without select:.
   if (spec.select) setup.provenance["select_metric"] = spec.select->metric;
+  // The sampled keys and their distributions (search:), for the report's scatter plots.
+  if (!spec.canonical["space"].empty())
+    setup.provenance["search_space"] = spec.canonical["space"].dump();
   // The rungs the report's halving table counts (early_stop:), as JSON text.
   if (spec.early_stop) setup.provenance["early_stop"] = json(*spec.early_stop).dump();
   return setup;
@@ -976,7 +979,9 @@ class SweepExecutor : public Executor {
     for (const auto& [key, members] : brackets) {
       std::vector<train::BracketJob> bracket;
       for (std::size_t j : members) bracket.push_back({tasks[job_task[j]].id, jobs[j]});
-      auto outcomes = train::train_bracket(features, labels, bracket, classes, es.rungs, es.eta,
+      const train::StopRule rule{
+          es.method == "median" ? train::StopRule::median : train::StopRule::halving, es.eta};
+      auto outcomes = train::train_bracket(features, labels, bracket, classes, es.rungs, rule,
                                            es.metric == "val_macro_f1", keeps_models());
       for (std::size_t k = 0; k < members.size(); ++k) {
         const std::size_t j = members[k];

@@ -101,9 +101,9 @@ inline const std::vector<std::string>& select_metric_names() {
 /// max(1, n / eta) by the validation `metric` at that rung continue (ties: lower task id first),
 /// the others stop there. Decisions depend on results only, never on timing or rank count.
 struct EarlyStopSettings {
-  std::string method = "halving";
-  std::vector<int> rungs;  ///< strictly increasing epochs, the last <= the sweep's last
-  int eta = 3;             ///< >= 2: 1/eta of a rung's configurations continue
+  std::string method = "halving";  ///< halving | median (at or above the bracket's median)
+  std::vector<int> rungs;          ///< strictly increasing epochs, the last <= the sweep's last
+  int eta = 3;                     ///< >= 2: 1/eta of a rung's configurations continue (halving)
   std::string metric = "val_accuracy";  ///< val_accuracy | val_macro_f1 (needs select:)
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EarlyStopSettings, method, rungs, eta, metric)

@@ -993,8 +993,12 @@ class SpecBuilder {
     json out = json::object();
     const EarlyStopSettings d;
     field(&v, "early_stop", "method", out, d.method, [&](auto& x, auto path) {
-      return c_.choice(x, path, "early-stopping method", {"halving"});
+      return c_.choice(x, path, "early-stopping method", {"halving", "median"});
     });
+    if (const auto* eta = v.find_entry("eta"); eta && out["method"] == "median")
+      diag_.error(eta->key_loc, "early_stop.eta",
+                  "only method halving keeps a share (1/eta); median keeps the tasks at or above "
+                  "the median");
     field(&v, "early_stop", "eta", out, d.eta,
           [&](auto& x, auto path) { return c_.integer(x, path, 2, 1000); });
     field(&v, "early_stop", "metric", out, d.metric, [&](auto& x, auto path) {

@@ -160,11 +160,13 @@ std::string early_stop_line(const Plan& plan, const EarlyStopSettings& es) {
     halved += alive * (last.front() - at);
     full += n * last.front();
   }
+  const bool median = es.method == "median";
   std::string text = fmt::format(
-      "early_stop halving by {} at epochs {}, eta {}: {} bracket{} (feature set x fold x repeat) "
-      "of {} tasks",
-      es.metric, fmt::join(es.rungs, "/"), es.eta, brackets.size(), brackets.size() == 1 ? "" : "s",
+      "early_stop {} by {} at epochs {}: {} bracket{} (feature set x fold x repeat) of {} tasks",
+      median ? "median" : fmt::format("halving (eta {})", es.eta), es.metric,
+      fmt::join(es.rungs, "/"), brackets.size(), brackets.size() == 1 ? "" : "s",
       fmt::join(sizes, "/"));
+  if (median) return text + "; the tasks below their bracket's median stop at each rung";
   if (uniform && full > 0)
     text += fmt::format("; {} head-epochs instead of {} ({:.1f}%)", halved, full,
                         100.0 * static_cast<double>(halved) / static_cast<double>(full));

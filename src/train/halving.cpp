@@ -14,8 +14,24 @@
 
 namespace fersweep::train {
 
-RungDecision decide_rung(std::vector<RungEntry> entries, int eta) {
-  FERSWEEP_ASSERT(eta >= 2, "halving needs eta >= 2");
+namespace {
+
+// How many of `ranked` (best first, NaN last) score at least the median of the non-NaN scores.
+std::size_t at_or_above_median(const std::vector<RungEntry>& ranked) {
+  std::vector<double> scores;
+  for (const auto& e : ranked)
+    if (!std::isnan(e.score)) scores.push_back(e.score);
+  if (scores.empty()) return 0;
+  const std::size_t n = scores.size();  // descending already
+  const double median = n % 2 ? scores[n / 2] : (scores[n / 2 - 1] + scores[n / 2]) / 2;
+  return static_cast<std::size_t>(
+      std::count_if(scores.begin(), scores.end(), [&](double s) { return s >= median; }));
+}
+
+}  // namespace
+
+RungDecision decide_rung(std::vector<RungEntry> entries, const StopRule& rule) {
+  FERSWEEP_ASSERT(rule.method == StopRule::median || rule.eta >= 2, "halving needs eta >= 2");
   std::sort(entries.begin(), entries.end(), [](const RungEntry& a, const RungEntry& b) {
     const bool a_nan = std::isnan(a.score), b_nan = std::isnan(b.score);
     if (a_nan != b_nan) return b_nan;
@@ -23,7 +39,9 @@ RungDecision decide_rung(std::vector<RungEntry> entries, int eta) {
     return a.id < b.id;
   });
   RungDecision d;
-  d.keep = std::max<std::size_t>(1, entries.size() / static_cast<std::size_t>(eta));
+  d.keep = std::max<std::size_t>(1, rule.method == StopRule::median
+                                        ? at_or_above_median(entries)
+                                        : entries.size() / static_cast<std::size_t>(rule.eta));
   d.ranking = std::move(entries);
   return d;
 }
@@ -86,8 +104,8 @@ void advance_all(std::vector<Runner>& runners, const at::Tensor& x, const at::Te
 
 std::vector<BracketOutcome> train_bracket(const at::Tensor& features, const at::Tensor& labels,
                                           const std::vector<BracketJob>& jobs, int num_classes,
-                                          const std::vector<int>& rungs, int eta, bool macro_f1,
-                                          bool keep_params) {
+                                          const std::vector<int>& rungs, const StopRule& rule,
+                                          bool macro_f1, bool keep_params) {
   std::vector<Runner> runners(jobs.size());
   std::vector<BracketOutcome> out(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -114,7 +132,7 @@ std::vector<BracketOutcome> train_bracket(const at::Tensor& features, const at::
     if (entries.empty()) continue;
     std::map<std::string, std::size_t> runner_of;  // task ids are unique within a bracket
     for (std::size_t k = 0; k < entries.size(); ++k) runner_of[entries[k].id] = of_entry[k];
-    const RungDecision d = decide_rung(std::move(entries), eta);
+    const RungDecision d = decide_rung(std::move(entries), rule);
     for (std::size_t place = 0; place < d.ranking.size(); ++place) {
       const std::size_t i = runner_of.at(d.ranking[place].id);
       out[i].rungs.push_back({rung, place + 1, d.ranking.size(), d.keep, d.ranking[place].score});

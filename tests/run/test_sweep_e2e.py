@@ -10,6 +10,7 @@ Usage: test_sweep_e2e.py FERSWEEP_EXE SCRATCH_DIR
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -239,6 +240,14 @@ def test_selection_sets_aside_the_documented_validation_part_and_chooses_by_it()
         tests.append(best["accuracy"])
     assert table[4][1] == "nested CV estimate (3 folds)", table[4]
     assert abs(float(table[4][4]) - 100 * np.mean(tests)) < 0.051, (table[4], tests)
+    # The sampled key's scatter plot: test and validation panels side by side.
+    with h5py.File(os.path.join(outs[0], "results.h5"), "r") as f:
+        space = json.loads(f.attrs["search_space"])
+        assert space == {"lr": {"kind": "loguniform", "lo": 0.001, "hi": 0.1, "text": "loguniform(1e-3, 1e-1)"}}, space
+    header = open(os.path.join(report, "figures", "search_lr.png"), "rb").read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", header
+    assert struct.unpack(">II", header[16:24])[0] == 2 * 640, header
+    assert "figures/search_lr.png" in md and "against lr (log10 axis)" in md, md
 
 
 def halving_rows(out):

@@ -510,16 +510,27 @@ TEST(SweepSpec, EarlyStopNeedsRungsAnEtaAndAValidationScore) {
   EXPECT_EQ(spec.early_stop->metric, "val_accuracy");
   EXPECT_FALSE(parse_sweep(kMinimal, "t.yaml").early_stop);
   EXPECT_EQ(config_error("dataset: {root: d}\ntrain: {epochs: [50, 100]}\n"
-                         "early_stop: {method: median, rungs: [25, 20, 200], eta: 1}\n"
+                         "early_stop: {method: asha, rungs: [25, 20, 200], eta: 1}\n"
                          "grid: {backbone: resnet18}\n"),
             "invalid sweep file t.yaml (5 errors):\n"
             "  t.yaml:3:1: early_stop: val_accuracy is a validation score: add `select: "
             "{val_fraction: 0.2}` so that each training fold sets a validation part aside\n"
-            "  t.yaml:3:22: early_stop.method: unknown early-stopping method 'median' (choices: "
-            "halving)\n"
-            "  t.yaml:3:42: early_stop.rungs[1]: rungs must increase: 20 after 25\n"
-            "  t.yaml:3:46: early_stop.rungs[2]: past the sweep's last epoch, 100\n"
-            "  t.yaml:3:57: early_stop.eta: must be between 2 and 1000, got 1");
+            "  t.yaml:3:22: early_stop.method: unknown early-stopping method 'asha' (choices: "
+            "halving, median)\n"
+            "  t.yaml:3:40: early_stop.rungs[1]: rungs must increase: 20 after 25\n"
+            "  t.yaml:3:44: early_stop.rungs[2]: past the sweep's last epoch, 100\n"
+            "  t.yaml:3:55: early_stop.eta: must be between 2 and 1000, got 1");
+  // median keeps the tasks at or above the median: a share (eta) does not apply.
+  EXPECT_EQ(config_error("dataset: {root: d}\nselect:\nearly_stop: {method: median, rungs: [2], "
+                         "eta: 2}\ngrid: {backbone: resnet18}\n"),
+            "invalid sweep file t.yaml (1 error):\n"
+            "  t.yaml:3:42: early_stop.eta: only method halving keeps a share (1/eta); median "
+            "keeps the tasks at or above the median");
+  EXPECT_EQ(parse_sweep("dataset: {root: d}\nselect:\nearly_stop: {method: median, rungs: [2]}\n"
+                        "grid: {backbone: resnet18}\n",
+                        "t.yaml")
+                .early_stop->method,
+            "median");
   EXPECT_EQ(config_error("dataset: {root: d}\nselect:\nearly_stop: {eta: 3, metric: val_f1}\n"
                          "grid: {backbone: resnet18}\n"),
             "invalid sweep file t.yaml (2 errors):\n"

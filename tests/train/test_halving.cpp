@@ -22,13 +22,28 @@ using testing::make_data;
 TEST(Halving, RankingIsByScoreThenIdWithNanLast) {
   const std::vector<RungEntry> entries = {
       {"c", 0.5}, {"a", 0.7}, {"b", 0.5}, {"d", std::nan("")}, {"e", 0.9}};
-  const RungDecision d = decide_rung(entries, 2);
+  const RungDecision d = decide_rung(entries, {StopRule::halving, 2});
   std::vector<std::string> order;
   for (const auto& e : d.ranking) order.push_back(e.id);
   EXPECT_EQ(order, (std::vector<std::string>{"e", "a", "b", "c", "d"}));
-  EXPECT_EQ(d.keep, 2u);                         // 5 / 2
-  EXPECT_EQ(decide_rung(entries, 10).keep, 1u);  // at least one continues
-  EXPECT_EQ(decide_rung({{"x", 1}, {"y", 1}, {"z", 0}}, 3).ranking.front().id, "x");
+  EXPECT_EQ(d.keep, 2u);                                              // 5 / 2
+  EXPECT_EQ(decide_rung(entries, {StopRule::halving, 10}).keep, 1u);  // at least one continues
+  EXPECT_EQ(decide_rung({{"x", 1}, {"y", 1}, {"z", 0}}, {StopRule::halving, 3}).ranking.front().id,
+            "x");
+}
+
+// median: the scores at or above the median of the non-NaN ones continue (by hand: 0.9 0.7 0.5
+// 0.5 -> median 0.6 keeps two; 0.9 0.7 0.5 0.5 0.4 -> median 0.5 keeps four, ties included).
+TEST(Halving, MedianKeepsTheScoresAtOrAboveTheMedian) {
+  const StopRule median{StopRule::median, 0};
+  EXPECT_EQ(
+      decide_rung({{"c", 0.5}, {"a", 0.7}, {"b", 0.5}, {"d", std::nan("")}, {"e", 0.9}}, median)
+          .keep,
+      2u);
+  EXPECT_EQ(decide_rung({{"c", 0.5}, {"a", 0.7}, {"b", 0.5}, {"f", 0.4}, {"e", 0.9}}, median).keep,
+            4u);
+  EXPECT_EQ(decide_rung({{"x", 0.3}, {"y", 0.3}}, median).keep, 2u);
+  EXPECT_EQ(decide_rung({{"x", std::nan("")}, {"y", std::nan("")}}, median).keep, 1u);
 }
 
 // Nine heads (three learning rates x three weight decays) of one bracket, rungs 2 and 4, eta 3:
@@ -73,7 +88,7 @@ TEST(Halving, BracketFollowsTheValidationRankingOfUninterruptedRuns) {
   }
   ASSERT_EQ(alive.size(), 1u);
 
-  const auto out = train_bracket(data.x, data.y, jobs, c, {2, 4}, 3, false);
+  const auto out = train_bracket(data.x, data.y, jobs, c, {2, 4}, {StopRule::halving, 3}, false);
   ASSERT_EQ(out.size(), jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const int stop = stopped.count(i) ? stopped[i] : 0;
@@ -97,10 +112,20 @@ TEST(Halving, BracketFollowsTheValidationRankingOfUninterruptedRuns) {
     if (stop != 2) EXPECT_EQ(out[i].rungs[1].of, 3u);
   }
   EXPECT_EQ(out[alive[0]].rungs[1].rank, 1u);
+  // median at rung 2: the heads whose uninterrupted validation accuracy there is below the median
+  // of the nine stop; the others (five or more) go on to rung 4 or beyond.
+  std::vector<double> at2;
+  for (const auto& w : whole) at2.push_back(w.val_evals[0].accuracy);
+  std::vector<double> sorted_at2 = at2;
+  std::sort(sorted_at2.begin(), sorted_at2.end());
+  const auto by_median = train_bracket(data.x, data.y, jobs, c, {2}, {StopRule::median, 0}, false);
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    EXPECT_EQ(by_median[i].stopped_at, at2[i] < sorted_at2[4] ? 2 : 0) << jobs[i].id;
   // Without a validation part there is nothing to rank by.
   std::vector<BracketJob> blind = jobs;
   blind[3].job.val_idx.clear();
-  EXPECT_THROW(train_bracket(data.x, data.y, blind, c, {2, 4}, 3, false), ConfigError);
+  EXPECT_THROW(train_bracket(data.x, data.y, blind, c, {2, 4}, {StopRule::halving, 3}, false),
+               ConfigError);
 }
 
 }  // namespace
