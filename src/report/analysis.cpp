@@ -383,7 +383,7 @@ Table selected_table(const ResultsTable& t, const PivotOptions& o, Metric select
 Table rung_table(const ResultsTable& t, const std::vector<int>& rungs) {
   Table table;
   table.id = "rungs";
-  table.title = "Successive halving: training tasks per rung";
+  table.title = "Early stopping: training tasks per rung";
   table.header = {"rung (epoch)", "reached", "continued", "stopped here"};
   table.label_columns = 1;
   std::map<std::string, std::int64_t> last, stopped;  // per task: last epoch trained, its stop

@@ -86,7 +86,7 @@ std::vector<FoldChoice> choose_by_validation(const ResultsTable& t,
 /// data, unlike best_table's choice on the test folds. No rows without validation scores.
 Table selected_table(const ResultsTable& t, const PivotOptions& options, Metric select);
 
-/// early_stop (successive halving): per rung, how many training tasks reached it, continued and
+/// early_stop (halving or median): per rung, how many training tasks reached it, continued and
 /// stopped there; and the head-epochs trained against every task running to the last epoch.
 /// `rungs`: the early_stop rungs. No rows without tasks.
 Table rung_table(const ResultsTable& t, const std::vector<int>& rungs);
