@@ -139,16 +139,17 @@ std::vector<const TaskSpec*> Scheduler::next_for(int worker, const std::set<std:
   }
   if (tasks_[*group->second.begin()].spec->alone) return {take_costliest(group->second, worker)};
   std::vector<std::size_t> picked;
-  // A bracket goes whole (its halving decisions need every member), whatever max_batch says.
-  if (const std::string& bracket = tasks_[*group->second.begin()].spec->bracket; !bracket.empty())
+  if (const std::string& bracket = tasks_[*group->second.begin()].spec->bracket; !bracket.empty()) {
+    // A bracket goes whole (its halving decisions need every member), whatever max_batch says.
     for (std::size_t i : group->second)
       if (tasks_[i].spec->bracket == bracket) picked.push_back(i);
-  for (std::size_t i : group->second) {
-    if (!picked.empty() && !tasks_[picked.front()].spec->bracket.empty()) break;
-    if (picked.size() >= max_batch) break;
-    // A retry goes to another worker when possible.
-    if (tasks_[i].failed_on_worker(worker) && group->second.size() > picked.size() + 1) continue;
-    picked.push_back(i);
+  } else {
+    for (std::size_t i : group->second) {
+      if (picked.size() >= max_batch) break;
+      // A retry goes to another worker when possible.
+      if (tasks_[i].failed_on_worker(worker) && group->second.size() > picked.size() + 1) continue;
+      picked.push_back(i);
+    }
   }
   if (picked.empty()) picked.push_back(*group->second.begin());
   for (std::size_t i : picked) {

@@ -975,12 +975,12 @@ class SweepExecutor : public Executor {
     std::map<std::string, std::vector<std::size_t>> brackets;
     for (std::size_t j = 0; j < jobs.size(); ++j)
       brackets[bracket_of(tasks[job_task[j]].params)].push_back(j);
+    const train::StopRule rule{
+        es.method == "median" ? train::StopRule::median : train::StopRule::halving, es.eta};
     std::vector<train::TrainResult> results(jobs.size());
     for (const auto& [key, members] : brackets) {
       std::vector<train::BracketJob> bracket;
       for (std::size_t j : members) bracket.push_back({tasks[job_task[j]].id, jobs[j]});
-      const train::StopRule rule{
-          es.method == "median" ? train::StopRule::median : train::StopRule::halving, es.eta};
       auto outcomes = train::train_bracket(features, labels, bracket, classes, es.rungs, rule,
                                            es.metric == "val_macro_f1", keeps_models());
       for (std::size_t k = 0; k < members.size(); ++k) {

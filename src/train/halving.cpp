@@ -28,6 +28,18 @@ std::size_t at_or_above_median(const std::vector<RungEntry>& ranked) {
       std::count_if(scores.begin(), scores.end(), [&](double s) { return s >= median; }));
 }
 
+// A head's progress through the bracket.
+struct Runner {
+  const BracketJob* job = nullptr;
+  std::optional<HeadState> state;  ///< after the epoch it reached
+  int reached = 0;
+  bool alive = true;
+};
+
+int last_epoch_of(const HeadJob& job) {
+  return job.config.eval_epochs.back();
+}
+
 }  // namespace
 
 RungDecision decide_rung(std::vector<RungEntry> entries, const StopRule& rule) {
@@ -47,18 +59,6 @@ RungDecision decide_rung(std::vector<RungEntry> entries, const StopRule& rule) {
 }
 
 namespace {
-
-// A head's progress through the bracket.
-struct Runner {
-  const BracketJob* job = nullptr;
-  std::optional<HeadState> state;  ///< after the epoch it reached
-  int reached = 0;
-  bool alive = true;
-};
-
-int last_epoch_of(const HeadJob& job) {
-  return job.config.eval_epochs.back();
-}
 
 // Trains `r` from where it is to `epoch` (one of its evaluation epochs), keeping its state.
 void advance(Runner& r, const at::Tensor& x, const at::Tensor& y, int classes, int epoch,
@@ -119,7 +119,7 @@ std::vector<BracketOutcome> train_bracket(const at::Tensor& features, const at::
     advance_all(runners, features, labels, num_classes, rung, out, keep_params);
     // Ranked: every head that reached this rung; its score is its validation metric there.
     std::vector<RungEntry> entries;
-    std::vector<std::size_t> of_entry;
+    std::map<std::string, std::size_t> runner_of;  // task ids are unique within a bracket
     for (std::size_t i = 0; i < runners.size(); ++i) {
       if (!runners[i].alive || runners[i].reached != rung) continue;
       const auto& evals = runners[i].state->result.val_evals;
@@ -127,11 +127,9 @@ std::vector<BracketOutcome> train_bracket(const at::Tensor& features, const at::
                                    [&](const EvalMetrics& m) { return m.epoch == rung; });
       FERSWEEP_ASSERT(at != evals.end(), "a head reached a rung without evaluating there");
       entries.push_back({jobs[i].id, macro_f1 ? at->macro_f1 : at->accuracy});
-      of_entry.push_back(i);
+      runner_of[jobs[i].id] = i;
     }
     if (entries.empty()) continue;
-    std::map<std::string, std::size_t> runner_of;  // task ids are unique within a bracket
-    for (std::size_t k = 0; k < entries.size(); ++k) runner_of[entries[k].id] = of_entry[k];
     const RungDecision d = decide_rung(std::move(entries), rule);
     for (std::size_t place = 0; place < d.ranking.size(); ++place) {
       const std::size_t i = runner_of.at(d.ranking[place].id);

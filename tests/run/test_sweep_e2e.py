@@ -47,38 +47,30 @@ grid:
 """
 
 
-SELECT = os.path.join(SCRATCH, "select.yaml")
-SELECT_TEXT = f"""
-name: selected
+def sampled_sweep(name, samples, lr_range, epochs, extra):
+    """A Sobol search of the head's learning rate on the demo features, 3 folds."""
+    return f"""
+name: {name}
 dataset: {{root: {DATA}, image_size: 64, normalize: imagenet}}
 weights: random:3
 cv: {{folds: 3, seed: 1}}
 train: {{head: linear, batch_size: 64, standardize: true}}
-search: {{method: sobol, samples: 4, seed: 2}}
-space: {{lr: "loguniform(1e-3, 1e-1)"}}
-select: {{metric: val_accuracy, val_fraction: 0.2}}
+search: {{method: sobol, samples: {samples}, seed: 2}}
+space: {{lr: "loguniform({lr_range})"}}
+{extra}
 grid:
   backbone: [resnet18]
-  epochs: [5, 10]
+  epochs: {epochs}
   fold: all
 """
 
+
+SELECT = os.path.join(SCRATCH, "select.yaml")
+SELECT_TEXT = sampled_sweep("selected", 4, "1e-3, 1e-1", "[5, 10]",
+                            "select: {metric: val_accuracy, val_fraction: 0.2}")
 HALVING = os.path.join(SCRATCH, "halving.yaml")
-HALVING_TEXT = f"""
-name: halving
-dataset: {{root: {DATA}, image_size: 64, normalize: imagenet}}
-weights: random:3
-cv: {{folds: 3, seed: 1}}
-train: {{head: linear, batch_size: 64, standardize: true}}
-search: {{method: sobol, samples: 9, seed: 2}}
-space: {{lr: "loguniform(1e-4, 1)"}}
-select: {{val_fraction: 0.2}}
-early_stop: {{rungs: [2, 4], eta: 3}}
-grid:
-  backbone: [resnet18]
-  epochs: [8]
-  fold: all
-"""
+HALVING_TEXT = sampled_sweep("halving", 9, "1e-4, 1", "[8]",
+                             "select: {val_fraction: 0.2}\nearly_stop: {rungs: [2, 4], eta: 3}")
 
 
 def run(out, ranks=1, extra=(), sweep=SWEEP):
