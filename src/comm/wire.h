@@ -14,7 +14,8 @@ namespace fersweep::comm {
 /// 2: a result's status may be "cancelled"; task artifacts travel as bytes beside the result; a
 /// task carries its evaluated epochs.
 /// 3: task checkpoints (a worker's kCheckpoint message; checkpoints sent with their tasks).
-inline constexpr std::uint16_t kWireVersion = 3;
+/// 4: early_stop pauses (the rungs sent with tasks; an outcome's paused_at).
+inline constexpr std::uint16_t kWireVersion = 4;
 
 /// Builds one message.
 class WireWriter {

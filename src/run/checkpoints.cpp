@@ -20,6 +20,7 @@ using nlohmann::json;
 namespace {
 constexpr std::string_view kMagic = "fersweep-checkpoint 1 ";
 constexpr std::string_view kSuffix = ".ckpt";
+constexpr std::string_view kNoteSuffix = ".rungs";
 }  // namespace
 
 std::string encode_checkpoint(const TaskCheckpoint& c) {
@@ -67,6 +68,8 @@ CheckpointStore::CheckpointStore(const fs::path& results_dir) : dir_(results_dir
       fs::remove(p, ec);  // a write cut short by a kill: the file it was replacing is intact
     } else if (p.extension() == kSuffix) {
       ids_.insert(p.stem().string());
+    } else if (p.extension() == kNoteSuffix) {
+      notes_.insert(p.stem().string());
     }
   }
 }
@@ -107,6 +110,36 @@ void CheckpointStore::remove(const std::string& task_id) {
 
 void CheckpointStore::clear() {
   for (const auto& id : std::set<std::string>(ids_)) remove(id);
+  for (const auto& id : std::set<std::string>(notes_)) remove_note(id);
+}
+
+fs::path CheckpointStore::note_path(const std::string& task_id) const {
+  return dir_ / (task_id + std::string(kNoteSuffix));
+}
+
+void CheckpointStore::save_note(const std::string& task_id, const json& note) {
+  write_text_atomically(note_path(task_id), note.dump());
+  notes_.insert(task_id);
+}
+
+std::optional<json> CheckpointStore::load_note(const std::string& task_id) {
+  if (!notes_.count(task_id)) return std::nullopt;
+  const fs::path p = note_path(task_id);
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  json note = json::parse(text.str(), nullptr, false);
+  if (in.is_open() && note.is_object()) return note;
+  log::warn("early-stopping note '{}' is unusable: task {} reruns to its next rung", p.string(),
+            task_id);
+  remove_note(task_id);
+  return std::nullopt;
+}
+
+void CheckpointStore::remove_note(const std::string& task_id) {
+  if (!notes_.erase(task_id)) return;
+  std::error_code ec;
+  fs::remove(note_path(task_id), ec);
 }
 
 }  // namespace fersweep::run

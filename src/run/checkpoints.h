@@ -5,6 +5,8 @@
 // header line (format, task id, epoch, size and SHA-256 of the state) and the state's bytes.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -38,12 +40,21 @@ class CheckpointStore {
   std::optional<TaskCheckpoint> load(const std::string& task_id);
   /// Forgets the task's checkpoint (its task finished or failed).
   void remove(const std::string& task_id);
-  /// Removes every checkpoint (a run started afresh with --force-new).
+  /// Removes every checkpoint and note (a run started afresh with --force-new).
   void clear();
 
+  /// early_stop (run/staged.h): a task's note — its scores at the rungs it reached, and the
+  /// results it waits at a rung with — as DIR/checkpoints/ID.rungs (JSON, written atomically).
+  void save_note(const std::string& task_id, const nlohmann::json& note);
+  /// The task's note, or nullopt: none, or unreadable (removed with a warning naming it).
+  std::optional<nlohmann::json> load_note(const std::string& task_id);
+  void remove_note(const std::string& task_id);
+
  private:
+  std::filesystem::path note_path(const std::string& task_id) const;
+
   std::filesystem::path dir_;
-  std::set<std::string> ids_;
+  std::set<std::string> ids_, notes_;
 };
 
 }  // namespace fersweep::run

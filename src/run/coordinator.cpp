@@ -43,6 +43,7 @@ class Coordinator {
         results_(setup, options),
         checkpoints_(results_.dir()),
         scheduler_(&setup.tasks, options.retries),
+        staged_(setup.tasks, setup.staged_stop.value_or(StagedStop{})),
         progress_(options.progress) {
     if (options.force_new) checkpoints_.clear();
     resume();
@@ -72,6 +73,7 @@ class Coordinator {
                     {"done", scheduler_.done_count()},
                     {"failed", scheduler_.failed_count()}});
     results_.flush_all();
+    drop_finished_notes();
     summary_.total = scheduler_.total();
     summary_.done = scheduler_.done_count();
     summary_.failed = scheduler_.failed_count();
@@ -107,17 +109,46 @@ class Coordinator {
     return since_stop > options_.grace_seconds + kCancelMarginSeconds;
   }
 
-  // early_stop: a bracket whose tasks are not all done runs again whole (its decisions need every
-  // member; the rerun's records equal the journaled ones bit for bit).
+  // early_stop: a bracket of heads whose tasks are not all done runs again whole (its decisions
+  // need every member; the rerun's records equal the journaled ones bit for bit). Tasks that run
+  // alone resume member by member instead (restore_staged).
   void keep_whole_brackets(std::set<std::string>& done) const {
     std::map<std::string, bool> complete;
     for (const auto& t : setup_.tasks)
-      if (!t.bracket.empty()) {
+      if (!t.bracket.empty() && !t.alone) {
         bool& all_done = complete.emplace(t.bracket, true).first->second;
         all_done = all_done && done.count(t.id) > 0;
       }
     for (const auto& t : setup_.tasks)
-      if (!t.bracket.empty() && !complete[t.bracket]) done.erase(t.id);
+      if (!t.bracket.empty() && !t.alone && !complete[t.bracket]) done.erase(t.id);
+  }
+
+  // early_stop, tasks that run alone: their scores at the rungs come back from the journal (done
+  // members) and from their notes (the others); a member that waited at a rung waits again, not
+  // dispatched; then every decision the scores allow is taken again — the same ones.
+  void restore_staged() {
+    if (staged_.empty()) return;
+    for (const auto& r : results_.records()) {
+      const std::string id = r.value("id", "");
+      if (r.value("status", "") == "done" && staged_.staged(id) &&
+          scheduler_.state(id) == Scheduler::State::done)
+        staged_.restore_done(id, r.at("result").value("early_stop", json::object()));
+    }
+    for (const auto& t : setup_.tasks) {
+      if (!staged_.staged(t.id) || scheduler_.state(t.id) == Scheduler::State::done) continue;
+      const auto note = checkpoints_.load_note(t.id);
+      if (!note) continue;
+      try {
+        // Waiting needs the task ready now (its features there): otherwise it reruns to the rung.
+        if (staged_.restore_note(t.id, *note, scheduler_.state(t.id) == Scheduler::State::ready))
+          scheduler_.hold(t.id);
+      } catch (const std::exception& e) {  // json's, or std::stoi's on a damaged rung
+        log::warn("early-stopping note of task {} is unusable ({}): it reruns to its next rung",
+                  t.id, e.what());
+        checkpoints_.remove_note(t.id);
+      }
+    }
+    apply(staged_.settle());
   }
 
   // Marks tasks found in the journal as done (extract tasks only if their feature file is there).
@@ -156,6 +187,8 @@ class Coordinator {
         }
       }
     }
+    drop_finished_notes();
+    restore_staged();
     results_.forget_records();
   }
 
@@ -219,7 +252,18 @@ class Coordinator {
     if (!tasks.empty() && tasks.front()->kind == TaskKind::train) {
       in.features = features_for(tasks.front()->features);
       for (const auto* t : tasks) {
-        if (auto c = checkpoints_.load(t->id)) {
+        const int pause = staged_.staged(t->id) ? staged_.pause_at(t->id) : 0;
+        if (pause > 0) in.pause_at[t->id] = pause;
+        auto c = checkpoints_.load(t->id);
+        if (c && pause > 0 && c->epoch >= pause) {
+          // Its note was lost: it reruns to the rung from scratch rather than run past it.
+          log::info(
+              "task {}: its checkpoint at epoch {} is past the rung {} it pauses at; it "
+              "starts from scratch",
+              t->id, c->epoch, pause);
+          c.reset();
+        }
+        if (c) {
           log::info("task {} continues from its checkpoint at epoch {}", t->id, c->epoch);
           in.checkpoints[t->id] = std::move(c->state);
         }
@@ -267,10 +311,12 @@ class Coordinator {
       return;
     }
     // Finished, or failed — a failed attempt's state may be what failed: the retry starts afresh.
-    checkpoints_.remove(o.id);
+    // A task paused at a rung continues from the checkpoint it sent just before.
+    if (o.paused_at == 0) checkpoints_.remove(o.id);
+    const bool staged = o.ok && staged_.staged(o.id);
     const bool keep_result = o.ok && scheduler_.has_dependents(o.id);
     const bool needs_json =
-        result_text.empty() || o.features || keep_result || !o.artifacts.empty();
+        result_text.empty() || o.features || keep_result || !o.artifacts.empty() || staged;
     if (o.ok && needs_json && !result_text.empty()) o.result = json::parse(result_text);
     json& result = o.result;
     if (o.ok && o.features) {
@@ -290,6 +336,7 @@ class Coordinator {
         written.push_back(results_.write_artifact(to_string(spec.kind), o.id, name, bytes));
       result["artifacts"] = written;
     }
+    if (staged) return report_staged(o, std::move(result));
     if (o.ok && needs_json) {
       result_text = result.dump();
       if (o.features && setup_.describe_features && spec.kind == TaskKind::extract) {
@@ -299,6 +346,13 @@ class Coordinator {
         result_text = journaled.dump();
       }
     }
+    if (keep_result) finished_results_[o.id] = std::move(result);
+    finish(o, worker, result_text);
+  }
+
+  // Journals a finished attempt whose result is `result_text` (JSON) and tells the scheduler.
+  void finish(const TaskOutcome& o, int worker, const std::string& result_text) {
+    const TaskSpec& spec = scheduler_.task(o.id);
     const bool retry = scheduler_.complete(o.id, o.ok, worker);
     if (o.ok) progress_.task_finished(spec.kind, spec.cost, o.seconds);
     const std::string kind = to_string(spec.kind);
@@ -315,13 +369,67 @@ class Coordinator {
     record.params = params;
     record.result = result_text;
     record.error = o.error;
-    if (keep_result) finished_results_[o.id] = std::move(result);
     if (!o.ok) {
       log::warn("task {} ({}) failed on rank {} (attempt {}): {}{}", o.id, kind, o.rank,
                 scheduler_.attempts(o.id), o.error, retry ? "; retrying" : "; giving up");
     }
     results_.task_event(o.ok, o.id, kind, o.rank, o.seconds);
     results_.append(record);
+    if (!o.ok && !retry && staged_.staged(o.id)) {
+      checkpoints_.remove_note(o.id);
+      apply(staged_.failed(o.id));
+    }
+  }
+
+  // The notes of staged tasks whose records are journaled (call after a flush, or on resume).
+  void drop_finished_notes() {
+    if (staged_.empty()) return;
+    for (const auto& t : setup_.tasks)
+      if (staged_.staged(t.id) && scheduler_.state(t.id) == Scheduler::State::done)
+        checkpoints_.remove_note(t.id);
+  }
+
+  // early_stop, a task that runs alone came back: ended past its last rung (journaled with its
+  // places), or at a rung, where it waits — its scores noted on disk — until the rung's decision.
+  void report_staged(const TaskOutcome& o, json result) {
+    const int rung = staged_.rung_reached(o.id, o.paused_at);
+    if (rung == 0) {
+      result["early_stop"] = staged_.record_of(o.id);
+      return finish(o, o.rank, result.dump());
+    }
+    results_.event({{"event", "rung"}, {"id", o.id}, {"epoch", rung}});
+    auto settled = staged_.reached(o.id, rung, std::move(result), o.seconds, o.rank, o.host);
+    try {
+      checkpoints_.save_note(o.id, staged_.note_of(o.id));
+    } catch (const IoError& e) {
+      log::warn(
+          "task {}: its early-stopping note is not kept ({}); after a restart it reruns "
+          "to rung {}",
+          o.id, e.what(), rung);
+    }
+    apply(std::move(settled));
+  }
+
+  // Decided members: the stopped (or ended) ones journaled with the results they waited with, the
+  // others back in the queue, to continue from their checkpoints. An ended member's note stays
+  // until its record is surely on disk (drop_finished_notes): the journal is synced in batches,
+  // and after a kill the note brings the record back without a rerun.
+  void apply(std::vector<Settled> settled) {
+    for (auto& s : settled) {
+      results_.event({{"event", "rung_decided"}, {"id", s.id}, {"continues", s.continues}});
+      if (s.continues) {
+        scheduler_.requeue(s.id);
+        continue;
+      }
+      checkpoints_.remove(s.id);
+      TaskOutcome o;
+      o.id = s.id;
+      o.ok = true;
+      o.seconds = s.seconds;
+      o.rank = s.rank;
+      o.host = s.host;
+      finish(o, s.rank, s.result.dump());
+    }
   }
 
   void housekeeping() {
@@ -458,6 +566,7 @@ class Coordinator {
   ResultsDirectory results_;
   CheckpointStore checkpoints_;
   Scheduler scheduler_;
+  StagedBrackets staged_;
   ProgressReporter progress_;
   comm::Communicator comm_;
   // Replies to workers go out without blocking: a blocking send waits for the receiving rank to

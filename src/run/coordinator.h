@@ -12,6 +12,7 @@
 
 #include "comm/mpi.h"
 #include "run/results_writer.h"
+#include "run/staged.h"
 #include "run/task.h"
 #include "sweep/settings.h"
 
@@ -48,6 +49,8 @@ struct RunSetup {
   /// dependent tasks get the result without them (a resume strips kFoldsKey). The sweep adds the
   /// fold assignments its training tasks will use (kFoldsKey). Must not throw.
   std::function<nlohmann::json(const TaskSpec&, const FeatureSet&)> describe_features;
+  /// early_stop for the tasks that run alone in a bracket (run/staged.h); none: no such tasks.
+  std::optional<StagedStop> staged_stop;
 };
 
 /// How to run it (a sweep file's `run:` section and the command line fill it; the defaults are

@@ -57,8 +57,8 @@ std::set<std::string> get_holds(comm::WireReader& r) {
   return holds;
 }
 
-// --- one outcome: id, status, result (JSON text), error, seconds, rank, host, artifacts (count,
-// then name and bytes each), features ---
+// --- one outcome: id, status, result (JSON text), error, seconds, rank, host, paused_at,
+// artifacts (count, then name and bytes each), features ---
 void put_outcome(comm::WireWriter& w, const TaskOutcome& o, int rank, const std::string& host) {
   w.str(o.id)
       .u64(o.ok          ? kDone
@@ -68,7 +68,8 @@ void put_outcome(comm::WireWriter& w, const TaskOutcome& o, int rank, const std:
       .str(o.error)
       .f64(o.seconds)
       .i64(rank)
-      .str(host);
+      .str(host)
+      .i64(o.paused_at);
   w.u64(o.artifacts.size());
   for (const auto& [name, bytes] : o.artifacts) w.str(name).str(bytes);
   put_features(w, o.features.get());
@@ -86,6 +87,7 @@ ArrivedOutcome get_outcome(comm::WireReader& r) {
   o.seconds = r.f64();
   o.rank = static_cast<int>(r.i64());
   o.host = r.str();
+  o.paused_at = static_cast<int>(r.i64());
   const auto artifacts = r.u64();
   for (std::uint64_t i = 0; i < artifacts; ++i) {
     std::string name = r.str();
@@ -140,7 +142,7 @@ std::string encode_checkpoint(const TaskCheckpoint& c) {
 }
 
 // kTasks: count, tasks, dependencies' results (JSON text), checkpoints (count, then task id and
-// state each), features.
+// state each), rungs to pause at (count, then task id and epoch each), features.
 std::string encode_tasks(const std::vector<const TaskSpec*>& tasks, const TaskInputs& inputs,
                          bool send_features) {
   comm::WireWriter w(kTasks);
@@ -149,6 +151,8 @@ std::string encode_tasks(const std::vector<const TaskSpec*>& tasks, const TaskIn
   w.str(json(inputs.dep_results).dump());
   w.u64(inputs.checkpoints.size());
   for (const auto& [id, state] : inputs.checkpoints) w.str(id).str(state);
+  w.u64(inputs.pause_at.size());
+  for (const auto& [id, epoch] : inputs.pause_at) w.str(id).i64(epoch);
   put_features(w, send_features ? inputs.features.get() : nullptr);
   return w.take();
 }
@@ -183,6 +187,11 @@ Message decode(std::string_view payload, int source) {
       for (std::uint64_t i = 0; i < checkpoints; ++i) {
         std::string id = r.str();
         m.tasks.checkpoints[std::move(id)] = r.str();
+      }
+      const auto pauses = r.u64();
+      for (std::uint64_t i = 0; i < pauses; ++i) {
+        std::string id = r.str();
+        m.tasks.pause_at[std::move(id)] = static_cast<int>(r.i64());
       }
       m.tasks.features = get_features(r);
       break;

@@ -50,14 +50,15 @@ struct ArrivedOutcome {
 std::string encode_checkpoint(const TaskCheckpoint& checkpoint);
 
 /// Coordinator → worker: tasks sharing their inputs (one crop/extract, or training tasks of one
-/// feature set), the results of their dependencies, the checkpoints they continue from, and the
-/// feature set unless the worker holds it.
+/// feature set), the results of their dependencies, the checkpoints they continue from, the rungs
+/// they pause at (early_stop), and the feature set unless the worker holds it.
 std::string encode_tasks(const std::vector<const TaskSpec*>& tasks, const TaskInputs& inputs,
                          bool send_features);
 struct TasksMessage {
   std::vector<TaskSpec> tasks;
   std::map<std::string, nlohmann::json> dep_results;
   std::map<std::string, std::string> checkpoints;
+  std::map<std::string, int> pause_at;
   std::shared_ptr<FeatureSet> features;  ///< null when not sent
 };
 

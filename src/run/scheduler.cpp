@@ -208,6 +208,12 @@ void Scheduler::requeue(const std::string& id) {
   make_ready(i);
 }
 
+void Scheduler::hold(const std::string& id) {
+  const std::size_t i = index_of(id);
+  FERSWEEP_ASSERT(tasks_[i].state == State::ready, "hold of a task that is not ready: " + id);
+  take_from_ready(i);
+}
+
 void Scheduler::fail_dependents(std::size_t i) {
   for (std::size_t d : tasks_[i].dependents) {
     Node& n = tasks_[d];

@@ -39,8 +39,12 @@ class Scheduler {
   /// Records a finished attempt. Returns true when a failed task will be retried.
   bool complete(const std::string& id, bool ok, int worker);
 
-  /// Puts a running task back in the queue without counting an attempt (its worker went away).
+  /// Puts a running task back in the queue without counting an attempt (its worker went away, or
+  /// it continues after an early_stop rung).
   void requeue(const std::string& id);
+  /// Takes a ready task out of the queue as if it were running (an early_stop task waiting at a
+  /// rung when a run resumes: it is completed or requeued when the rung is decided).
+  void hold(const std::string& id);
 
   bool contains(const std::string& id) const { return index_.count(id) > 0; }
   /// True when other tasks depend on `id` (its result is then kept for them).

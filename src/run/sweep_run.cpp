@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <limits>
 
 #include <chrono>
 #include <cmath>
@@ -147,9 +148,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SweepContext, dataset_root, base
                                                 finetune_threads, keep_models, checkpoint_seconds,
                                                 early_stop)
 
-// The bracket of a train task under early_stop: the tasks that compete at each rung share their
-// feature set, fold and repeat (and so their validation part).
-std::string bracket_of(const json& params) {
+train::StopRule stop_rule(const sweep::EarlyStopSettings& es) {
+  return {es.method == "median" ? train::StopRule::median : train::StopRule::halving, es.eta};
+}
+
+// The bracket of a head under early_stop (sweep::bracket_of) from its parameters: the executor
+// groups the heads of a batch by it.
+std::string head_bracket(const json& params) {
   return fmt::format("{}|{}|{}", params.at("extract").get<std::string>(),
                      params.at("fold").get<int>(), params.at("repeat").get<int>());
 }
@@ -458,6 +463,22 @@ data::Manifest scan_sweep_dataset(const sweep::SweepSpec& spec, int threads,
   return manifest;
 }
 
+// early_stop as the coordinator applies it to the tasks that run alone (run/staged.h): a task's
+// score at a rung is its validation metric there, as the executor's to_json writes it.
+StagedStop staged_stop(const sweep::EarlyStopSettings& es) {
+  StagedStop s;
+  s.rungs = es.rungs;
+  s.rule = stop_rule(es);
+  s.metric = es.metric;
+  const std::string field = es.metric == "val_macro_f1" ? "macro_f1" : "accuracy";
+  s.score = [field](const json& result, int epoch) {
+    for (const auto& e : result.value("val_evals", json::array()))
+      if (e.value("epoch", 0) == epoch && e.at(field).is_number()) return e.at(field).get<double>();
+    return std::numeric_limits<double>::quiet_NaN();
+  };
+  return s;
+}
+
 }  // namespace
 
 void log_left_out(const data::Manifest& manifest) {
@@ -509,8 +530,9 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
     setup.tasks.back().features = tr.extract;
     setup.tasks.back().epochs = tr.epochs;
     setup.tasks.back().alone = fine_tunes(params);
-    if (spec.early_stop) setup.tasks.back().bracket = bracket_of(params);
+    if (spec.early_stop) setup.tasks.back().bracket = sweep::bracket_of(plan, tr);
   }
+  if (spec.early_stop) setup.staged_stop = staged_stop(*spec.early_stop);
   setup.samples = sample_table(manifest);
   auto recorder = std::make_shared<FoldRecorder>(manifest, plan.trains);
   setup.describe_features = [recorder](const TaskSpec& t, const FeatureSet& fs) {
@@ -818,6 +840,8 @@ class SweepExecutor : public Executor {
     model::SavedModel kept;
     if (keeps_models()) control.final_state = &kept.state;
     train::Checkpointing checkpoints = checkpointing(t, inputs);
+    if (auto it = inputs.pause_at.find(t.id); it != inputs.pause_at.end())
+      checkpoints.pause_at = it->second;
     control.checkpoints = &checkpoints;
     control.val_idx = &split.val;
     auto run = [&] {
@@ -837,10 +861,21 @@ class SweepExecutor : public Executor {
     if (checkpoints.resumed_from > 0) o.result["resumed_from_epoch"] = checkpoints.resumed_from;
     o.result["threads"] = context_.finetune_threads;
     o.result["device"] = device_.str();
-    if (keeps_models()) o.artifacts[kModelFile] = model_bytes(t, fs, std::move(kept));
+    o.paused_at = checkpoints.pause_at;
+    // Paused at a rung: the model as it is there (it is the task's last if the rung stops it).
+    if (keeps_models())
+      o.artifacts[kModelFile] =
+          model_bytes(t, fs, std::move(kept), o.paused_at > 0 ? o.paused_at : t.epochs.back());
   }
 
   bool keeps_models() const { return context_.keep_models != "none"; }
+
+  // A head's last epoch, or the rung early_stop stopped it at.
+  static int last_epoch_trained(const TaskSpec& t, const json& result) {
+    const json stopped =
+        result.contains("early_stop") ? result["early_stop"].value("stopped_at", json()) : json();
+    return stopped.is_number_integer() ? stopped.get<int>() : t.epochs.back();
+  }
 
   // The task's checkpoints: continued from the one rank 0 sent, new ones sent to rank 0 every
   // run.checkpoint_every.
@@ -859,11 +894,12 @@ class SweepExecutor : public Executor {
 
   // A kept model's file: the task, its classes and the frozen part's provenance around the
   // trained tensors (model/saved_model.h).
-  std::string model_bytes(const TaskSpec& t, const FeatureSet& fs, model::SavedModel m) const {
+  std::string model_bytes(const TaskSpec& t, const FeatureSet& fs, model::SavedModel m,
+                          int epoch) const {
     m.task_id = t.id;
     m.params = t.params;
     m.classes = manifest_.classes;
-    m.epoch = t.epochs.back();
+    m.epoch = epoch;
     m.frozen = {{"extract", fs.id}, {"cut", t.params.value("finetune", std::string("head"))}};
     for (const char* key : {"backbone", "weights", "image_size", "normalize", "variant"})
       m.frozen[key] = t.params.at(key);
@@ -946,8 +982,9 @@ class SweepExecutor : public Executor {
                              jobs[j].test_idx.size());
           if (!stops[j].is_null()) o.result["early_stop"] = std::move(stops[j]);
           if (keeps_models())
-            o.artifacts[kModelFile] = model_bytes(tasks[job_task[j]], fs,
-                                                  head_model(finals[j], jobs[j], fs.dim, classes));
+            o.artifacts[kModelFile] =
+                model_bytes(tasks[job_task[j]], fs, head_model(finals[j], jobs[j], fs.dim, classes),
+                            last_epoch_trained(tasks[job_task[j]], o.result));
           o.ok = true;
         }
       } catch (const CancelledError& e) {
@@ -974,9 +1011,8 @@ class SweepExecutor : public Executor {
     const sweep::EarlyStopSettings& es = *context_.early_stop;
     std::map<std::string, std::vector<std::size_t>> brackets;
     for (std::size_t j = 0; j < jobs.size(); ++j)
-      brackets[bracket_of(tasks[job_task[j]].params)].push_back(j);
-    const train::StopRule rule{
-        es.method == "median" ? train::StopRule::median : train::StopRule::halving, es.eta};
+      brackets[head_bracket(tasks[job_task[j]].params)].push_back(j);
+    const train::StopRule rule = stop_rule(es);
     std::vector<train::TrainResult> results(jobs.size());
     for (const auto& [key, members] : brackets) {
       std::vector<train::BracketJob> bracket;

@@ -52,6 +52,9 @@ struct TaskInputs {
   std::shared_ptr<const FeatureSet> features;
   std::map<std::string, std::string> checkpoints;  ///< task id → state of its latest checkpoint
   CheckpointSink save_checkpoint;                  ///< empty: checkpoints are not kept
+  /// early_stop, fine-tuning tasks: task id → the rung (an epoch below its last) at which it
+  /// pauses: its state goes to rank 0 as a checkpoint, its outcome has paused_at set.
+  std::map<std::string, int> pause_at;
 };
 
 /// What running a task produced.
@@ -64,6 +67,9 @@ struct TaskOutcome {
   /// task is neither journaled nor retried, and runs again on resume. Implies !ok.
   bool cancelled = false;
   std::shared_ptr<FeatureSet> features;  ///< extract tasks: the features computed
+  /// > 0: the task paused at this rung (TaskInputs::pause_at) after sending its checkpoint; the
+  /// result holds its evaluations so far. Implies ok.
+  int paused_at = 0;
   /// Files the task produced (QC report, contact sheet): name → bytes. Only rank 0 writes them,
   /// under cache/KIND/ID/, and lists their paths in the journaled result's "artifacts".
   std::map<std::string, std::string> artifacts;

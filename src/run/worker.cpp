@@ -47,6 +47,7 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
     TaskInputs in;
     in.dep_results = std::move(m.tasks.dep_results);
     in.checkpoints = std::move(m.tasks.checkpoints);
+    in.pause_at = std::move(m.tasks.pause_at);
     in.save_checkpoint = [&comm](const std::string& id, int epoch, std::string state) {
       comm.send(0, protocol::kTag, protocol::encode_checkpoint({id, epoch, std::move(state)}));
     };

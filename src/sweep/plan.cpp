@@ -45,6 +45,17 @@ json TrainTask::params() const {
   return p;
 }
 
+bool runs_alone(const TrainTask& t) {
+  return !t.param("finetune").is_null() || !t.param("augment").is_null();
+}
+
+std::string bracket_of(const Plan& plan, const TrainTask& t) {
+  if (!runs_alone(t)) return fmt::format("{}|{}|{}", t.extract, t.fold, t.repeat);
+  json images = plan.extracts[t.extract_index].params;
+  images.erase("cut");
+  return fmt::format("alone|{}|{}|{}", images.dump(), t.fold, t.repeat);
+}
+
 json TrainTask::param(std::string_view key) const {
   for (std::size_t k = 0; k < kTrainValueKeys; ++k)
     if (values->keys[k] == key)
@@ -466,11 +477,6 @@ class Expander {
       throw ConfigError(fmt::format("invalid sweep file {} (1 error):\n  {}: {}: {}", spec_.file,
                                     at, key, message));
     };
-    if (spec_.early_stop)
-      throw ConfigError(fmt::format(
-          "invalid sweep file {} (1 error):\n  {}: early_stop: {} tasks are not stopped early "
-          "in this version (head tasks are): exclude them or drop early_stop:",
-          spec_.file, spec_.location("early_stop"), what));
     if (*v[kHead] == "mlp")
       fail("head", fmt::format("{} trains a linear head; head: mlp works with finetune: head "
                                "without augment only (exclude the combination)",

@@ -142,4 +142,12 @@ TaskId task_id(const nlohmann::json& params);
 /// The 64-bit number spelled by a task id.
 std::uint64_t seed_from_id(const TaskId& id);
 
+/// Whether a train task runs alone on a worker: it fine-tunes blocks or augments its images.
+bool runs_alone(const TrainTask& t);
+/// early_stop's bracket of a train task: the tasks ranked together at each rung. Heads: those of
+/// one feature set, fold and repeat (one worker trains them together). Tasks that run alone:
+/// those on the same images (the feature set's parameters but its cut), fold and repeat, so
+/// layer3, layer4 and augmented configurations compete; never in a bracket with heads.
+std::string bracket_of(const Plan& plan, const TrainTask& t);
+
 }  // namespace fersweep::sweep

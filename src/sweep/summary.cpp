@@ -138,11 +138,18 @@ std::string cv_line(const Plan& plan) {
 }
 
 // early_stop: the brackets and, where every task of a bracket runs to the same epoch, the
-// head-epochs successive halving trains against running every task to the end.
+// head-epochs (task-epochs, with tasks that run alone) successive halving trains against running
+// every task to the end.
 std::string early_stop_line(const Plan& plan, const EarlyStopSettings& es) {
-  std::map<std::tuple<std::size_t, int, int>, std::vector<int>> brackets;  // -> last epochs
-  for (const auto& t : plan.trains)
-    brackets[{t.extract_index, t.fold, t.repeat}].push_back(t.epochs.back());
+  std::map<std::string, std::vector<int>> brackets;  // -> last epochs
+  bool alone = false, heads = false;
+  for (const auto& t : plan.trains) {
+    brackets[bracket_of(plan, t)].push_back(t.epochs.back());
+    (runs_alone(t) ? alone : heads) = true;
+  }
+  const char* scope = !alone  ? "feature set"
+                      : heads ? "heads: feature set, others: images"
+                              : "images";
   std::set<std::size_t> sizes;
   long long halved = 0, full = 0;
   bool uniform = true;
@@ -161,15 +168,15 @@ std::string early_stop_line(const Plan& plan, const EarlyStopSettings& es) {
     full += n * last.front();
   }
   const bool median = es.method == "median";
-  std::string text = fmt::format(
-      "early_stop {} by {} at epochs {}: {} bracket{} (feature set x fold x repeat) of {} tasks",
-      median ? "median" : fmt::format("halving (eta {})", es.eta), es.metric,
-      fmt::join(es.rungs, "/"), brackets.size(), brackets.size() == 1 ? "" : "s",
-      fmt::join(sizes, "/"));
+  std::string text =
+      fmt::format("early_stop {} by {} at epochs {}: {} bracket{} ({} x fold x repeat) of {} tasks",
+                  median ? "median" : fmt::format("halving (eta {})", es.eta), es.metric,
+                  fmt::join(es.rungs, "/"), brackets.size(), brackets.size() == 1 ? "" : "s", scope,
+                  fmt::join(sizes, "/"));
   if (median) return text + "; the tasks below their bracket's median stop at each rung";
   if (uniform && full > 0)
-    text += fmt::format("; {} head-epochs instead of {} ({:.1f}%)", halved, full,
-                        100.0 * static_cast<double>(halved) / static_cast<double>(full));
+    text += fmt::format("; {} {}-epochs instead of {} ({:.1f}%)", halved, alone ? "task" : "head",
+                        full, 100.0 * static_cast<double>(halved) / static_cast<double>(full));
   return text;
 }
 

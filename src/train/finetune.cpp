@@ -342,9 +342,16 @@ TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const A
   Progress p{Rng(config.rng_seed, kShuffleStream), {}};
   Checkpointing* cp = control.checkpoints;
   int first = 1;
+  if (cp && cp->pause_at != 0 &&
+      (!cp->save || cp->pause_at < 1 || cp->pause_at >= last_epoch(config)))
+    throw InternalError(fmt::format("fine-tuning: cannot pause at epoch {} of {}", cp->pause_at,
+                                    last_epoch(config)));
   if (cp && cp->resume) {
     first = restore_checkpoint(*cp->resume, config, tail, *optimizer, p, device, validates) + 1;
     cp->resumed_from = first - 1;
+    if (cp->pause_at > 0 && cp->resumed_from >= cp->pause_at)
+      throw CheckpointError(fmt::format("checkpoint: holds epoch {}, not before the rung {}",
+                                        cp->resumed_from, cp->pause_at));
   }
   auto last_save = std::chrono::steady_clock::now();
   RunControl orders;
@@ -373,10 +380,12 @@ TrainResult fine_tune(model::Arch arch, const model::StateDict& weights, const A
       }
       ++next_eval;
     }
-    if (checkpoint_due(cp, epoch, config, last_save)) {
+    const bool pausing = cp && cp->pause_at == epoch;
+    if (pausing || checkpoint_due(cp, epoch, config, last_save)) {
       cp->save(epoch, checkpoint_bytes(epoch, tail, *optimizer, p));
       last_save = std::chrono::steady_clock::now();
     }
+    if (pausing) break;
   }
   if (control.final_state) *control.final_state = tail->state();
   return std::move(p.result);

@@ -79,6 +79,10 @@ struct Checkpointing {
   /// period then ends the task with its latest state saved). Never after the last epoch.
   double every_seconds = -1;
   std::function<void(int epoch, std::string bytes)> save;
+  /// > 0 (early_stop: a rung below the last epoch): stop after this epoch, save the state there
+  /// whatever every_seconds says, and return the evaluations so far; the task continues later
+  /// from that checkpoint.
+  int pause_at = 0;
   int resumed_from = 0;  ///< set by fine_tune: the epoch continued from (0: from scratch)
 };
 

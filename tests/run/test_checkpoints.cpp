@@ -84,5 +84,28 @@ TEST(Checkpoints, StoreKeepsTheLatestAndForgetsUnusableFiles) {
   EXPECT_TRUE(fs::is_empty(dir / "checkpoints"));
 }
 
+// early_stop's notes beside the checkpoints: listed again by a resumed run, a damaged one
+// forgotten, all gone with --force-new.
+TEST(Checkpoints, NotesAreKeptBesideTheStatesAndClearedWithThem) {
+  const fs::path dir = fresh_dir("notes");
+  const nlohmann::json note = {{"scores", {{"2", 0.5}}}};
+  {
+    CheckpointStore store(dir);
+    store.save_note("aaaa", note);
+    store.save_note("bbbb", note);
+    store.save({"aaaa", 2, "state"});
+  }
+  CheckpointStore store(dir);
+  EXPECT_EQ(store.load_note("aaaa"), note);
+  EXPECT_FALSE(store.load_note("cccc"));
+  write(dir / "checkpoints" / "bbbb.rungs", "{\"scores\": ");  // cut short
+  EXPECT_FALSE(store.load_note("bbbb"));
+  EXPECT_FALSE(fs::exists(dir / "checkpoints" / "bbbb.rungs"));
+  store.remove("aaaa");  // the state goes; the note stays until its task's record is on disk
+  EXPECT_TRUE(store.load_note("aaaa"));
+  store.clear();
+  EXPECT_TRUE(fs::is_empty(dir / "checkpoints"));
+}
+
 }  // namespace
 }  // namespace fersweep::run

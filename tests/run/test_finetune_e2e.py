@@ -9,6 +9,9 @@ checkpoints: a fine-tuning task killed with -9 continues on another rank count f
 checkpoint with results bit-identical to an uninterrupted run, and a damaged or unloadable
 checkpoint is refused with a warning naming it and the task starts from scratch. Augmented tasks
 train on the images (one cut-all feature set) with the same results alone and under mpirun -np 2.
+early_stop: layer3 and layer4 tasks halved in one bracket pause at the rung; killed there, the run
+resumes past it under mpirun -np 3, the survivors continuing from their checkpoints — decisions
+recomputed by hand, every row equal to an uninterrupted run's.
 
 Usage: test_finetune_e2e.py FERSWEEP_EXE SCRATCH_DIR
 """
@@ -400,6 +403,104 @@ def test_a_damaged_or_unloadable_checkpoint_is_refused_and_the_task_starts_afres
         assert ("checkpoint_refused" in task["result"]) == (name == "unloadable"), task["result"]
         assert rows(out) == rows(whole), name
         assert checkpoint_files(out) == [], checkpoint_files(out)
+
+
+HALVING_TEXT = f"""
+name: finetune-halving
+dataset: {{root: {DATA}, format: jaffe, image_size: 32, normalize: imagenet}}
+weights: random:3
+cv: {{folds: 2, seed: 1}}
+select: {{metric: val_accuracy}}
+EARLY_STOP
+train: {{optimizer: sgd, momentum: 0.9, weight_decay: 0.0001, batch_size: 35}}
+run: {{finetune_threads: 2}}
+grid:
+  backbone: [resnet18]
+  finetune: [layer4, layer3]
+  lr: [0.001, 0.01]
+  epochs: [EPOCHS]
+  fold: [0]
+"""
+
+
+def halving_sweep(early_stop=True):
+    """Four fine-tuning tasks on two feature sets (one bracket: the same images and fold) halved
+    at epoch 1 of 2 with eta 2; without early_stop, the same tasks evaluated at epochs 1 and 2
+    (the uninterrupted runs)."""
+    name = "halving" if early_stop else "halving-whole"
+    path = os.path.join(SCRATCH, f"{name}.yaml")
+    text = HALVING_TEXT.replace(
+        "EARLY_STOP", "early_stop: {method: halving, rungs: [1], eta: 2}" if early_stop else "")
+    with open(path, "w") as f:
+        f.write(text.replace("EPOCHS", "2" if early_stop else "1, 2"))
+    return path
+
+
+def halving_rows(out):
+    """(task_id, epoch) → (accuracy, val_accuracy, test loss, confusion, stopped_at)."""
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        g = f["results"]
+        ids = g["task_id"].asstr()[()]
+        return {(tid, int(g["epoch"][i])): (float(g["accuracy"][i]), float(g["val_accuracy"][i]),
+                                             float(g["test_loss"][i]), g["confusion"][i].tolist(),
+                                             int(g["stopped_at"][i]) if "stopped_at" in g else None)
+                for i, tid in enumerate(ids)}
+
+
+def test_fine_tuning_tasks_halve_at_a_rung_resume_past_it_and_equal_uninterrupted_runs():
+    out = os.path.join(SCRATCH, "ft-halving")
+    cmd = [EXE, "run", halving_sweep(), "--out", out, "--no-progress", "--no-feature-cache"]
+    p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    notes = os.path.join(out, "checkpoints")
+    deadline = time.time() + 600
+    # Killed with -9 once every task has paused at the rung (their notes are on disk).
+    while time.time() < deadline and p.poll() is None:
+        if os.path.isdir(notes) and sum(n.endswith(".rungs") for n in os.listdir(notes)) >= 4:
+            break
+        time.sleep(0.01)
+    p.kill()
+    p.wait()
+    assert sum(n.endswith(".rungs") for n in os.listdir(notes)) == 4, os.listdir(notes)
+    assert len(done_train(out)) < 4, "the bracket finished before it was killed"
+    events = os.path.join(out, "events.jsonl")
+    before = os.path.getsize(events)  # the killed run's last line may be torn: read past it
+    # Resumed by the two workers of an mpirun -np 3: the survivors' checkpoints travel to them.
+    rc, log = run(out, 3, sweep=halving_sweep())
+    assert rc == 0, log
+    with open(events, "rb") as f:
+        f.seek(before)
+        after = [json.loads(line) for line in f.read().splitlines()]
+    # The rung is decided again from the notes: no task trains to it a second time.
+    assert not [e for e in after if e["event"] == "rung"], after
+    rows = halving_rows(out)
+    tasks = {}
+    for (tid, epoch), r in rows.items():
+        tasks.setdefault(tid, {})[epoch] = r
+    # By hand: ranked by validation accuracy at epoch 1 (then task id), the first two continue
+    # to epoch 2; the others stop at 1, with no later row.
+    ranked = sorted(tasks, key=lambda t: (-tasks[t][1][1], t))
+    assert len(ranked) == 4, ranked
+    for t in ranked[2:]:
+        assert sorted(tasks[t]) == [1] and tasks[t][1][4] == 1, (t, tasks[t])
+    for t in ranked[:2]:
+        assert sorted(tasks[t]) == [1, 2] and {r[4] for r in tasks[t].values()} == {-1}, (t, tasks[t])
+    # The two cuts competed in one bracket; the survivors continued from their rung checkpoints,
+    # removed at the end with the notes.
+    records = {r["id"]: r for r in done_train(out)}
+    assert {r["params"]["finetune"] for r in records.values()} == {"layer3", "layer4"}
+    for t in ranked[:2]:
+        assert records[t]["result"]["resumed_from_epoch"] == 1, records[t]["result"]
+        assert [x["of"] for x in records[t]["result"]["early_stop"]["rungs"]] == [4]
+    assert checkpoint_files(out) == [], checkpoint_files(out)
+    # Every row equals the same task's row in a run without early_stop: pausing, a kill and
+    # continuing on other ranks changed no number.
+    whole = os.path.join(SCRATCH, "ft-halving-whole")
+    rc, log = run(whole, 1, sweep=halving_sweep(early_stop=False))
+    assert rc == 0, log
+    reference = halving_rows(whole)
+    assert len(reference) == 4 * 2 and len(rows) == 4 + 2, (len(reference), len(rows))
+    for key, r in rows.items():
+        assert r[:4] == reference[key][:4], (key, r[:4], reference[key][:4])
 
 
 def test_an_activation_store_too_large_for_memory_is_refused_before_the_run():

@@ -61,8 +61,10 @@ TEST(Protocol, CheckpointsTravelBothWays) {
   TaskInputs in;
   const std::string state("state\0with\nany bytes", 21);
   in.checkpoints[t.id] = state;
+  in.pause_at[t.id] = 25;  // early_stop: the rung it pauses at
   const auto tasks = protocol::decode(protocol::encode_tasks({&t}, in, false), 0);
   EXPECT_EQ(tasks.tasks.checkpoints, in.checkpoints);
+  EXPECT_EQ(tasks.tasks.pause_at, in.pause_at);
   const auto m = protocol::decode(protocol::encode_checkpoint({t.id, 7, state}), 3);
   ASSERT_EQ(m.type, protocol::kCheckpoint);
   EXPECT_EQ(m.checkpoint.task_id, t.id);
@@ -76,6 +78,7 @@ TEST(Protocol, ResultsCarryStatusArtifactsAndHolds) {
   done.ok = true;
   done.result = {{"accuracy", 0.5}};
   done.seconds = 1.5;
+  done.paused_at = 50;
   done.artifacts["qc.json"] = "{}";
   done.artifacts["contact_sheet.png"] = std::string("\x89PNG\0\x01", 6);
   failed.id = "b";
@@ -92,6 +95,8 @@ TEST(Protocol, ResultsCarryStatusArtifactsAndHolds) {
   EXPECT_FALSE(d.cancelled);
   EXPECT_EQ(json::parse(m.outcomes[0].result_text), done.result);
   EXPECT_EQ(d.seconds, 1.5);
+  EXPECT_EQ(d.paused_at, 50);
+  EXPECT_EQ(m.outcomes[1].outcome.paused_at, 0);
   EXPECT_EQ(d.rank, 3);
   EXPECT_EQ(d.host, "node7");
   EXPECT_EQ(d.artifacts, done.artifacts);

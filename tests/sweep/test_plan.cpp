@@ -359,20 +359,30 @@ TEST(Plan, SelectAddsTheValidationShareToTrainTasksOnly) {
   }
 }
 
-// early_stop: every task is evaluated at the rungs it reaches; fine-tuning tasks are refused.
+// early_stop: every task is evaluated at the rungs it reaches; fine-tuning tasks of one fold share
+// a bracket whatever their cut (the same images), never with heads (one per feature set).
 TEST(Plan, EarlyStopEvaluatesEveryTaskAtItsRungs) {
   const Plan p = plan_text(
       "dataset: {root: data}\ntrain: {epochs: [8]}\nselect:\nearly_stop: {rungs: [2, 4], eta: "
       "2}\ngrid: {backbone: [resnet18], lr: [0.1, 0.01]}\n");
   ASSERT_EQ(p.trains.size(), 10u);
   for (const auto& t : p.trains) EXPECT_EQ(t.epochs, (std::vector<int>{2, 4, 8}));
-  EXPECT_EQ(
-      testing::config_error("dataset: {root: data}\ntrain: {epochs: [8]}\nselect:\n"
-                            "early_stop: {rungs: [2, 4]}\ngrid: {backbone: [resnet18], finetune: "
-                            "[head, layer4]}\n"),
-      "invalid sweep file t.yaml (1 error):\n  t.yaml:4:1: early_stop: finetune: layer4 "
-      "tasks are not stopped early in this version (head tasks are): exclude them or drop "
-      "early_stop:");
+  const Plan tuned = plan_text(
+      "dataset: {root: data}\ntrain: {epochs: [8]}\nselect:\nearly_stop: {rungs: [2, 4]}\n"
+      "grid: {backbone: [resnet18], finetune: [head, layer4, layer3], lr: [0.1, 0.01]}\n");
+  ASSERT_EQ(tuned.trains.size(), 30u);
+  std::map<std::string, std::multiset<std::string>> cuts;  // bracket → its tasks' finetune
+  for (const auto& t : tuned.trains) {
+    EXPECT_EQ(t.epochs, (std::vector<int>{2, 4, 8}));
+    const auto f = t.param("finetune");
+    EXPECT_EQ(runs_alone(t), !f.is_null());
+    cuts[bracket_of(tuned, t)].insert(f.is_null() ? "head" : f.get<std::string>());
+  }
+  ASSERT_EQ(cuts.size(), 10u);  // 5 folds x (heads, fine-tuning)
+  for (const auto& [bracket, c] : cuts)
+    EXPECT_TRUE(c == std::multiset<std::string>({"head", "head"}) ||
+                c == std::multiset<std::string>({"layer3", "layer3", "layer4", "layer4"}))
+        << bracket;
 }
 
 // Python recomputes every id of every sweep file from the JSON plan: an independent reference

@@ -338,6 +338,42 @@ TEST(FineTuneCheckpoint, ContinuingFromAnyEpochIsBitIdentical) {
   }
 }
 
+// early_stop: a task paused at a rung returns what it has and saves its state there, whatever
+// checkpoint_every says; continued from that state it ends as an uninterrupted run.
+TEST(FineTuneCheckpoint, PausingAtARungAndContinuingIsBitIdentical) {
+  const CheckpointCase c;
+  model::StateDict whole_state;
+  const TrainResult whole = c.run(nullptr, &whole_state);
+  std::map<int, std::string> saved;
+  Checkpointing pause;
+  pause.pause_at = 2;  // every_seconds < 0: no periodic checkpoints
+  pause.save = [&](int epoch, std::string bytes) { saved[epoch] = std::move(bytes); };
+  const TrainResult paused = c.run(&pause, nullptr);
+  ASSERT_EQ(saved.size(), 1u);
+  ASSERT_EQ(saved.begin()->first, 2);
+  EXPECT_EQ(paused.train_loss,
+            std::vector<double>(whole.train_loss.begin(), whole.train_loss.begin() + 2));
+  ASSERT_EQ(paused.evals.size(), 1u);  // epoch 1 of {1, 3}
+  EXPECT_EQ(paused.evals[0].confusion, whole.evals[0].confusion);
+  EXPECT_EQ(paused.val_evals.size(), 1u);
+  Checkpointing resume;
+  resume.resume = &saved[2];
+  model::StateDict state;
+  const TrainResult continued = c.run(&resume, &state);
+  expect_same(whole, whole_state, continued, state, "continued from the rung");
+  // A checkpoint at or past the rung it is asked to pause at is refused, not run past the rung.
+  Checkpointing again;
+  again.resume = &saved[2];
+  again.pause_at = 2;
+  again.save = [](int, std::string) {};
+  try {
+    c.run(&again, nullptr);
+    ADD_FAILURE() << "no error";
+  } catch (const CheckpointError& e) {
+    EXPECT_STREQ(e.what(), "checkpoint: holds epoch 2, not before the rung 2");
+  }
+}
+
 // select:'s validation rows are evaluated as test rows would be, and change nothing else.
 TEST(FineTuneCheckpoint, ValidationRowsAreEvaluatedLikeTestRows) {
   const CheckpointCase c;
