@@ -1,9 +1,14 @@
 // Helpers every test module shares: per-test scratch folders, whole-file I/O, running a command.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +41,29 @@ class ScopedOneCpu {
 
  private:
   cpu_set_t before_;
+};
+
+/// An exclusive lock on the file `path` (created if needed) for the scope. Test processes that
+/// build the same shared fixture take turns under it, so the second finds the fixture built
+/// instead of building it again: ctest -j2 starts the first two users of a fixture at once, and
+/// the cropped demo dataset cost two cores ~60 s each when both built it (docs/reliability.md).
+class ScopedFileLock {
+ public:
+  explicit ScopedFileLock(const fs::path& path) {
+    fs::create_directories(path.parent_path());
+    fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    EXPECT_GE(fd_, 0) << path;
+    while (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~ScopedFileLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  ScopedFileLock(const ScopedFileLock&) = delete;
+  ScopedFileLock& operator=(const ScopedFileLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 /// A fresh, empty folder FERSWEEP_TEST_TMP/<module>/<suite>.<test><suffix> for the running test.

@@ -63,6 +63,10 @@ class Demo : public ::testing::Test {
     dir_ = parent / (prefix + std::to_string(fs::file_size(exe)) + "_" +
                      std::to_string(stamp < 0 ? -stamp : stamp));
     if (fs::exists(dir_ / kDemoBoxesFile)) return;
+    // The suite's first tests start at once under ctest -j2: one makes the dataset, the others
+    // wait for it.
+    const test_support::ScopedFileLock lock(dir_.string() + ".lock");
+    if (fs::exists(dir_ / kDemoBoxesFile)) return;
     const fs::path tmp = dir_.string() + ".tmp" + std::to_string(getpid());
     fs::remove_all(tmp);
     std::string out;
@@ -80,7 +84,8 @@ class Demo : public ::testing::Test {
     // Datasets of earlier builds are stale: remove them (temporary folders of running tests stay).
     for (const auto& e : fs::directory_iterator(parent)) {
       const std::string name = e.path().filename().string();
-      if (name.rfind(prefix, 0) == 0 && e.path() != dir_ && name.find(".tmp") == std::string::npos)
+      if (name.rfind(prefix, 0) == 0 && e.path() != dir_ &&
+          name.find(".tmp") == std::string::npos && name.find(".lock") == std::string::npos)
         fs::remove_all(e.path(), ec);
     }
   }

@@ -80,9 +80,12 @@ inline std::string build_stamp() {
 }
 
 /// Makes `dir` with `make(tmp)` unless it exists; `make` writes into a private temporary folder
-/// that is renamed into place, so concurrent test processes never see half a folder.
+/// that is renamed into place, so concurrent test processes never see half a folder, and under a
+/// lock, so they wait for one another instead of making it twice.
 template <class Make>
 void ensure_dir(const fs::path& dir, Make&& make) {
+  if (fs::exists(dir)) return;
+  const test_support::ScopedFileLock lock(dir.string() + ".lock");
   if (fs::exists(dir)) return;
   const fs::path tmp = dir.string() + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp);

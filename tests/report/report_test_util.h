@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +13,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "common/test_support.h"
 
 namespace fersweep::report::testing {
 
@@ -32,15 +35,26 @@ inline std::pair<int, std::string> run_command(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-/// Writes (once per test process) a results.h5 fixture: mode full|empty|failed, plus extra flags.
-/// make_fixture.py journals the records and fersweep's own writer makes results.h5 from them.
-/// ctest runs test cases as parallel processes, so each writes under its own name and renames the
-/// result into place: readers never see a half-written file.
+/// Size and modification time of `file`: a fixture made by one build of fersweep and the script
+/// is reused by that build only.
+inline std::string stamp_of(const char* file) {
+  struct stat st {};
+  if (::stat(file, &st) != 0) return "nostamp";
+  return std::to_string(st.st_size) + "-" + std::to_string(st.st_mtime);
+}
+
+/// Writes a results.h5 fixture once per build: mode full|empty|failed, plus extra flags (a `name`
+/// stands for one mode and flags). make_fixture.py journals the records and fersweep's own writer
+/// makes results.h5 from them. ctest runs test cases as parallel processes: the first makes it
+/// under a lock while the others wait (about 3 s each otherwise), and it is renamed into place, so
+/// readers never see a half-written file.
 inline std::filesystem::path fixture(const std::string& name, const std::string& mode,
                                      const std::string& flags = "") {
-  const auto path = tmp_dir() / (name + ".h5");
-  static std::map<std::string, bool> made;
-  if (!made[name]) {
+  const std::string script = std::string(FERSWEEP_TESTS_DIR) + "/report/make_fixture.py";
+  const auto path = tmp_dir() / (name + "-" + stamp_of(FERSWEEP_EXE_PATH) + "-" +
+                                 stamp_of(script.c_str()) + ".h5");
+  const test_support::ScopedFileLock lock(path.string() + ".lock");
+  if (!std::filesystem::exists(path)) {
     const auto temp = tmp_dir() / (name + "." + std::to_string(::getpid()) + ".h5");
     const auto [rc, out] = run_command(std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_TESTS_DIR +
                                        "/report/make_fixture.py " + FERSWEEP_EXE_PATH + " " +
@@ -48,7 +62,6 @@ inline std::filesystem::path fixture(const std::string& name, const std::string&
     EXPECT_EQ(rc, 0) << out;
     std::filesystem::rename(temp.string() + ".json", path.string() + ".json");
     std::filesystem::rename(temp, path);
-    made[name] = true;
   }
   return path;
 }
