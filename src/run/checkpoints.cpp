@@ -21,6 +21,20 @@ namespace {
 constexpr std::string_view kMagic = "fersweep-checkpoint 1 ";
 constexpr std::string_view kSuffix = ".ckpt";
 constexpr std::string_view kNoteSuffix = ".rungs";
+
+// The bytes of `p`; nullopt when it cannot be opened.
+std::optional<std::string> read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+void remove_file(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);  // already gone is fine
+}
 }  // namespace
 
 std::string encode_checkpoint(const TaskCheckpoint& c) {
@@ -87,11 +101,9 @@ std::optional<TaskCheckpoint> CheckpointStore::load(const std::string& task_id) 
   if (!has(task_id)) return std::nullopt;
   const fs::path p = path(task_id);
   try {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw DataError("it cannot be read");
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    TaskCheckpoint c = decode_checkpoint(bytes.str());
+    const auto bytes = read_bytes(p);
+    if (!bytes) throw DataError("it cannot be read");
+    TaskCheckpoint c = decode_checkpoint(*bytes);
     if (c.task_id != task_id) throw DataError("it belongs to task " + c.task_id);
     return c;
   } catch (const DataError& e) {
@@ -103,9 +115,7 @@ std::optional<TaskCheckpoint> CheckpointStore::load(const std::string& task_id) 
 }
 
 void CheckpointStore::remove(const std::string& task_id) {
-  if (!ids_.erase(task_id)) return;
-  std::error_code ec;
-  fs::remove(path(task_id), ec);
+  if (ids_.erase(task_id)) remove_file(path(task_id));
 }
 
 void CheckpointStore::clear() {
@@ -125,11 +135,9 @@ void CheckpointStore::save_note(const std::string& task_id, const json& note) {
 std::optional<json> CheckpointStore::load_note(const std::string& task_id) {
   if (!notes_.count(task_id)) return std::nullopt;
   const fs::path p = note_path(task_id);
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  json note = json::parse(text.str(), nullptr, false);
-  if (in.is_open() && note.is_object()) return note;
+  const auto text = read_bytes(p);
+  json note = text ? json::parse(*text, nullptr, false) : json();
+  if (note.is_object()) return note;
   log::warn("early-stopping note '{}' is unusable: task {} reruns to its next rung", p.string(),
             task_id);
   remove_note(task_id);
@@ -137,9 +145,7 @@ std::optional<json> CheckpointStore::load_note(const std::string& task_id) {
 }
 
 void CheckpointStore::remove_note(const std::string& task_id) {
-  if (!notes_.erase(task_id)) return;
-  std::error_code ec;
-  fs::remove(note_path(task_id), ec);
+  if (notes_.erase(task_id)) remove_file(note_path(task_id));
 }
 
 }  // namespace fersweep::run

@@ -132,7 +132,8 @@ class Coordinator {
       const std::string id = r.value("id", "");
       if (r.value("status", "") == "done" && staged_.staged(id) &&
           scheduler_.state(id) == Scheduler::State::done)
-        staged_.restore_done(id, r.at("result").value("early_stop", json::object()));
+        staged_.restore_done(id,
+                             r.value("result", json::object()).value("early_stop", json::object()));
     }
     for (const auto& t : setup_.tasks) {
       if (!staged_.staged(t.id) || scheduler_.state(t.id) == Scheduler::State::done) continue;

@@ -5,10 +5,10 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
-#include <limits>
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <unordered_map>
