@@ -72,13 +72,16 @@ std::vector<Settled> StagedBrackets::failed(const std::string& id) {
   return settle(m.bracket);
 }
 
+bool StagedBrackets::in_race(const Member& m, int rung) {
+  return !m.dead && m.last >= rung && (m.stopped_at == 0 || m.stopped_at >= rung);
+}
+
 bool StagedBrackets::decidable(const std::string& bracket, int rung) const {
   if (decided_.count({bracket, rung})) return false;
   bool any = false;
   for (const auto& id : brackets_.at(bracket)) {
     const Member& m = members_.at(id);
-    const bool in_race = !m.dead && m.last >= rung && (m.stopped_at == 0 || m.stopped_at >= rung);
-    if (!in_race) continue;
+    if (!in_race(m, rung)) continue;
     if (!m.scores.count(rung)) return false;
     any = true;
   }
@@ -89,8 +92,7 @@ void StagedBrackets::decide(const std::string& bracket, int rung, std::vector<Se
   std::vector<train::RungEntry> entries;
   for (const auto& id : brackets_.at(bracket)) {
     const Member& m = members_.at(id);
-    if (!m.dead && m.last >= rung && (m.stopped_at == 0 || m.stopped_at >= rung))
-      entries.push_back({id, m.scores.at(rung)});
+    if (in_race(m, rung)) entries.push_back({id, m.scores.at(rung)});
   }
   const auto& d = decided_
                       .emplace(std::make_pair(bracket, rung),
