@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""End-to-end sweep on the demo dataset: `fersweep run` alone and under mpirun -np 2 and 3 gives
-bit-identical results; results.h5 decodes with h5py into consistent rows; resume repeats nothing.
-A sampled search with select: sets aside the documented validation part and the report's nested
+"""End-to-end sweep on the demo dataset: `fersweep run` alone and under mpirun -np 3 (two
+workers) gives bit-identical results (orchestration_e2e covers 2 and 4 ranks on a smaller
+sweep); results.h5 decodes with h5py into consistent rows; resume repeats nothing. A sampled
+search with select: sets aside the documented validation part and the report's nested
 cross-validation table picks by validation score only. Successive halving (early_stop:) stops
 the tasks the documented ranking says, identically for any rank count and across a resume.
 
@@ -106,9 +107,9 @@ def setup():
         f.write(HALVING_TEXT)
 
 
-def test_results_are_consistent_and_identical_for_1_2_3_ranks():
+def test_results_are_consistent_and_identical_for_1_and_3_ranks():
     results = {}
-    for ranks in (1, 2, 3):
+    for ranks in (1, 3):
         out = os.path.join(SCRATCH, f"run{ranks}")
         # Every run extracts its own features (on the workers): the shared cache is off here and
         # tested in test_feature_cache.py.
@@ -131,7 +132,7 @@ def test_results_are_consistent_and_identical_for_1_2_3_ranks():
         assert "random weights" in extracts["result_weights_origin"].astype(str)[0]
         assert extracts["result_random_weights"][0] == 1
         results[ranks] = rows
-    assert results[1] == results[2] == results[3], "results differ between 1, 2 and 3 ranks"
+    assert results[1] == results[3], "results differ between 1 and 3 ranks"
 
 
 def test_test_folds_cover_each_variant_once_and_crops_were_checked():
