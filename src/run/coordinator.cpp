@@ -131,9 +131,12 @@ class Coordinator {
     for (const auto& r : results_.records()) {
       const std::string id = r.value("id", "");
       if (r.value("status", "") == "done" && staged_.staged(id) &&
-          scheduler_.state(id) == Scheduler::State::done)
-        staged_.restore_done(id,
-                             r.value("result", json::object()).value("early_stop", json::object()));
+          scheduler_.state(id) == Scheduler::State::done) {
+        const auto result = r.find("result");  // null in a record of a result-less task
+        staged_.restore_done(id, result != r.end() && result->is_object()
+                                     ? result->value("early_stop", json())
+                                     : json());
+      }
     }
     for (const auto& t : setup_.tasks) {
       if (!staged_.staged(t.id) || scheduler_.state(t.id) == Scheduler::State::done) continue;
@@ -376,9 +379,31 @@ class Coordinator {
     }
     results_.task_event(o.ok, o.id, kind, o.rank, o.seconds);
     results_.append(record);
-    if (!o.ok && !retry && staged_.staged(o.id)) {
-      checkpoints_.remove_note(o.id);
-      apply(staged_.failed(o.id));
+    if (!o.ok && !retry) leave_brackets();
+  }
+
+  // early_stop: members failed for good — the task that just failed, or tasks failed unrun with
+  // it because they depend on it (a failed extraction fails its fine-tuning tasks) — leave their
+  // brackets, whose other members would otherwise wait for them forever. Their notes say so, so
+  // that a resume takes the same decisions.
+  void leave_brackets() {
+    if (staged_.empty()) return;
+    std::vector<Settled> settled;
+    for (const auto& id : scheduler_.failed_ids()) {
+      if (!staged_.staged(id) || staged_.failed_for_good(id)) continue;
+      auto some = staged_.failed(id);
+      save_note(id);
+      std::move(some.begin(), some.end(), std::back_inserter(settled));
+    }
+    apply(std::move(settled));
+  }
+
+  void save_note(const std::string& id) {
+    try {
+      checkpoints_.save_note(id, staged_.note_of(id));
+    } catch (const IoError& e) {
+      log::warn("task {}: its early-stopping note is not kept ({}); after a restart it reruns", id,
+                e.what());
     }
   }
 
@@ -396,19 +421,20 @@ class Coordinator {
     const int rung = staged_.rung_reached(o.id, o.paused_at);
     if (rung == 0) {
       result["early_stop"] = staged_.record_of(o.id);
-      return finish(o, o.rank, result.dump());
+      TaskOutcome whole;  // journaled with its time over every segment (artifacts: written)
+      whole.id = o.id;
+      whole.ok = true;
+      whole.seconds = o.seconds + staged_.seconds_so_far(o.id);
+      whole.rank = o.rank;
+      whole.host = o.host;
+      return finish(whole, o.rank, result.dump());
     }
     results_.event({{"event", "rung"}, {"id", o.id}, {"epoch", rung}});
-    auto settled = staged_.reached(o.id, rung, std::move(result), o.seconds, o.rank, o.host);
-    try {
-      checkpoints_.save_note(o.id, staged_.note_of(o.id));
-    } catch (const IoError& e) {
-      log::warn(
-          "task {}: its early-stopping note is not kept ({}); after a restart it reruns "
-          "to rung {}",
-          o.id, e.what(), rung);
-    }
-    apply(std::move(settled));
+    staged_.reached(o.id, rung, std::move(result), o.seconds, o.rank, o.host);
+    // Noted before any decision: a member stopped (or ended) by the decision its own report
+    // completes is journaled, and its checkpoint removed, before the journal is synced.
+    save_note(o.id);
+    apply(staged_.settle_after(o.id));
   }
 
   // Decided members: the stopped (or ended) ones journaled with the results they waited with, the

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
@@ -36,6 +37,41 @@ std::string json_string(std::string_view s) {
 // A JSON number for a measured duration (never NaN or infinite in the output).
 std::string json_seconds(double seconds) {
   return std::isfinite(seconds) ? fmt::format("{}", seconds) : "0";
+}
+
+// A kill -9 in the middle of an event's write leaves a line without its newline; the next run
+// would append its first event to it, and every JSON-lines reader then fails on that line. The
+// torn part is dropped (the journal, not the event log, is what a resume trusts). Scans back
+// from the end in blocks: the log has one line per task and can be megabytes long.
+void drop_torn_last_line(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec || size == 0) return;
+  std::ifstream in(path, std::ios::binary);
+  std::uintmax_t end = size;
+  std::string block;
+  bool last = true;
+  while (end > 0) {
+    const std::uintmax_t begin = end > 4096 ? end - 4096 : 0;
+    block.resize(static_cast<std::size_t>(end - begin));
+    in.seekg(static_cast<std::streamoff>(begin));
+    if (!in.read(block.data(), static_cast<std::streamsize>(block.size()))) return;
+    if (last && block.back() == '\n') return;  // not torn
+    last = false;
+    if (const auto nl = block.rfind('\n'); nl != std::string::npos) {
+      end = begin + nl + 1;
+      break;
+    }
+    end = begin;
+  }
+  in.close();
+  fs::resize_file(path, end, ec);
+  if (ec) {
+    throw IoError(
+        fmt::format("cannot truncate the torn last line of '{}': {}", path.string(), ec.message()));
+  }
+  log::info("'{}': dropped a torn last line ({} bytes) left by an interrupted run", path.string(),
+            size - end);
 }
 
 // Explains how two run identities differ, key by key.
@@ -161,6 +197,7 @@ ResultsDirectory::ResultsDirectory(const RunSetup& setup, const RunOptions& opti
   for (const auto& r : contents.records) keep(journal_entry(r));
   records_ = std::move(contents.records);
   journal_ = std::make_unique<store::JournalWriter>(dir_ / "journal.jsonl");
+  drop_torn_last_line(dir_ / "events.jsonl");
   events_.open(dir_ / "events.jsonl", std::ios::app);
 }
 
@@ -201,15 +238,14 @@ void ResultsDirectory::task_event(bool ok, const std::string& id, const std::str
 }
 
 void ResultsDirectory::maybe_flush(double rewrite_seconds) {
-  if (journal_->flush_due()) {
-    journal_->flush();
-    events_.flush();
-  }
   const auto now = std::chrono::steady_clock::now();
-  if (dirty_ && std::chrono::duration<double>(now - last_rewrite_).count() >= rewrite_seconds) {
+  const bool rewrite_due =
+      dirty_ && std::chrono::duration<double>(now - last_rewrite_).count() >= rewrite_seconds;
+  if (journal_->flush_due() || rewrite_due) {
     journal_->flush();
-    rewrite();
+    events_.flush();  // the event log keeps up with the journal (a kill -9 loses neither's past)
   }
+  if (rewrite_due) rewrite();
 }
 
 void ResultsDirectory::flush_all() {

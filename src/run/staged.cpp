@@ -38,6 +38,7 @@ StagedBrackets::StagedBrackets(const std::vector<TaskSpec>& tasks, StagedStop st
 
 int StagedBrackets::pause_at(const std::string& id) const {
   const Member& m = members_.at(id);
+  if (m.dead) return 0;  // out of the race: it runs to its last epoch
   for (int r : stop_.rungs)
     if (r > m.cleared) return r < m.last ? r : 0;
   return 0;
@@ -45,12 +46,13 @@ int StagedBrackets::pause_at(const std::string& id) const {
 
 int StagedBrackets::rung_reached(const std::string& id, int paused_at) const {
   if (paused_at > 0) return paused_at;
+  if (members_.at(id).dead) return 0;
   const int last = members_.at(id).last;
   return std::count(stop_.rungs.begin(), stop_.rungs.end(), last) ? last : 0;
 }
 
-std::vector<Settled> StagedBrackets::reached(const std::string& id, int epoch, json result,
-                                             double seconds, int rank, const std::string& host) {
+void StagedBrackets::reached(const std::string& id, int epoch, json result, double seconds,
+                             int rank, const std::string& host) {
   Member& m = members_.at(id);
   FERSWEEP_ASSERT(!m.done && !m.dead && m.waiting == 0, "a staged task reported twice: " + id);
   m.scores[epoch] = stop_.score(result, epoch);
@@ -59,14 +61,19 @@ std::vector<Settled> StagedBrackets::reached(const std::string& id, int epoch, j
   m.seconds += seconds;
   m.rank = rank;
   m.host = host;
+}
+
+std::vector<Settled> StagedBrackets::settle_after(const std::string& id) {
+  const Member& m = members_.at(id);
   // A rung decided while this member's report was lost (a resume without its note): the
   // decision stands; the rerun only brought back the results it settles with.
-  if (decided_.count({m.bracket, epoch})) return {release(id, epoch)};
+  if (m.waiting > 0 && decided_.count({m.bracket, m.waiting})) return {release(id, m.waiting)};
   return settle(m.bracket);
 }
 
 std::vector<Settled> StagedBrackets::failed(const std::string& id) {
   Member& m = members_.at(id);
+  if (m.dead) return {};
   m.dead = true;
   m.waiting = 0;
   return settle(m.bracket);
@@ -164,36 +171,52 @@ json StagedBrackets::note_of(const std::string& id) const {
   const Member& m = members_.at(id);
   json scores = json::object();
   for (const auto& [rung, s] : m.scores) scores[std::to_string(rung)] = score_json(s);
-  json note = {{"scores", scores}};
+  json note = {{"scores", scores}, {"seconds", m.seconds}};
+  if (m.dead) note["failed"] = true;
   if (m.waiting > 0)
-    note["waiting"] = {{"epoch", m.waiting},
-                       {"result", m.result},
-                       {"seconds", m.seconds},
-                       {"rank", m.rank},
-                       {"host", m.host}};
+    note["waiting"] = {
+        {"epoch", m.waiting}, {"result", m.result}, {"rank", m.rank}, {"host", m.host}};
   return note;
 }
 
 void StagedBrackets::restore_done(const std::string& id, const json& early_stop) {
   Member& m = members_.at(id);
   m.done = true;
-  for (const auto& r : early_stop.value("rungs", json::array()))
-    m.scores[r.at("epoch").get<int>()] = score_of(r.at("score"));
-  const json& stopped = early_stop.value("stopped_at", json());
+  if (!early_stop.is_object()) return;  // a record without one (written by hand, damaged)
+  const json rungs = early_stop.value("rungs", json::array());
+  if (rungs.is_array())
+    for (const auto& r : rungs)
+      if (r.is_object() && r.value("epoch", json()).is_number_integer())
+        m.scores[r["epoch"].get<int>()] = score_of(r.value("score", json()));
+  const json stopped = early_stop.value("stopped_at", json());
   if (stopped.is_number_integer()) m.stopped_at = stopped.get<int>();
 }
 
 bool StagedBrackets::restore_note(const std::string& id, const json& note, bool may_wait) {
   Member& m = members_.at(id);
-  const json scores = note.value("scores", json::object());  // items() must not outlive it
-  for (const auto& [rung, s] : scores.items()) m.scores[std::stoi(rung)] = score_of(s);
-  const json& w = note.value("waiting", json());
-  if (!may_wait || !w.is_object()) return false;
-  m.waiting = w.at("epoch").get<int>();
-  m.result = w.at("result");
-  m.seconds = w.value("seconds", 0.0);
-  m.rank = w.value("rank", 0);
-  m.host = w.value("host", std::string());
+  // Read whole into locals first: a damaged note changes nothing (the task reruns to its rung).
+  std::map<int, double> scores;
+  for (const auto& [rung, s] : note.at("scores").items()) scores[std::stoi(rung)] = score_of(s);
+  const bool dead = note.value("failed", false);
+  const json w = note.value("waiting", json());
+  const bool waits = may_wait && !dead && w.is_object();
+  const int epoch = waits ? w.at("epoch").get<int>() : 0;
+  if (waits && (!scores.count(epoch) ||
+                !std::count(stop_.rungs.begin(), stop_.rungs.end(), epoch) || epoch > m.last))
+    throw DataError(fmt::format("it waits at epoch {}, not a rung it was scored at", epoch));
+  json result = waits ? w.at("result") : json();
+  const int rank = waits ? w.value("rank", 0) : 0;
+  const std::string host = waits ? w.value("host", std::string()) : std::string();
+  // Notes of earlier versions kept the seconds with the waiting result only.
+  const double seconds = note.value("seconds", waits ? w.value("seconds", 0.0) : 0.0);
+  m.scores = std::move(scores);
+  m.dead = dead;
+  m.seconds = seconds;
+  if (!waits) return false;
+  m.waiting = epoch;
+  m.result = std::move(result);
+  m.rank = rank;
+  m.host = host;
   return true;
 }
 

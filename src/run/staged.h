@@ -57,11 +57,18 @@ class StagedBrackets {
   int rung_reached(const std::string& id, int paused_at) const;
 
   /// A member reached rung `epoch` with `result` (its results so far) after `seconds` of
-  /// training: it waits for the decision. Returns the members settled now.
-  std::vector<Settled> reached(const std::string& id, int epoch, nlohmann::json result,
-                               double seconds, int rank, const std::string& host);
-  /// A member failed for good: the rest of its bracket no longer waits for it.
+  /// training: it waits for the decision. The caller notes it on disk (note_of), then settles.
+  void reached(const std::string& id, int epoch, nlohmann::json result, double seconds, int rank,
+               const std::string& host);
+  /// The members settled now that `id` reported (reached): the decisions its score completes.
+  std::vector<Settled> settle_after(const std::string& id);
+  /// A member failed for good — itself, or unrun with a task it depends on: the rest of its
+  /// bracket no longer waits for it. Its note says so (note_of), so that a resume takes the same
+  /// decisions; rerun on a resume, it trains to its last epoch outside the race. Idempotent.
   std::vector<Settled> failed(const std::string& id);
+  bool failed_for_good(const std::string& id) const { return members_.at(id).dead; }
+  /// Its training time over the segments before the one running now.
+  double seconds_so_far(const std::string& id) const { return members_.at(id).seconds; }
   /// The early_stop record of a member ending now (stopped_at, metric, its place at every rung).
   nlohmann::json record_of(const std::string& id) const;
   /// What to keep on disk for a member that is not finished (its scores, and what it waits with).
@@ -70,6 +77,7 @@ class StagedBrackets {
   /// Resume: a member journaled as done, with its early_stop record.
   void restore_done(const std::string& id, const nlohmann::json& early_stop);
   /// Resume: a member's note. Returns true when it waits at a rung (it is not dispatched).
+  /// Throws (nlohmann's or DataError) on a damaged note, changing nothing: the caller drops it.
   bool restore_note(const std::string& id, const nlohmann::json& note, bool may_wait);
   /// Resume: the decisions the restored scores allow, in rung order.
   std::vector<Settled> settle();

@@ -502,6 +502,32 @@ def test_fine_tuning_tasks_halve_at_a_rung_resume_past_it_and_equal_uninterrupte
         assert r[:4] == reference[key][:4], (key, r[:4], reference[key][:4])
 
 
+def test_a_bracket_whose_layer3_extraction_fails_is_decided_among_the_layer4_tasks():
+    # The layer3 tasks fail unrun with their extraction: they leave the bracket, whose layer4
+    # members are ranked between themselves instead of waiting for them forever. The failed
+    # members' notes stay for a resume; nothing else is left.
+    (extract,) = [r["id"] for r in journal(os.path.join(SCRATCH, "ft-halving"))
+                  if r.get("kind") == "extract" and r["params"].get("cut") == "layer3"]
+    out = os.path.join(SCRATCH, "ft-halving-failed-extract")
+    cmd = [EXE, "run", halving_sweep(), "--out", out, "--no-progress", "--no-feature-cache",
+           "--retries", "0"]
+    p = subprocess.run(cmd, env=dict(ENV, FERSWEEP_INJECT_FAILURE=extract), capture_output=True,
+                       text=True, timeout=600)
+    log = p.stdout + p.stderr
+    assert p.returncode == 4, (p.returncode, log)
+    done = {r["id"]: r for r in done_train(out)}
+    assert {r["params"]["finetune"] for r in done.values()} == {"layer4"} and len(done) == 2, log
+    stops = sorted(r["result"]["early_stop"]["stopped_at"] or 0 for r in done.values())
+    assert stops == [0, 1], stops  # one continued to epoch 2, one stopped at the rung
+    for r in done.values():
+        assert [(x["of"], x["kept"]) for x in r["result"]["early_stop"]["rungs"]] == [(2, 1)], r
+    notes = [n for n in checkpoint_files(out) if n.endswith(".rungs")]
+    assert len(notes) == 2 and checkpoint_files(out) == notes, checkpoint_files(out)
+    for n in notes:
+        with open(os.path.join(out, "checkpoints", n)) as f:
+            assert json.load(f)["failed"] is True, n
+
+
 def test_an_activation_store_too_large_for_memory_is_refused_before_the_run():
     big = os.path.join(SCRATCH, "big.yaml")
     with open(big, "w") as f:

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/error.h"
+
 namespace fersweep::run {
 namespace {
 using nlohmann::json;
@@ -50,6 +52,13 @@ json result_at(int epoch, double score) {
           {"epoch", epoch}};
 }
 
+// A member's report as the coordinator makes it: noted (reached), then settled.
+std::vector<Settled> reach(StagedBrackets& b, const std::string& id, int epoch, json result,
+                           double seconds, int rank, const std::string& host) {
+  b.reached(id, epoch, std::move(result), seconds, rank, host);
+  return b.settle_after(id);
+}
+
 // id → (continues, the result it ended with) of every settled member.
 using Fates = std::map<std::string, std::pair<bool, json>>;
 void collect(Fates& f, const std::vector<Settled>& s) {
@@ -68,7 +77,7 @@ TEST(StagedBrackets, EachRungIsDecidedOnceEveryMemberInTheRaceReportedInAnyOrder
     Fates fates;
     for (std::size_t k = 0; k < order.size(); ++k) {
       EXPECT_EQ(sb.pause_at(order[k]), 2);
-      auto s = sb.reached(order[k], 2, result_at(2, kAt2.at(order[k])), 1.0, 1, "h");
+      auto s = reach(sb, order[k], 2, result_at(2, kAt2.at(order[k])), 1.0, 1, "h");
       // Nothing is settled before the last member of the race reports.
       EXPECT_EQ(s.empty(), k + 1 < order.size());
       collect(fates, s);
@@ -82,8 +91,8 @@ TEST(StagedBrackets, EachRungIsDecidedOnceEveryMemberInTheRaceReportedInAnyOrder
                               "rungs": [{"epoch": 2, "rank": 3, "of": 4, "kept": 2, "score": 0.5}]})"));
     EXPECT_EQ(fates["d"].second["epoch"], 2);  // it ends with the results it paused with
     EXPECT_EQ(sb.pause_at("b"), 4);
-    collect(fates, sb.reached("c", 4, result_at(4, kAt4.at("c")), 1.0, 2, "h"));
-    collect(fates, sb.reached("b", 4, result_at(4, kAt4.at("b")), 1.0, 1, "h"));
+    collect(fates, reach(sb, "c", 4, result_at(4, kAt4.at("c")), 1.0, 2, "h"));
+    collect(fates, reach(sb, "b", 4, result_at(4, kAt4.at("b")), 1.0, 1, "h"));
     EXPECT_TRUE(fates["c"].first);  // kept at 4: runs out to epoch 6
     EXPECT_FALSE(fates["b"].first);
     EXPECT_EQ(sb.pause_at("c"), 0);
@@ -101,10 +110,10 @@ TEST(StagedBrackets, AResumeFromNotesAndJournalTakesTheSameDecisions) {
   Fates journal;  // what the first run journaled (the stopped members)
   std::map<std::string, json> notes;
   for (const auto& id : {"a", "b", "c", "d"}) {
-    collect(journal, before.reached(id, 2, result_at(2, kAt2.at(id)), 1.0, 1, "h"));
+    collect(journal, reach(before, id, 2, result_at(2, kAt2.at(id)), 1.0, 1, "h"));
     notes[id] = before.note_of(id);
   }
-  before.reached("c", 4, result_at(4, kAt4.at("c")), 1.0, 1, "h");
+  reach(before, "c", 4, result_at(4, kAt4.at("c")), 1.0, 1, "h");
   notes["c"] = before.note_of("c");  // c waits at 4; b was running when the run was killed
   EXPECT_EQ(notes["c"]["waiting"]["epoch"], 4);
 
@@ -119,7 +128,7 @@ TEST(StagedBrackets, AResumeFromNotesAndJournalTakesTheSameDecisions) {
   EXPECT_EQ(again[0].id, "b");
   EXPECT_TRUE(again[0].continues);
   EXPECT_EQ(after.pause_at("b"), 4);  // from its checkpoint, not from epoch 0
-  const auto s = after.reached("b", 4, result_at(4, kAt4.at("b")), 1.0, 1, "h");
+  const auto s = reach(after, "b", 4, result_at(4, kAt4.at("b")), 1.0, 1, "h");
   Fates fates;
   collect(fates, s);
   EXPECT_TRUE(fates.at("c").first);
@@ -130,13 +139,13 @@ TEST(StagedBrackets, AResumeFromNotesAndJournalTakesTheSameDecisions) {
 
 TEST(StagedBrackets, AMemberThatMayNotWaitStillLendsItsScoresToTheDecision) {
   StagedBrackets first(members({"a", "b"}), halving());
-  first.reached("a", 2, result_at(2, 0.9), 1.0, 1, "h");
+  reach(first, "a", 2, result_at(2, 0.9), 1.0, 1, "h");
   StagedBrackets sb(members({"a", "b"}), halving());
   EXPECT_FALSE(sb.restore_note("a", first.note_of("a"), false));  // its features are gone
   EXPECT_EQ(sb.pause_at("a"), 2);
   // a's score decides with b's: b stops; a, not waiting, goes on from wherever it is to rung 4.
   Fates fates;
-  collect(fates, sb.reached("b", 2, result_at(2, 0.1), 1.0, 1, "h"));
+  collect(fates, reach(sb, "b", 2, result_at(2, 0.1), 1.0, 1, "h"));
   ASSERT_EQ(fates.size(), 1u);
   EXPECT_FALSE(fates["b"].first);
   EXPECT_EQ(sb.pause_at("a"), 4);
@@ -148,13 +157,13 @@ TEST(StagedBrackets, AMemberWhoseNoteWasLostRerunsToADecidedRungAndEndsThere) {
   // Restored: b, c and d waited at 2 with their notes; a's note was lost: rung 2 waits for it.
   for (const auto& id : {"b", "c", "d"}) {
     StagedBrackets probe(members({"a", "b", "c", "d"}), halving());
-    probe.reached(id, 2, result_at(2, kAt2.at(id)), 1.0, 1, "h");
+    reach(probe, id, 2, result_at(2, kAt2.at(id)), 1.0, 1, "h");
     EXPECT_TRUE(sb.restore_note(id, probe.note_of(id), true));
   }
   EXPECT_TRUE(sb.settle().empty());
   EXPECT_EQ(sb.pause_at("a"), 2);
   Fates fates;
-  collect(fates, sb.reached("a", 2, result_at(2, kAt2.at("a")), 1.0, 1, "h"));
+  collect(fates, reach(sb, "a", 2, result_at(2, kAt2.at("a")), 1.0, 1, "h"));
   EXPECT_EQ(fates.size(), 4u);
   EXPECT_FALSE(fates["a"].first);
 }
@@ -162,8 +171,8 @@ TEST(StagedBrackets, AMemberWhoseNoteWasLostRerunsToADecidedRungAndEndsThere) {
 TEST(StagedBrackets, AFailedMemberLeavesTheRaceAndNanScoresRankLast) {
   StagedBrackets sb(members({"a", "b", "c"}), halving());
   Fates fates;
-  collect(fates, sb.reached("a", 2, result_at(2, std::nan("")), 1.0, 1, "h"));
-  collect(fates, sb.reached("b", 2, result_at(2, 0.1), 1.0, 1, "h"));
+  collect(fates, reach(sb, "a", 2, result_at(2, std::nan("")), 1.0, 1, "h"));
+  collect(fates, reach(sb, "b", 2, result_at(2, 0.1), 1.0, 1, "h"));
   EXPECT_TRUE(fates.empty());
   collect(fates, sb.failed("c"));  // failed for good: the rung is decided without it
   ASSERT_EQ(fates.size(), 2u);
@@ -173,16 +182,70 @@ TEST(StagedBrackets, AFailedMemberLeavesTheRaceAndNanScoresRankLast) {
             json::parse(R"({"epoch": 2, "rank": 2, "of": 2, "kept": 1, "score": null})"));
 }
 
+// A member failed for good is noted as such: a resume takes the decisions taken without it (not
+// new ones with its rerun's score), and the rerun trains to its last epoch outside the race.
+TEST(StagedBrackets, AFailedMemberStaysOutOfTheRaceAfterAResume) {
+  StagedBrackets sb(members({"a", "b", "c"}), halving());
+  Fates fates;
+  std::map<std::string, json> notes;
+  for (const auto& [id, score] : {std::pair{"a", 0.5}, {"b", 0.7}}) {
+    sb.reached(id, 2, result_at(2, score), 1.0, 1, "h");
+    notes[id] = sb.note_of(id);  // the coordinator notes a report before settling it
+    collect(fates, sb.settle_after(id));
+  }
+  collect(fates, sb.failed("c"));
+  EXPECT_TRUE(sb.failed("c").empty());  // once
+  notes["c"] = sb.note_of("c");
+  EXPECT_EQ(notes["c"]["failed"], true);
+  ASSERT_EQ(fates.size(), 2u);
+  ASSERT_TRUE(fates["b"].first);
+  EXPECT_EQ(sb.seconds_so_far("b"), 1.0);
+
+  StagedBrackets after(members({"a", "b", "c"}), halving());
+  after.restore_done("a", fates["a"].second["early_stop"]);
+  EXPECT_TRUE(after.restore_note("b", notes["b"], true));
+  EXPECT_FALSE(after.restore_note("c", notes["c"], true));
+  EXPECT_TRUE(after.failed_for_good("c"));
+  Fates again;
+  collect(again, after.settle());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_TRUE(again["b"].first);  // as before: of 2, kept 1
+  EXPECT_EQ(after.seconds_so_far("b"), 1.0);
+  EXPECT_EQ(after.pause_at("c"), 0);
+  EXPECT_EQ(after.rung_reached("c", 0), 0);
+  EXPECT_EQ(after.record_of("c")["rungs"], json::array());
+}
+
+// A damaged note changes nothing: the member reruns to its rung and reports as usual.
+TEST(StagedBrackets, ADamagedNoteIsRefusedWhole) {
+  StagedBrackets sb(members({"a", "b"}), halving());
+  json note = {{"scores", {{"2", 0.5}}},
+               {"seconds", 3.0},
+               {"waiting", {{"epoch", 3}, {"result", result_at(2, 0.5)}}}};
+  EXPECT_THROW(sb.restore_note("a", note, true), DataError);  // 3 is not a rung
+  note["waiting"]["epoch"] = 4;
+  EXPECT_THROW(sb.restore_note("a", note, true), DataError);  // no score at 4
+  note["waiting"]["epoch"] = 2;
+  note["waiting"].erase("result");
+  EXPECT_ANY_THROW(sb.restore_note("a", note, true));
+  EXPECT_EQ(sb.seconds_so_far("a"), 0.0);
+  EXPECT_EQ(sb.pause_at("a"), 2);
+  Fates fates;
+  collect(fates, reach(sb, "a", 2, result_at(2, 0.5), 1.0, 1, "h"));
+  collect(fates, reach(sb, "b", 2, result_at(2, 0.7), 1.0, 1, "h"));
+  EXPECT_EQ(fates.size(), 2u);
+}
+
 TEST(StagedBrackets, AMemberEndingAtARungIsRankedThereAndEnds) {
   auto tasks = members({"a", "b"}, 4);  // last epoch 4: a rung
   StagedBrackets sb(tasks, halving());
   Fates fates;
   for (const auto& id : {"a", "b"})
-    collect(fates, sb.reached(id, 2, result_at(2, kAt2.at(id)), 1, 1, "h"));
+    collect(fates, reach(sb, id, 2, result_at(2, kAt2.at(id)), 1, 1, "h"));
   EXPECT_TRUE(fates["b"].first);
   EXPECT_EQ(sb.pause_at("b"), 0);         // runs out to 4
   EXPECT_EQ(sb.rung_reached("b", 0), 4);  // and is ranked there, alone
-  collect(fates, sb.reached("b", 4, result_at(4, 0.9), 1.0, 1, "h"));
+  collect(fates, reach(sb, "b", 4, result_at(4, 0.9), 1.0, 1, "h"));
   EXPECT_FALSE(fates["b"].first);
   EXPECT_EQ(fates["b"].second["early_stop"]["stopped_at"], nullptr);
   EXPECT_EQ(fates["b"].second["early_stop"]["rungs"].size(), 2u);
