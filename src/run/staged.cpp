@@ -80,7 +80,10 @@ std::vector<Settled> StagedBrackets::failed(const std::string& id) {
 }
 
 bool StagedBrackets::in_race(const Member& m, int rung) {
-  return !m.dead && m.last >= rung && (m.stopped_at == 0 || m.stopped_at >= rung);
+  // A member that failed after a rung was decided with it (it cannot fail while it waits there)
+  // keeps its place at that rung: a resume decides it again, the same way.
+  return (!m.dead || m.scores.count(rung)) && m.last >= rung &&
+         (m.stopped_at == 0 || m.stopped_at >= rung);
 }
 
 bool StagedBrackets::decidable(const std::string& bracket, int rung) const {

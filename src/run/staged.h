@@ -96,7 +96,8 @@ class StagedBrackets {
     int rank = 0;
     std::string host;
   };
-  /// Ranked at `rung`: not failed, trained that far, not stopped at an earlier rung.
+  /// Ranked at `rung`: trained that far, not stopped at an earlier rung, and not failed — or
+  /// failed after it was ranked there.
   static bool in_race(const Member& m, int rung);
   /// Every member of `bracket` still in the race at `rung` has a score there: decide it.
   bool decidable(const std::string& bracket, int rung) const;

@@ -101,9 +101,11 @@ def test_kill_9_of_the_coordinator_then_resume_loses_nothing_and_repeats_nothing
     kills = 0
     for attempt in range(10):
         records = len(journal(out))
-        p = synthetic(out, "--tasks", 400, "--sleep-ms", 10)
+        p = synthetic(out, "--tasks", 400, "--sleep-ms", 20)
         # Killed at a random moment once it runs tasks (its start-up alone, under the
-        # sanitizers, takes seconds: a kill by the clock would only ever hit that).
+        # sanitizers, takes seconds: a kill by the clock would only ever hit that). The journal
+        # shows them in batches (about 16 tasks of 10 ms here): 20 ms tasks keep every attempt
+        # well inside the 400.
         while p.poll() is None and len(journal(out)) <= records:
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.3))
@@ -124,7 +126,7 @@ def test_kill_9_of_the_coordinator_then_resume_loses_nothing_and_repeats_nothing
     torn = len(data) - (data.rfind(b"\n") + 1) + 26  # a kill above may have torn it already
     with open(events, "ab") as f:
         f.write(b'{"event":"done","id":"torn')
-    rc, log = finish(synthetic(out, "--tasks", 400, "--sleep-ms", 10))
+    rc, log = finish(synthetic(out, "--tasks", 400, "--sleep-ms", 20))
     assert rc == 0, log
     assert f"dropped a torn last line ({torn} bytes)" in log, log
     with open(events, "rb") as f:

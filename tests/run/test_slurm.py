@@ -191,18 +191,20 @@ def results(out):
 
 def start_reference(sweep):
     """The same sweep uninterrupted, alone (one thread, as each job rank), started in the
-    background: it runs while the job waits on Slurm."""
+    background: it runs while the job waits on Slurm. Its output goes to a file (a pipe nobody
+    reads until the end could fill and stall it)."""
     out = os.path.join(SCRATCH, "reference-" + sweep)
     shutil.rmtree(out, ignore_errors=True)
     cmd = [EXE, "run", sweep, "--out", out, "--no-progress", "--threads", "1", "--no-feature-cache"]
-    return out, subprocess.Popen(cmd, env=ENV, cwd=SCRATCH, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
+    with open(out + ".log", "w") as log:
+        return out, subprocess.Popen(cmd, env=ENV, cwd=SCRATCH, stdout=log,
+                                     stderr=subprocess.STDOUT)
 
 
 def reference_results(started):
     out, proc = started
-    log, _ = proc.communicate(timeout=900)
-    assert proc.returncode == 0, log
+    proc.wait(timeout=900)
+    assert proc.returncode == 0, open(out + ".log").read()
     return results(out)
 
 
@@ -219,6 +221,16 @@ def interrupted_job(script, signal_args, sweep="sweep.yaml"):
     assert p.returncode == 0, p.stdout + p.stderr
     job = p.stdout.strip().split(";")[0]
     reference = start_reference(sweep)
+    try:
+        check_job(job, signal_args, log, out, sweep)
+        assert results(out) == reference_results(reference)
+    finally:
+        reference[1].kill()  # a failed check must not leave it running into the next test
+        reference[1].wait()
+
+
+def check_job(job, signal_args, log, out, sweep):
+    """Signals the job once under way, then follows its requeue and resume to the end."""
     journal = os.path.join(out, "journal.jsonl")
     wait_for("the first journaled task",
              lambda: os.path.exists(journal) and os.path.getsize(journal) > 0)
@@ -243,7 +255,6 @@ def interrupted_job(script, signal_args, sweep="sweep.yaml"):
     if sweep != "sweep.yaml":
         assert re.search(r"task \w+ continues from its checkpoint at epoch \d+", text.split("requeueing")[-1]), text
         assert not os.listdir(checkpoints), os.listdir(checkpoints)
-    assert results(out) == reference_results(reference)
 
 
 def test_srun_script_requeues_on_sigterm_and_resumes():

@@ -216,6 +216,37 @@ TEST(StagedBrackets, AFailedMemberStaysOutOfTheRaceAfterAResume) {
   EXPECT_EQ(after.record_of("c")["rungs"], json::array());
 }
 
+// A member that fails after a rung was decided with it keeps its place there: a resume decides
+// the rung again the same way (of 4, kept 2), not among the other three.
+TEST(StagedBrackets, AMemberFailingAfterItsRungKeepsItsPlaceThere) {
+  const auto tasks = members({"a", "b", "c", "d"});
+  StagedBrackets sb(tasks, halving());
+  Fates fates;
+  std::map<std::string, json> notes;
+  for (const auto& [id, score] : {std::pair{"a", 0.9}, {"b", 0.8}, {"c", 0.3}, {"d", 0.2}}) {
+    sb.reached(id, 2, result_at(2, score), 1.0, 1, "h");
+    notes[id] = sb.note_of(id);
+    collect(fates, sb.settle_after(id));
+  }
+  ASSERT_TRUE(fates["a"].first && fates["b"].first && !fates["c"].first && !fates["d"].first);
+  EXPECT_TRUE(sb.failed("a").empty());  // nothing waits for it at 4 yet
+  notes["a"] = sb.note_of("a");
+  EXPECT_EQ(sb.record_of("a")["rungs"][0]["of"], 4);
+
+  StagedBrackets after(tasks, halving());
+  after.restore_done("c", fates["c"].second["early_stop"]);
+  after.restore_done("d", fates["d"].second["early_stop"]);
+  EXPECT_FALSE(after.restore_note("a", notes["a"], true));
+  EXPECT_TRUE(after.restore_note("b", notes["b"], true));  // its stale wait at 2
+  Fates again;
+  collect(again, after.settle());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_TRUE(again["b"].first);
+  EXPECT_EQ(after.record_of("b")["rungs"][0],
+            json::parse(R"({"epoch": 2, "rank": 2, "of": 4, "kept": 2, "score": 0.8})"));
+  EXPECT_EQ(after.pause_at("a"), 0);  // rerun to its last epoch, outside the race from now on
+}
+
 // A damaged note changes nothing: the member reruns to its rung and reports as usual.
 TEST(StagedBrackets, ADamagedNoteIsRefusedWhole) {
   StagedBrackets sb(members({"a", "b"}), halving());
