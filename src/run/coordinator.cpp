@@ -421,13 +421,8 @@ class Coordinator {
     const int rung = staged_.rung_reached(o.id, o.paused_at);
     if (rung == 0) {
       result["early_stop"] = staged_.record_of(o.id);
-      TaskOutcome whole;  // journaled with its time over every segment (artifacts: written)
-      whole.id = o.id;
-      whole.ok = true;
-      whole.seconds = o.seconds + staged_.seconds_so_far(o.id);
-      whole.rank = o.rank;
-      whole.host = o.host;
-      return finish(whole, o.rank, result.dump());
+      // Journaled with its time over every segment (its artifacts are written already).
+      return finish_staged(o.id, o.seconds + staged_.seconds_so_far(o.id), o.rank, o.host, result);
     }
     results_.event({{"event", "rung"}, {"id", o.id}, {"epoch", rung}});
     staged_.reached(o.id, rung, std::move(result), o.seconds, o.rank, o.host);
@@ -449,14 +444,20 @@ class Coordinator {
         continue;
       }
       checkpoints_.remove(s.id);
-      TaskOutcome o;
-      o.id = s.id;
-      o.ok = true;
-      o.seconds = s.seconds;
-      o.rank = s.rank;
-      o.host = s.host;
-      finish(o, s.rank, s.result.dump());
+      finish_staged(s.id, s.seconds, s.rank, s.host, s.result);
     }
+  }
+
+  // Journals a staged task that ended (past its last rung, or settled by a decision) as done.
+  void finish_staged(const std::string& id, double seconds, int rank, const std::string& host,
+                     const json& result) {
+    TaskOutcome o;
+    o.id = id;
+    o.ok = true;
+    o.seconds = seconds;
+    o.rank = rank;
+    o.host = host;
+    finish(o, rank, result.dump());
   }
 
   void housekeeping() {
