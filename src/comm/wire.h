@@ -15,7 +15,8 @@ namespace fersweep::comm {
 /// task carries its evaluated epochs.
 /// 3: task checkpoints (a worker's kCheckpoint message; checkpoints sent with their tasks).
 /// 4: early_stop pauses (the rungs sent with tasks; an outcome's paused_at).
-inline constexpr std::uint16_t kWireVersion = 4;
+/// 5: feature sets say how their rows travel (inline, or in kRows messages after the message).
+inline constexpr std::uint16_t kWireVersion = 5;
 
 /// Builds one message.
 class WireWriter {

@@ -210,7 +210,7 @@ class Coordinator {
     result["features_file"] = fs::relative(results_.features_path(t.id), results_.dir()).string();
     result["n"] = hit->features->n;
     result["dim"] = hit->features->dim;
-    features_[t.id] = hit->features;
+    keep_features(t.id, hit->features);
     finished_results_[t.id] = for_dependents(result);
     if (setup_.describe_features) result.update(setup_.describe_features(t, *hit->features));
     scheduler_.mark_done(t.id);
@@ -235,6 +235,15 @@ class Coordinator {
   static json for_dependents(json result) {
     if (result.is_object()) result.erase(kFoldsKey);
     return result;
+  }
+
+  // A feature set just written to the results directory, for the tasks that use it. An activation
+  // store is kept as the file's metadata (its rows are read from there when sent): the set that
+  // arrived names a spill file, removed with it.
+  void keep_features(const std::string& id, std::shared_ptr<const FeatureSet> set) {
+    if (set->on_disk)
+      set = std::make_shared<FeatureSet>(store::read_features_file(results_.features_path(id)));
+    features_[id] = std::move(set);
   }
 
   std::shared_ptr<const FeatureSet> features_for(const std::string& id) {
@@ -329,9 +338,9 @@ class Coordinator {
       result["features_file"] = fs::relative(results_.features_path(o.id), results_.dir()).string();
       result["n"] = o.features->n;
       result["dim"] = o.features->dim;
-      features_[o.id] = o.features;
       if (setup_.feature_cache.store && spec.kind == TaskKind::extract)
         setup_.feature_cache.store(spec, o);
+      keep_features(o.id, o.features);
     }
     if (o.ok && !o.artifacts.empty()) {
       // Files a task produced (QC reports, contact sheets): only rank 0 writes.
@@ -497,6 +506,9 @@ class Coordinator {
     const TaskInputs in = inputs_for(tasks);
     const bool send_features = in.features && !holds.count(in.features->id);
     sends_.send(worker, protocol::kTag, protocol::encode_tasks(tasks, in, send_features));
+    // An activation store's rows go straight after, a chunk at a time; the worker is waiting for
+    // them (this blocks the coordinator for the transfer, not longer).
+    if (send_features && in.features->on_disk) protocol::send_rows(comm_, worker, *in.features);
     busy_[worker] = tasks.size();
   }
 
@@ -539,6 +551,10 @@ class Coordinator {
     const int worker = m.source;
     if (msg.type == protocol::kCheckpoint) return keep_checkpoint(std::move(msg.checkpoint));
     if (msg.type == protocol::kResult) {
+      // Rows of activation stores follow the message, in outcome order: all taken off the wire
+      // before anything is recorded.
+      for (auto& a : msg.outcomes)
+        if (a.rows_follow) protocol::receive_rows(comm_, worker, *a.outcome.features);
       for (auto& a : msg.outcomes) record(a.outcome, worker, std::move(a.result_text));
       busy_.erase(worker);
     } else if (msg.type != protocol::kRequest) {

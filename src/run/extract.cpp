@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 
 #include "core/cancel.h"
 #include "core/error.h"
@@ -30,7 +31,12 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor* extractor,
           ? model::frozen_output_shape(extractor->arch(), extractor->cut(), options.image_size)
           : std::vector<std::int64_t>{3, options.image_size, options.image_size};
   for (std::int64_t d : shape) set.dim *= d;
-  set.values.reserve(static_cast<std::size_t>(set.n * set.dim));
+  // Activation stores go to a spill file batch by batch: memory holds one batch, not the set.
+  std::optional<store::RowWriter> spill;
+  if (options.spill)
+    spill.emplace(options.spill_name, set.dim);
+  else
+    set.values.reserve(static_cast<std::size_t>(set.n * set.dim));
   const auto start = std::chrono::steady_clock::now();
   data::ImageBatchStream stream(manifest, indices, options.image_size, options.batch_size,
                                 options.threads, options.transform);
@@ -44,12 +50,16 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor* extractor,
       throw InternalError(fmt::format("extraction gave {} values per image, expected {}",
                                       f.numel() / std::max<std::int64_t>(1, f.size(0)), set.dim));
     const float* v = f.data_ptr<float>();
-    set.values.insert(set.values.end(), v, v + f.numel());
+    if (spill)
+      spill->append(v, f.size(0));
+    else
+      set.values.insert(set.values.end(), v, v + f.numel());
     for (std::size_t i : batch.indices) {
       set.labels.push_back(manifest.images[i].label);
       set.paths.push_back(manifest.images[i].relative_path);
     }
   }
+  if (spill) set.on_disk = spill->finish();
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   set.attributes["images_per_second"] = secs > 0 ? set.n / secs : 0.0;

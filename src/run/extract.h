@@ -33,13 +33,18 @@ struct ExtractOptions {
   int batch_size = 32;
   int threads = 1;                 ///< decoder threads
   data::ImageTransform transform;  ///< e.g. a face crop; empty: whole images
+  /// Rows to a spill file (store/rows.h) as batches arrive, named after `spill_name`, instead of
+  /// memory: activation stores.
+  bool spill = false;
+  std::string spill_name = "features";
 };
 
 /// Runs `extractor` over images `indices` of `manifest` in streamed batches. Returns features
 /// [n, D] float32 with labels and relative paths in `indices` order (D: the pooled features, or
 /// the flattened activations of an extractor stopped before a cut); attributes hold
 /// `images_per_second`. Without an extractor the rows are the normalised images themselves
-/// (the input of a network fine-tuned whole, finetune: all).
+/// (the input of a network fine-tuned whole, finetune: all). With `options.spill` the rows are
+/// on disk (`on_disk`).
 store::FeatureSet extract_feature_set(model::FeatureExtractor* extractor,
                                       const data::Manifest& manifest,
                                       const std::vector<std::size_t>& indices,

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "comm/mpi.h"
 #include "comm/wire.h"
 #include "core/error.h"
 
@@ -13,11 +14,15 @@ using nlohmann::json;
 // A task outcome's status in a kResult message.
 enum OutcomeStatus : std::uint64_t { kFailed = 0, kDone = 1, kCancelled = 2 };
 
-// --- feature sets: present flag, id, shape, values, labels, paths, attributes (JSON text) ---
+// --- feature sets: how (none, values inline, rows follow), id, shape, values if inline, labels,
+// paths, attributes (JSON text) ---
+enum FeaturesHow : std::uint64_t { kNoFeatures = 0, kInline = 1, kRowsFollow = 2 };
+
 void put_features(comm::WireWriter& w, const FeatureSet* set) {
-  w.u64(set != nullptr);
+  w.u64(set == nullptr ? kNoFeatures : set->on_disk ? kRowsFollow : kInline);
   if (set == nullptr) return;
-  w.str(set->id).i64(set->n).i64(set->dim).floats(set->values.data(), set->values.size());
+  w.str(set->id).i64(set->n).i64(set->dim);
+  if (!set->on_disk) w.floats(set->values.data(), set->values.size());
   w.u64(set->labels.size());
   for (auto l : set->labels) w.i64(l);
   w.u64(set->paths.size());
@@ -25,21 +30,26 @@ void put_features(comm::WireWriter& w, const FeatureSet* set) {
   w.str(set->attributes.dump());
 }
 
-std::shared_ptr<FeatureSet> get_features(comm::WireReader& r) {
-  if (!r.u64()) return nullptr;
+std::shared_ptr<FeatureSet> get_features(comm::WireReader& r, bool& rows_follow) {
+  const auto how = r.u64();
+  rows_follow = how == kRowsFollow;
+  if (how == kNoFeatures) return nullptr;
+  if (how != kInline && how != kRowsFollow)
+    throw CommError(fmt::format("a feature set arrived in an unknown form ({})", how));
   auto set = std::make_shared<FeatureSet>();
   set->id = r.str();
   set->n = r.i64();
   set->dim = r.i64();
-  set->values = r.floats();
+  if (how == kInline) set->values = r.floats();
   set->labels.resize(r.u64());
   for (auto& l : set->labels) l = r.i64();
   set->paths.resize(r.u64());
   for (auto& p : set->paths) p = r.str();
   set->attributes = json::parse(r.str());
-  if (static_cast<std::int64_t>(set->values.size()) != set->n * set->dim) {
-    throw CommError(fmt::format("feature set {} arrived with {} values for {}x{}", set->id,
-                                set->values.size(), set->n, set->dim));
+  if (set->n < 0 || set->dim < 0 || static_cast<std::int64_t>(set->labels.size()) != set->n ||
+      (how == kInline && static_cast<std::int64_t>(set->values.size()) != set->n * set->dim)) {
+    throw CommError(fmt::format("feature set {} arrived with {} values and {} labels for {}x{}",
+                                set->id, set->values.size(), set->labels.size(), set->n, set->dim));
   }
   return set;
 }
@@ -93,7 +103,7 @@ ArrivedOutcome get_outcome(comm::WireReader& r) {
     std::string name = r.str();
     o.artifacts[std::move(name)] = r.str();
   }
-  o.features = get_features(r);
+  o.features = get_features(r, a.rows_follow);
   return a;
 }
 
@@ -193,7 +203,7 @@ Message decode(std::string_view payload, int source) {
         std::string id = r.str();
         m.tasks.pause_at[std::move(id)] = static_cast<int>(r.i64());
       }
-      m.tasks.features = get_features(r);
+      m.tasks.features = get_features(r, m.tasks.rows_follow);
       break;
     }
     case kSetup:
@@ -210,6 +220,43 @@ Message decode(std::string_view payload, int source) {
       throw CommError(fmt::format("unexpected message type {} from rank {}", r.type(), source));
   }
   return m;
+}
+
+void send_rows(comm::Communicator& comm, int dest, const FeatureSet& set) {
+  FERSWEEP_ASSERT(set.on_disk.has_value(), "rows sent of a feature set held in memory");
+  const store::RowReader reader(*set.on_disk, set.n, set.dim);
+  const std::int64_t chunk = store::rows_per_chunk(set.dim);
+  std::vector<float> buffer(static_cast<std::size_t>(std::min(chunk, set.n) * set.dim));
+  for (std::int64_t first = 0; first < set.n; first += chunk) {
+    const std::int64_t count = std::min(chunk, set.n - first);
+    reader.read(first, count, buffer.data());
+    comm::WireWriter w(kRows);
+    w.str(set.id).i64(first).floats(buffer.data(), static_cast<std::size_t>(count * set.dim));
+    comm.send(dest, kRowsTag, w.bytes());
+  }
+}
+
+void receive_rows(comm::Communicator& comm, int source, FeatureSet& set) {
+  store::RowWriter spill(set.id, set.dim);
+  while (spill.rows() < set.n) {
+    const comm::Message m = comm.recv(source, kRowsTag);
+    comm::WireReader r(m.payload, source);
+    if (r.type() != kRows)
+      throw CommError(fmt::format("rank {} sent message type {} amid the rows of feature set {}",
+                                  source, r.type(), set.id));
+    const std::string id = r.str();
+    const std::int64_t first = r.i64();
+    const std::vector<float> values = r.floats();
+    const auto dim = static_cast<std::size_t>(std::max<std::int64_t>(1, set.dim));
+    const auto count = static_cast<std::int64_t>(values.size() / dim);
+    if (id != set.id || first != spill.rows() || values.size() % dim != 0 || count == 0 ||
+        first + count > set.n)
+      throw CommError(fmt::format(
+          "rank {} sent rows {}+{} of feature set {} while rows {} of {} ({} of {}) were due",
+          source, first, count, id, spill.rows(), set.id, set.n, set.dim));
+    spill.append(values.data(), count);
+  }
+  set.on_disk = spill.finish();
 }
 
 }  // namespace fersweep::run::protocol

@@ -17,6 +17,10 @@
 #include "run/checkpoints.h"
 #include "run/task.h"
 
+namespace fersweep::comm {
+class Communicator;
+}
+
 namespace fersweep::run::protocol {
 
 /// The MPI tag of every message of a run.
@@ -29,8 +33,12 @@ enum MessageType : std::uint16_t {
   kTasks = 3,
   kStop = 4,
   kSetup = 5,
-  kCheckpoint = 6
+  kCheckpoint = 6,
+  kRows = 7
 };
+
+/// The MPI tag of the rows of an on-disk feature set, which follow the message announcing them.
+inline constexpr int kRowsTag = 8;
 
 /// Worker → coordinator, first message: "give me work". `holds`: the feature sets the worker
 /// keeps in memory, most recent first (the coordinator prefers tasks that use them).
@@ -44,6 +52,7 @@ std::string encode_result(const std::vector<TaskOutcome>& outcomes, int rank,
 struct ArrivedOutcome {
   TaskOutcome outcome;
   std::string result_text;
+  bool rows_follow = false;  ///< its features' rows follow (receive_rows)
 };
 
 /// Worker → coordinator, while a task runs: its checkpoint (not a request for work).
@@ -60,6 +69,7 @@ struct TasksMessage {
   std::map<std::string, std::string> checkpoints;
   std::map<std::string, int> pause_at;
   std::shared_ptr<FeatureSet> features;  ///< null when not sent
+  bool rows_follow = false;              ///< the features' rows follow (receive_rows)
 };
 
 /// Coordinator → worker, once before its first tasks: the run context (Executor::setup).
@@ -79,5 +89,12 @@ struct Message {
 
 /// Decodes any message from rank `source`; CommError on a damaged or unknown message.
 Message decode(std::string_view payload, int source);
+
+/// The rows of a feature set on disk (activation stores) do not go inside a message: the message
+/// carries the rest with `rows_follow`, and the sender then calls send_rows, which sends them in
+/// chunks of about store::kRowsChunkBytes on kRowsTag (blocking; memory: one chunk). The receiver
+/// calls receive_rows, which writes them into a spill file as they come (set.on_disk).
+void send_rows(comm::Communicator& comm, int dest, const FeatureSet& set);
+void receive_rows(comm::Communicator& comm, int source, FeatureSet& set);
 
 }  // namespace fersweep::run::protocol

@@ -34,6 +34,7 @@
 #include "train/finetune.h"
 #include "train/halving.h"
 #include "train/head.h"
+#include "train/stored_activations.h"
 
 namespace fersweep::run {
 namespace {
@@ -94,35 +95,27 @@ double train_cost(const sweep::TrainTask& t, const json& params, std::size_t ima
   return gflops;
 }
 
-// This version keeps a feature set in memory on rank 0 and on a worker, and sends it in one MPI
-// message (at most 2 GiB): an activation store above this is refused before the run starts.
-constexpr double kMaxFeatureSetBytes = 1.5 * (1 << 30);
-
-void check_feature_set_sizes(const sweep::Plan& plan, std::size_t images) {
-  std::vector<std::string> problems;
+// Activation stores stay on disk (store/rows.h): in the results directory, in the feature cache,
+// and on a worker's spill directory while it trains on one. Their size is said up front, since it
+// can be tens of GB; a disk without room for one is an error naming it when it is written.
+void report_activation_stores(const sweep::Plan& plan, std::size_t images) {
+  double bytes = 0;
+  std::size_t stores = 0;
   for (const auto& e : plan.extracts) {
     if (e.cut == "head") continue;
     double per_image = 4;
     for (std::int64_t d : model::frozen_output_shape(model::parse_arch(e.backbone),
                                                      model::parse_cut(e.cut), e.image_size))
       per_image *= static_cast<double>(d);
-    const double bytes = per_image * static_cast<double>(images);
-    if (bytes <= kMaxFeatureSetBytes) continue;
-    std::string where = plan.spec.location("grid.finetune");
-    if (where == plan.spec.file) where = plan.spec.location("train.finetune");
-    problems.push_back(fmt::format(
-        "{}: finetune: {}: the inputs of {}'s {} for {} images of {} px are {:.1f} GiB; this "
-        "version holds them in memory and sends them whole to a worker (at most {:.1f} GiB): "
-        "use a smaller image_size, a later cut (layer4) or fewer images",
-        where, e.cut, e.backbone, e.cut == "all" ? "network" : e.cut, images, e.image_size,
-        bytes / (1 << 30), kMaxFeatureSetBytes / (1 << 30)));
+    bytes += per_image * static_cast<double>(images);
+    ++stores;
   }
-  if (problems.empty()) return;
-  std::string message =
-      fmt::format("sweep file {}: {} activation store{} too large:", plan.spec.file,
-                  problems.size(), problems.size() > 1 ? "s" : "");
-  for (const auto& p : problems) message += "\n  " + p;
-  throw ConfigError(message);
+  if (stores == 0) return;
+  const bool gib = bytes >= (1 << 30);
+  log::info(
+      "activation stores: {} of {:.1f} {} in all, kept on disk (the results directory; a "
+      "worker's spill directory, FERSWEEP_SCRATCH or TMPDIR, holds those it trains on)",
+      stores, bytes / (gib ? (1 << 30) : (1 << 20)), gib ? "GiB" : "MiB");
 }
 
 // What every executor gets before its first task (RunSetup::context, sent once to each worker):
@@ -495,7 +488,7 @@ RunSetup make_sweep_setup(const sweep::Plan& plan, int scan_threads,
   auto weights = locate_plan_weights(plan);
   const data::Manifest manifest = scan_sweep_dataset(spec, scan_threads, feature_cache);
   check_folds(spec, manifest);
-  check_feature_set_sizes(plan, manifest.images.size());
+  report_activation_stores(plan, manifest.images.size());
   if (!manifest.bad_images.empty()) {
     log::warn("{} unreadable image(s) skipped (skip_bad_images), e.g. {}",
               manifest.bad_images.size(), manifest.bad_images.front());
@@ -730,6 +723,8 @@ class SweepExecutor : public Executor {
     options.batch_size = settings_.extract_batch;
     options.threads = settings_.threads;
     options.transform = transform;
+    options.spill = cut != model::Cut::head;
+    options.spill_name = t.id;
     auto set = std::make_shared<FeatureSet>(extract_feature_set(fx, manifest_, indices, options));
     provenance["backbone"] = model::arch_name(arch);
     provenance["variant"] = variant;
@@ -811,19 +806,24 @@ class SweepExecutor : public Executor {
     // With augmentation the feature set holds the images (cut all) and the frozen part runs here.
     const bool augment = config.augment.active();
     const model::Cut stored = augment ? model::Cut::all : cut;
-    std::vector<std::int64_t> shape = {fs.n};
-    for (std::int64_t d : model::frozen_output_shape(arch, stored, p.at("image_size").get<int>()))
-      shape.push_back(d);
-    const at::Tensor x =
-        torch::from_blob(const_cast<float*>(fs.values.data()), shape, torch::kFloat32);
-    if (x.numel() != static_cast<std::int64_t>(fs.values.size()))
+    std::vector<std::int64_t> shape =
+        model::frozen_output_shape(arch, stored, p.at("image_size").get<int>());
+    std::int64_t per_row = 1;
+    for (std::int64_t d : shape) per_row *= d;
+    if (per_row != fs.dim)
       throw DataError(
           fmt::format("feature set {} holds {} values per sample, not the {} of {}'s "
                       "{} input",
-                      fs.id, fs.dim, x.numel() / std::max<std::int64_t>(1, fs.n),
-                      model::arch_name(arch), model::cut_name(stored)));
+                      fs.id, fs.dim, per_row, model::arch_name(arch), model::cut_name(stored)));
     const model::StateDict& state = tail_weights(arch, weights->second);
-    const train::TensorActivations stored_rows(x);
+    std::unique_ptr<train::ActivationSource> stored_rows;
+    if (fs.on_disk) {
+      stored_rows = std::make_unique<train::StoredActivations>(fs, shape);
+    } else {
+      shape.insert(shape.begin(), fs.n);
+      stored_rows = std::make_unique<train::TensorActivations>(
+          torch::from_blob(const_cast<float*>(fs.values.data()), shape, torch::kFloat32));
+    }
     std::optional<train::AugmentedImages> augmented;
     if (augment) {
       // Built before the task's thread count is set: building an extractor sets the rank's.
@@ -831,10 +831,10 @@ class SweepExecutor : public Executor {
       model::FeatureExtractor* fx = extractor_for(arch, weights->second, cut, provenance);
       train::AugmentedImages::Frozen frozen;
       if (fx) frozen = [fx](const at::Tensor& images) { return fx->extract(images); };
-      augmented.emplace(stored_rows, config.augment, config.rng_seed, std::move(frozen));
+      augmented.emplace(*stored_rows, config.augment, config.rng_seed, std::move(frozen));
     }
     const train::ActivationSource& rows =
-        augmented ? static_cast<const train::ActivationSource&>(*augmented) : stored_rows;
+        augmented ? static_cast<const train::ActivationSource&>(*augmented) : *stored_rows;
     ThreadCount threads(context_.finetune_threads);
     train::FineTuneControl control;
     model::SavedModel kept;
@@ -905,6 +905,9 @@ class SweepExecutor : public Executor {
       m.frozen[key] = t.params.at(key);
     for (const char* key : {"weights_origin", "weights_sha256", "random_weights"})
       if (fs.attributes.contains(key)) m.frozen[key] = fs.attributes[key];
+    // Read back from a feature file a flag is 0/1: the same model file either way.
+    if (auto r = m.frozen.find("random_weights"); r != m.frozen.end() && r->is_number())
+      *r = r->get<double>() != 0;
     return model::saved_model_bytes(m);
   }
 

@@ -1,7 +1,9 @@
 // The worker loop (ranks >= 1): ask rank 0 for work, run it, send the outcomes back, until told to
-// stop. Features stay in memory for the next tasks that use them (the most recent few).
+// stop. Features stay in memory (activation stores on the node's disk) for the next tasks that use
+// them (the most recent few).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -15,6 +17,29 @@ namespace fersweep::run {
 namespace {
 
 constexpr std::size_t kWorkerFeatureSlots = 8;
+// Of which activation stores, on the node's disk (store::spill_dir): they can be many GB each.
+constexpr std::size_t kWorkerSpilledSlots = 2;
+
+// Keeps `set` as the most recent of the feature sets this worker holds, dropping the oldest
+// beyond the slots (a dropped store's spill file goes with it).
+void hold(std::shared_ptr<const FeatureSet> set, std::deque<std::string>& holds,
+          std::map<std::string, std::shared_ptr<const FeatureSet>>& features) {
+  holds.erase(std::remove(holds.begin(), holds.end(), set->id), holds.end());
+  holds.push_front(set->id);
+  features[set->id] = std::move(set);
+  std::size_t spilled = 0;
+  for (auto it = holds.begin(); it != holds.end();) {
+    const bool on_disk = features.at(*it)->on_disk.has_value();
+    spilled += on_disk;
+    const auto index = static_cast<std::size_t>(it - holds.begin());
+    if (index >= kWorkerFeatureSlots || (on_disk && spilled > kWorkerSpilledSlots)) {
+      features.erase(*it);
+      it = holds.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
 
 // A worker's wait for the coordinator's next message: polls with backoff (see backoff.h).
 comm::Message wait_for_coordinator(comm::Communicator& comm) {
@@ -52,12 +77,8 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
       comm.send(0, protocol::kTag, protocol::encode_checkpoint({id, epoch, std::move(state)}));
     };
     if (auto& set = m.tasks.features) {
-      features[set->id] = set;
-      holds.push_front(set->id);
-      while (holds.size() > kWorkerFeatureSlots) {
-        features.erase(holds.back());
-        holds.pop_back();
-      }
+      if (m.tasks.rows_follow) protocol::receive_rows(comm, 0, *set);
+      hold(set, holds, features);
     }
     const auto& tasks = m.tasks.tasks;
     if (!tasks.empty() && tasks.front().kind == TaskKind::train) {
@@ -71,6 +92,8 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
     const auto outcomes = executor.execute(tasks, in);
     comm.send(0, protocol::kTag,
               protocol::encode_result(outcomes, placement.rank, placement.host, holds));
+    for (const auto& o : outcomes)
+      if (o.features && o.features->on_disk) protocol::send_rows(comm, 0, *o.features);
   }
 }
 

@@ -62,6 +62,8 @@ std::optional<CachedFeatures> FeatureCache::load(const std::string& key) const {
       f.close();
     }
     out.set = read_features_file(file);
+    out.set.attributes.erase("cache_key");  // the cache's own: not the features' provenance
+    out.set.attributes.erase("cache_result");
     out.file = file;
     return out;
   } catch (...) {

@@ -1,36 +1,108 @@
 // Feature file layout: /features [N,D] f32, /labels [N] i64, /paths [N] str; attributes on "/".
 #include "store/features_file.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "core/error.h"
 #include "store/h5.h"
 
 namespace fersweep::store {
 
+namespace {
+namespace fs = std::filesystem;
+
+// Labels, paths, id, format and the provenance attributes: everything but the rows.
+void write_metadata(H5File& f, const FeatureSet& set) {
+  f.write("/labels", set.labels);
+  f.write_strings("/paths", set.paths);
+  f.set_attribute("/", "id", set.id);
+  f.set_attribute("/", "format", std::string("fersweep-features-1"));
+  for (const auto& [key, value] : set.attributes.items()) {
+    if (value.is_string()) {
+      f.set_attribute("/", key, value.get<std::string>());
+    } else if (value.is_number_integer() || value.is_boolean()) {
+      f.set_attribute(
+          "/", key,
+          value.is_boolean() ? std::int64_t(value.get<bool>()) : value.get<std::int64_t>());
+    } else if (value.is_number()) {
+      f.set_attribute("/", key, value.get<double>());
+    } else {
+      f.set_attribute("/", key, value.dump());
+    }
+  }
+}
+
+// Closes a file descriptor when it goes out of scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Refuses up front a file the disk has no room for (HDF5 writes only its small metadata here).
+void check_room(const fs::path& path, std::uint64_t bytes) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return;  // no figure: the writes will tell
+  const double free = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
+  const double needed = static_cast<double>(bytes) + (1 << 20);
+  if (free >= needed) return;
+  throw IoError(
+      fmt::format("cannot write '{}': its rows need {:.2f} GiB and '{}' has {:.2f} GiB "
+                  "free",
+                  path.string(), needed / (1 << 30), dir.string(), free / (1 << 30)));
+}
+
+// An on-disk set: metadata through HDF5 with the rows' space allocated contiguously, then the rows
+// copied in with POSIX calls, a chunk at a time.
+void write_rows_file(const fs::path& path, const FeatureSet& set) {
+  const RowReader source(*set.on_disk, set.n, set.dim);
+  const auto bytes = static_cast<std::uint64_t>(set.n * set.dim) * sizeof(float);
+  check_room(path, bytes);
+  const fs::path temp = path.string() + ".tmp";
+  try {
+    std::uint64_t offset = 0;
+    {
+      H5File f(temp, H5File::Mode::create_truncate);
+      write_metadata(f, set);
+      offset = f.create_contiguous_f32("/features", static_cast<hsize_t>(set.n),
+                                       static_cast<hsize_t>(set.dim));
+      f.close();
+    }
+    Fd out{::open(temp.c_str(), O_WRONLY | O_CLOEXEC)};
+    if (out.fd < 0)
+      throw IoError(fmt::format("cannot open '{}': {}", temp.string(), std::strerror(errno)));
+    // The blocks were reserved before HDF5 closed the file (H5File::create_contiguous_f32).
+    copy_rows(source, set.n, set.dim, out.fd, offset, temp);
+    const int fd = out.fd;
+    out.fd = -1;
+    if (::close(fd) != 0)
+      throw IoError(fmt::format("cannot write '{}': {}", temp.string(), std::strerror(errno)));
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw;
+  }
+  commit_temp_file(temp, path);
+}
+
+}  // namespace
+
 void write_features_file(const std::filesystem::path& path, const FeatureSet& set) {
+  FERSWEEP_ASSERT(static_cast<std::int64_t>(set.labels.size()) == set.n, "label count mismatch");
+  if (set.on_disk) return write_rows_file(path, set);
   FERSWEEP_ASSERT(static_cast<std::int64_t>(set.values.size()) == set.n * set.dim,
                   "feature size mismatch");
-  FERSWEEP_ASSERT(static_cast<std::int64_t>(set.labels.size()) == set.n, "label count mismatch");
   write_h5_atomically(path, [&](H5File& f) {
     f.write("/features", set.values, {static_cast<hsize_t>(set.n), static_cast<hsize_t>(set.dim)});
-    f.write("/labels", set.labels);
-    f.write_strings("/paths", set.paths);
-    f.set_attribute("/", "id", set.id);
-    f.set_attribute("/", "format", std::string("fersweep-features-1"));
-    for (const auto& [key, value] : set.attributes.items()) {
-      if (value.is_string()) {
-        f.set_attribute("/", key, value.get<std::string>());
-      } else if (value.is_number_integer() || value.is_boolean()) {
-        f.set_attribute(
-            "/", key,
-            value.is_boolean() ? std::int64_t(value.get<bool>()) : value.get<std::int64_t>());
-      } else if (value.is_number()) {
-        f.set_attribute("/", key, value.get<double>());
-      } else {
-        f.set_attribute("/", key, value.dump());
-      }
-    }
+    write_metadata(f, set);
   });
 }
 
@@ -42,12 +114,36 @@ FeatureSet read_features_file(const std::filesystem::path& path) {
     throw IoError(fmt::format("'{}' is not a fersweep feature file", path.string()));
   }
   set.id = f.string_attribute("/", "id");
-  auto features = f.read_f32("/features");
-  if (features.dims.size() != 2)
-    throw IoError(fmt::format("'{}': /features is not 2-D", path.string()));
-  set.n = static_cast<std::int64_t>(features.dims[0]);
-  set.dim = static_cast<std::int64_t>(features.dims[1]);
-  set.values = std::move(features.values);
+  // Provenance as it was written (strings and numbers; write_metadata's other values are text).
+  for (const auto& name : f.attribute_names("/")) {
+    if (name == "id" || name == "format") continue;
+    switch (f.attribute_class("/", name)) {
+      case H5Class::string:
+        set.attributes[name] = f.string_attribute("/", name);
+        break;
+      case H5Class::integer:
+        set.attributes[name] = f.int_attribute("/", name);
+        break;
+      case H5Class::floating:
+        set.attributes[name] = f.double_attribute("/", name);
+        break;
+      default:
+        break;
+    }
+  }
+  const auto dims = f.dims("/features");
+  if (dims.size() != 2) throw IoError(fmt::format("'{}': /features is not 2-D", path.string()));
+  set.n = static_cast<std::int64_t>(dims[0]);
+  set.dim = static_cast<std::int64_t>(dims[1]);
+  const auto cut = set.attributes.find("cut");
+  const bool activations = cut != set.attributes.end() && cut->is_string() && *cut != "head";
+  const std::int64_t offset = activations ? f.contiguous_f32_offset("/features") : -1;
+  if (offset >= 0) {
+    set.on_disk = RowsOnDisk{path, static_cast<std::uint64_t>(offset), nullptr};
+    RowReader check(*set.on_disk, set.n, set.dim);  // a truncated file is refused here
+  } else {
+    set.values = f.read_f32("/features").values;
+  }
   set.labels = f.read_i64("/labels").values;
   set.paths = f.read_strings("/paths");
   if (static_cast<std::int64_t>(set.labels.size()) != set.n ||

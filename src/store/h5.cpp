@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
@@ -309,6 +311,39 @@ void H5File::set_attribute(const std::string& object, const std::string& name, s
   if (!error.empty()) fail(error, object);
 }
 
+namespace {
+herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* client) {
+  static_cast<std::vector<std::string>*>(client)->push_back(name);
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> H5File::attribute_names(const std::string& object) const {
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  if (H5Aiterate_by_name(file_.get(), object.c_str(), H5_INDEX_NAME, H5_ITER_INC, &index,
+                         collect_attribute, &names, H5P_DEFAULT) < 0)
+    fail("listing attributes", object);
+  return names;
+}
+
+H5Class H5File::attribute_class(const std::string& object, const std::string& name) const {
+  H5Handle attr(
+      H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  if (attr.get() < 0) fail("opening attribute " + name, object);
+  H5Handle type(H5Aget_type(attr.get()));
+  switch (H5Tget_class(type.get())) {
+    case H5T_INTEGER:
+      return H5Class::integer;
+    case H5T_FLOAT:
+      return H5Class::floating;
+    case H5T_STRING:
+      return H5Class::string;
+    default:
+      return H5Class::other;
+  }
+}
+
 bool H5File::has_attribute(const std::string& object, const std::string& name) const {
   const htri_t e = H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT);
   if (e < 0) fail("attribute check " + name, object);
@@ -388,6 +423,69 @@ H5Array<T> H5File::read_numeric(const std::string& dataset, hid_t mem_type) cons
     fail("read", dataset);
   }
   return out;
+}
+
+namespace {
+// Gives `path` at least `bytes` of allocated disk blocks. HDF5 extends a file to its allocated end
+// when it closes it; on a full disk that write fails, and HDF5 1.10 crashes at exit over the
+// half-closed file. With the room reserved first its close only shrinks the file.
+void reserve_file_space(const std::filesystem::path& path, std::uint64_t bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw IoError(fmt::format("cannot open '{}': {}", path.string(), std::strerror(errno)));
+  int rc = ::fallocate(fd, 0, 0, static_cast<off_t>(bytes));
+  if (rc != 0 && errno == EOPNOTSUPP) {
+    // No fallocate here (some network filesystems): a sparse extension still keeps HDF5's close
+    // from growing the file; the blocks are claimed by the writes that follow, which report a
+    // full disk themselves.
+    struct stat st {};
+    rc = ::fstat(fd, &st);
+    if (rc == 0 && static_cast<std::uint64_t>(st.st_size) < bytes)
+      rc = ::ftruncate(fd, static_cast<off_t>(bytes));
+  }
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0)
+    throw IoError(fmt::format("cannot write '{}': {}", path.string(), std::strerror(error)));
+}
+}  // namespace
+
+std::uint64_t H5File::create_contiguous_f32(const std::string& dataset, hsize_t rows,
+                                            hsize_t cols) {
+  FERSWEEP_ASSERT(!in_memory_, "a contiguous row store is written on disk");
+  ensure_parent(dataset);
+  // The values go at the end of what HDF5 has allocated so far; reserve that much and more.
+  haddr_t eoa = 0;
+  if (H5Fget_eoa(file_.get(), &eoa) < 0) fail("reading the end of allocation", dataset);
+  reserve_file_space(path_,
+                     static_cast<std::uint64_t>(eoa) + rows * cols * sizeof(float) + (1u << 20));
+  const hsize_t dims[2] = {rows, cols};
+  H5Handle space(H5Screate_simple(2, dims, nullptr));
+  if (space.get() < 0) fail("dataspace creation", dataset);
+  H5Handle props(H5Pcreate(H5P_DATASET_CREATE));
+  if (props.get() < 0 || H5Pset_layout(props.get(), H5D_CONTIGUOUS) < 0 ||
+      H5Pset_alloc_time(props.get(), H5D_ALLOC_TIME_EARLY) < 0 ||
+      H5Pset_fill_time(props.get(), H5D_FILL_TIME_NEVER) < 0)
+    fail("setting the layout", dataset);
+  H5Handle ds(H5Dcreate2(file_.get(), dataset.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
+                         props.get(), H5P_DEFAULT));
+  if (ds.get() < 0) fail("dataset creation", dataset);
+  const haddr_t offset = H5Dget_offset(ds.get());
+  if (offset == HADDR_UNDEF) fail("allocation", dataset);
+  return static_cast<std::uint64_t>(offset);
+}
+
+std::int64_t H5File::contiguous_f32_offset(const std::string& dataset) const {
+  H5Handle ds(H5Dopen2(file_.get(), dataset.c_str(), H5P_DEFAULT));
+  if (ds.get() < 0) fail("opening dataset", dataset);
+  H5Handle props(H5Dget_create_plist(ds.get()));
+  H5Handle type(H5Dget_type(ds.get()));
+  if (props.get() < 0 || type.get() < 0) fail("reading the layout", dataset);
+  if (H5Pget_layout(props.get()) != H5D_CONTIGUOUS || H5Pget_external_count(props.get()) != 0 ||
+      H5Tequal(type.get(), H5T_IEEE_F32LE) <= 0)
+    return -1;
+  const haddr_t offset = H5Dget_offset(ds.get());
+  return offset == HADDR_UNDEF ? -1 : static_cast<std::int64_t>(offset);
 }
 
 H5Array<float> H5File::read_f32(const std::string& d) const {

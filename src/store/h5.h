@@ -89,6 +89,17 @@ class H5File {
   double double_attribute(const std::string& object, const std::string& name) const;
   std::int64_t int_attribute(const std::string& object, const std::string& name) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
+  /// The names of an object's attributes, sorted, and the kind of value one holds.
+  std::vector<std::string> attribute_names(const std::string& object) const;
+  H5Class attribute_class(const std::string& object, const std::string& name) const;
+
+  /// A contiguous float32 [rows, cols] dataset whose space is allocated now and never filled;
+  /// returns its byte offset in the file. Its values are written after close() with POSIX calls
+  /// (large row stores: HDF5 never holds them, and a full disk is a plain write error).
+  std::uint64_t create_contiguous_f32(const std::string& dataset, hsize_t rows, hsize_t cols);
+  /// The byte offset of a contiguous, allocated little-endian float32 dataset, whose values can be
+  /// read with POSIX calls; -1 for any other layout or type (chunked, compressed, ...).
+  std::int64_t contiguous_f32_offset(const std::string& dataset) const;
 
   H5Array<float> read_f32(const std::string& dataset) const;
   H5Array<double> read_f64(const std::string& dataset) const;

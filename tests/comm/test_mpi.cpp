@@ -9,6 +9,8 @@
 
 #include "comm/wire.h"
 #include "core/error.h"
+#include "run/protocol.h"
+#include "store/rows.h"
 
 namespace fersweep::comm {
 namespace {
@@ -59,6 +61,61 @@ TEST(Mpi, TryRecvReturnsNothingWhenNoMessageWaits) {
   comm.barrier();
 }
 
+// An activation store's rows between ranks (run/protocol.h; here because this is the binary that
+// runs under mpiexec): announced in a kTasks message, then sent in chunks (64 KB here: 27 of them)
+// and written into a spill file on the receiving rank, equal row for row; the sender's file is
+// read, never loaded.
+TEST(MpiRows, AStoreOnDiskTravelsInChunksIntoASpillFile) {
+  Communicator comm;
+  const int rank = g_session->placement().rank;
+  constexpr std::int64_t kRows = 211, kDim = 2000;  // 8 KB per row
+  if (rank == 1) {
+    auto set = std::make_shared<run::FeatureSet>();
+    set->id = "0123456789abcdef";
+    set->n = kRows;
+    set->dim = kDim;
+    store::RowWriter writer(set->id, kDim);
+    std::vector<float> row(kDim);
+    for (std::int64_t r = 0; r < kRows; ++r) {
+      std::iota(row.begin(), row.end(), static_cast<float>(r));
+      writer.append(row.data(), 1);
+      set->labels.push_back(r % 7);
+      set->paths.push_back(std::to_string(r));
+    }
+    set->on_disk = writer.finish();
+    run::TaskSpec t;
+    t.id = "fedcba9876543210";
+    t.kind = run::TaskKind::train;
+    t.features = set->id;
+    run::TaskInputs in;
+    in.features = set;
+    comm.send(0, run::protocol::kTag, run::protocol::encode_tasks({&t}, in, true));
+    run::protocol::send_rows(comm, 0, *set);
+  } else {
+    const Message m = comm.recv(1, run::protocol::kTag);
+    run::protocol::Message got = run::protocol::decode(m.payload, 1);
+    ASSERT_TRUE(got.tasks.features);
+    ASSERT_TRUE(got.tasks.rows_follow);
+    run::FeatureSet& set = *got.tasks.features;
+    EXPECT_TRUE(set.values.empty());
+    EXPECT_EQ(set.n, kRows);
+    EXPECT_EQ(set.labels.size(), static_cast<std::size_t>(kRows));
+    run::protocol::receive_rows(comm, 1, set);
+    ASSERT_TRUE(set.on_disk);
+    EXPECT_EQ(set.on_disk->file.parent_path(), store::spill_dir());
+    EXPECT_EQ(std::filesystem::file_size(set.on_disk->file), kRows * kDim * sizeof(float));
+    const store::RowReader reader(*set.on_disk, kRows, kDim);
+    std::vector<float> row(kDim);
+    for (std::int64_t r = 0; r < kRows; r += 10) {
+      reader.read(r, 1, row.data());
+      EXPECT_EQ(row[0], static_cast<float>(r));
+      EXPECT_EQ(row[kDim - 1], static_cast<float>(r + kDim - 1));
+    }
+    EXPECT_EQ(store::rows_per_chunk(kDim), 8);
+  }
+  comm.barrier();
+}
+
 TEST(Wire, TruncatedAndForeignMessagesAreRefusedByName) {
   WireWriter w(5);
   w.str("hello").u64(3);
@@ -102,6 +159,7 @@ TEST(Wire, HugeDeclaredLengthDoesNotAllocate) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  setenv("FERSWEEP_ROWS_CHUNK_BYTES", "65536", 1);  // MpiRows: many chunks from a small store
   fersweep::comm::g_session = std::make_unique<fersweep::comm::MpiSession>(/*force=*/true);
   // Only rank 0 prints GoogleTest's report.
   if (fersweep::comm::g_session->placement().rank != 0) {

@@ -54,6 +54,43 @@ TEST(Protocol, TasksRoundTripWithDependenciesEpochsAndFeatures) {
   EXPECT_FALSE(protocol::decode(protocol::encode_tasks({&t}, in, false), 0).tasks.features);
 }
 
+// An activation store (rows on disk) is announced without its rows, which follow (send_rows); a
+// result carrying one says so too. Sets in memory still travel inline.
+TEST(Protocol, RowsOnDiskAreAnnouncedNotInlined) {
+  auto set = std::make_shared<FeatureSet>();
+  set->id = "fedcba9876543210";
+  set->n = 2;
+  set->dim = 1000;
+  set->labels = {0, 1};
+  set->paths = {"a", "b"};
+  set->on_disk = store::RowsOnDisk{"/nonexistent/rows", 0, nullptr};
+  TaskSpec t;
+  t.id = "0123456789abcdef";
+  t.kind = TaskKind::train;
+  TaskInputs in;
+  in.features = set;
+  const std::string bytes = protocol::encode_tasks({&t}, in, true);
+  EXPECT_LT(bytes.size(), 400u);  // 8 KB of rows are not in it
+  const protocol::Message m = protocol::decode(bytes, 0);
+  ASSERT_TRUE(m.tasks.features);
+  EXPECT_TRUE(m.tasks.rows_follow);
+  EXPECT_TRUE(m.tasks.features->values.empty());
+  EXPECT_FALSE(m.tasks.features->on_disk);  // receive_rows sets it
+  EXPECT_EQ(m.tasks.features->labels, set->labels);
+  TaskOutcome o;
+  o.id = "fedcba9876543210";
+  o.ok = true;
+  o.features = set;
+  const protocol::Message r = protocol::decode(protocol::encode_result({o}, 1, "h", {}), 1);
+  ASSERT_EQ(r.outcomes.size(), 1u);
+  EXPECT_TRUE(r.outcomes[0].rows_follow);
+  set->on_disk.reset();
+  set->values.assign(2000, 1.f);
+  const protocol::Message inline_set = protocol::decode(protocol::encode_tasks({&t}, in, true), 0);
+  EXPECT_FALSE(inline_set.tasks.rows_follow);
+  EXPECT_EQ(inline_set.tasks.features->values, set->values);
+}
+
 TEST(Protocol, CheckpointsTravelBothWays) {
   TaskSpec t;
   t.id = "0123456789abcdef";

@@ -47,6 +47,35 @@ TEST(FeatureCache, StoresAndLoadsTheSameValuesUnderTheKeysHash) {
   EXPECT_EQ(files, 1);
 }
 
+// An activation store goes into the cache and comes back with its rows left in the entry file,
+// its provenance without the cache's own attributes; a truncated entry is a miss.
+TEST(FeatureCache, AStoreOnDiskIsCachedAndReadBackRowByRow) {
+  const FeatureCache cache(scratch_dir("store") / "cache");
+  FeatureSet set = small_set();
+  set.attributes["cut"] = "layer4";
+  RowWriter writer(set.id, set.dim);
+  writer.append(set.values.data(), set.n);
+  set.on_disk = writer.finish();
+  set.values.clear();
+  const std::string key = R"({"cut":"layer4"})";
+  ASSERT_TRUE(cache.store(key, set, {{"device", "cpu"}}).has_value());
+  const auto hit = cache.load(key);
+  ASSERT_TRUE(hit.has_value());
+  ASSERT_TRUE(hit->set.on_disk);
+  EXPECT_EQ(hit->set.on_disk->file, cache.entry_path(key));
+  EXPECT_EQ(hit->set.attributes, set.attributes);  // no cache_key, no cache_result
+  std::vector<float> rows(6);
+  RowReader(*hit->set.on_disk, 3, 2).gather({2, 0, 1}, rows.data());
+  EXPECT_EQ(rows, (std::vector<float>{1e-7f, 42.f, 1.5f, -2.f, 0.f, 3.25f}));
+  fs::resize_file(cache.entry_path(key), fs::file_size(cache.entry_path(key)) - 4);
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(cache.load(key).has_value());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("feature cache entry '" + cache.entry_path(key).string() + "' is damaged"),
+            std::string::npos)
+      << err;
+}
+
 TEST(FeatureCache, AnEntryForAnotherKeyOrADamagedEntryIsAMiss) {
   const FeatureCache cache(scratch_dir("store") / "cache");
   const std::string a = R"({"k":"a"})", b = R"({"k":"b"})";
