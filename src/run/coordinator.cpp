@@ -553,8 +553,16 @@ class Coordinator {
     if (msg.type == protocol::kResult) {
       // Rows of activation stores follow the message, in outcome order: all taken off the wire
       // before anything is recorded.
-      for (auto& a : msg.outcomes)
-        if (a.rows_follow) protocol::receive_rows(comm_, worker, *a.outcome.features);
+      for (auto& a : msg.outcomes) {
+        if (!a.rows_follow) continue;
+        const std::string error = protocol::receive_rows(comm_, worker, *a.outcome.features);
+        if (error.empty()) continue;
+        // Rank 0 could not keep them: the task failed (it is retried).
+        a.outcome.ok = false;
+        a.outcome.error = "its features could not be received on rank 0: " + error;
+        a.outcome.features.reset();
+        a.result_text.clear();
+      }
       for (auto& a : msg.outcomes) record(a.outcome, worker, std::move(a.result_text));
       busy_.erase(worker);
     } else if (msg.type != protocol::kRequest) {

@@ -59,7 +59,12 @@ store::FeatureSet extract_feature_set(model::FeatureExtractor* extractor,
       set.paths.push_back(manifest.images[i].relative_path);
     }
   }
-  if (spill) set.on_disk = spill->finish();
+  if (spill) {
+    if (spill->rows() != set.n)
+      throw InternalError(
+          fmt::format("extraction gave {} rows for {} images", spill->rows(), set.n));
+    set.on_disk = spill->finish();
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   set.attributes["images_per_second"] = secs > 0 ? set.n / secs : 0.0;

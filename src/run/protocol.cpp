@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "comm/mpi.h"
 #include "comm/wire.h"
 #include "core/error.h"
@@ -236,9 +238,22 @@ void send_rows(comm::Communicator& comm, int dest, const FeatureSet& set) {
   }
 }
 
-void receive_rows(comm::Communicator& comm, int source, FeatureSet& set) {
-  store::RowWriter spill(set.id, set.dim);
-  while (spill.rows() < set.n) {
+std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set) {
+  // A spill file that cannot be written (a full scratch disk) fails the tasks, not the run: the
+  // rows are still taken off the wire, so both ranks stay in step.
+  std::string error;
+  std::optional<store::RowWriter> spill;
+  auto keep = [&](auto&& write) {
+    if (!error.empty()) return;
+    try {
+      write();
+    } catch (const IoError& e) {
+      error = e.what();
+    }
+  };
+  keep([&] { spill.emplace(set.id, set.dim); });
+  std::int64_t received = 0;
+  while (received < set.n) {
     const comm::Message m = comm.recv(source, kRowsTag);
     comm::WireReader r(m.payload, source);
     if (r.type() != kRows)
@@ -249,14 +264,16 @@ void receive_rows(comm::Communicator& comm, int source, FeatureSet& set) {
     const std::vector<float> values = r.floats();
     const auto dim = static_cast<std::size_t>(std::max<std::int64_t>(1, set.dim));
     const auto count = static_cast<std::int64_t>(values.size() / dim);
-    if (id != set.id || first != spill.rows() || values.size() % dim != 0 || count == 0 ||
+    if (id != set.id || first != received || values.size() % dim != 0 || count == 0 ||
         first + count > set.n)
       throw CommError(fmt::format(
           "rank {} sent rows {}+{} of feature set {} while rows {} of {} ({} of {}) were due",
-          source, first, count, id, spill.rows(), set.id, set.n, set.dim));
-    spill.append(values.data(), count);
+          source, first, count, id, received, set.id, set.n, set.dim));
+    keep([&] { spill->append(values.data(), count); });
+    received += count;
   }
-  set.on_disk = spill.finish();
+  keep([&] { set.on_disk = spill->finish(); });
+  return error;
 }
 
 }  // namespace fersweep::run::protocol

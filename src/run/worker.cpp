@@ -20,25 +20,36 @@ constexpr std::size_t kWorkerFeatureSlots = 8;
 // Of which activation stores, on the node's disk (store::spill_dir): they can be many GB each.
 constexpr std::size_t kWorkerSpilledSlots = 2;
 
-// Keeps `set` as the most recent of the feature sets this worker holds, dropping the oldest
-// beyond the slots (a dropped store's spill file goes with it).
-void hold(std::shared_ptr<const FeatureSet> set, std::deque<std::string>& holds,
-          std::map<std::string, std::shared_ptr<const FeatureSet>>& features) {
-  holds.erase(std::remove(holds.begin(), holds.end(), set->id), holds.end());
-  holds.push_front(set->id);
-  features[set->id] = std::move(set);
+using Held = std::map<std::string, std::shared_ptr<const FeatureSet>>;
+
+// Drops the oldest feature sets beyond `slots`, and stores on disk beyond `spilled_slots` (a
+// dropped store's spill file goes with it).
+void evict(std::deque<std::string>& holds, Held& features, std::size_t slots,
+           std::size_t spilled_slots) {
   std::size_t spilled = 0;
   for (auto it = holds.begin(); it != holds.end();) {
     const bool on_disk = features.at(*it)->on_disk.has_value();
     spilled += on_disk;
-    const auto index = static_cast<std::size_t>(it - holds.begin());
-    if (index >= kWorkerFeatureSlots || (on_disk && spilled > kWorkerSpilledSlots)) {
+    if (static_cast<std::size_t>(it - holds.begin()) >= slots ||
+        (on_disk && spilled > spilled_slots)) {
       features.erase(*it);
       it = holds.erase(it);
     } else {
       ++it;
     }
   }
+}
+
+// Task outcomes of tasks that could not start.
+std::vector<TaskOutcome> failed(const std::vector<TaskSpec>& tasks, const std::string& error) {
+  std::vector<TaskOutcome> out;
+  for (const auto& t : tasks) {
+    TaskOutcome o;
+    o.id = t.id;
+    o.error = error;
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 // A worker's wait for the coordinator's next message: polls with backoff (see backoff.h).
@@ -58,7 +69,7 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
   install_stop_handlers();
   comm::Communicator comm;
   std::deque<std::string> holds;  // most recent first
-  std::map<std::string, std::shared_ptr<const FeatureSet>> features;
+  Held features;
   comm.send(0, protocol::kTag, protocol::encode_request(holds));
   while (true) {
     protocol::Message m = protocol::decode(wait_for_coordinator(comm).payload, 0);
@@ -76,11 +87,27 @@ void run_worker(Executor& executor, const comm::Placement& placement) {
     in.save_checkpoint = [&comm](const std::string& id, int epoch, std::string state) {
       comm.send(0, protocol::kTag, protocol::encode_checkpoint({id, epoch, std::move(state)}));
     };
-    if (auto& set = m.tasks.features) {
-      if (m.tasks.rows_follow) protocol::receive_rows(comm, 0, *set);
-      hold(set, holds, features);
-    }
     const auto& tasks = m.tasks.tasks;
+    if (auto& set = m.tasks.features) {
+      std::string error;
+      if (m.tasks.rows_follow) {
+        // Room first: with the new store, at most kWorkerSpilledSlots on this node's disk.
+        evict(holds, features, kWorkerFeatureSlots, kWorkerSpilledSlots - 1);
+        error = protocol::receive_rows(comm, 0, *set);
+      }
+      if (!error.empty()) {
+        const std::string why = fmt::format("rank {} could not keep feature set {}: {}",
+                                            placement.rank, set->id, error);
+        comm.send(
+            0, protocol::kTag,
+            protocol::encode_result(failed(tasks, why), placement.rank, placement.host, holds));
+        continue;
+      }
+      holds.erase(std::remove(holds.begin(), holds.end(), set->id), holds.end());
+      holds.push_front(set->id);
+      features[set->id] = set;
+      evict(holds, features, kWorkerFeatureSlots, kWorkerSpilledSlots);
+    }
     if (!tasks.empty() && tasks.front().kind == TaskKind::train) {
       auto it = features.find(tasks.front().features);
       if (it == features.end()) {

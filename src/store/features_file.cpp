@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -60,37 +61,49 @@ void check_room(const fs::path& path, std::uint64_t bytes) {
                   path.string(), needed / (1 << 30), dir.string(), free / (1 << 30)));
 }
 
-// An on-disk set: metadata through HDF5 with the rows' space allocated contiguously, then the rows
-// copied in with POSIX calls, a chunk at a time.
+// An on-disk set: the rows' space allocated contiguously first (its blocks and the metadata's
+// reserved on disk before HDF5 writes anything else), then labels, paths and attributes through
+// HDF5, then the rows copied in with POSIX calls, a chunk at a time.
 void write_rows_file(const fs::path& path, const FeatureSet& set) {
   const RowReader source(*set.on_disk, set.n, set.dim);
   const auto bytes = static_cast<std::uint64_t>(set.n * set.dim) * sizeof(float);
-  check_room(path, bytes);
   const fs::path temp = path.string() + ".tmp";
+  std::error_code ignored;
+  fs::remove(temp, ignored);  // a killed run's: its size must not count against the room
+  check_room(path, bytes);
+  // Labels (8 bytes each), paths (a global heap entry of their length plus 16 each) and the
+  // attributes, with room to spare: HDF5's own writes then fit in the reservation.
+  std::uint64_t metadata = 1 << 20;
+  for (const auto& p : set.paths) metadata += 8 + 32 + p.size();
+  metadata += 2 * set.attributes.dump().size();
   try {
-    std::uint64_t offset = 0;
+    std::uint64_t offset = 0, end = 0;
     {
       H5File f(temp, H5File::Mode::create_truncate);
-      write_metadata(f, set);
       offset = f.create_contiguous_f32("/features", static_cast<hsize_t>(set.n),
-                                       static_cast<hsize_t>(set.dim));
+                                       static_cast<hsize_t>(set.dim), metadata);
+      write_metadata(f, set);
+      end = f.flush_and_get_end();
       f.close();
     }
     Fd out{::open(temp.c_str(), O_WRONLY | O_CLOEXEC)};
     if (out.fd < 0)
       throw IoError(fmt::format("cannot open '{}': {}", temp.string(), std::strerror(errno)));
-    // The blocks were reserved before HDF5 closed the file (H5File::create_contiguous_f32).
+    // What was reserved beyond HDF5's end goes back (the file is then exactly HDF5's size).
+    struct stat st {};
+    if (::fstat(out.fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > end &&
+        ::ftruncate(out.fd, static_cast<off_t>(end)) != 0)
+      throw IoError(fmt::format("cannot write '{}': {}", temp.string(), std::strerror(errno)));
     copy_rows(source, set.n, set.dim, out.fd, offset, temp);
     const int fd = out.fd;
     out.fd = -1;
     if (::close(fd) != 0)
       throw IoError(fmt::format("cannot write '{}': {}", temp.string(), std::strerror(errno)));
+    commit_temp_file(temp, path);
   } catch (...) {
-    std::error_code ignored;
     fs::remove(temp, ignored);
     throw;
   }
-  commit_temp_file(temp, path);
 }
 
 }  // namespace
@@ -139,7 +152,7 @@ FeatureSet read_features_file(const std::filesystem::path& path) {
   const bool activations = cut != set.attributes.end() && cut->is_string() && *cut != "head";
   const std::int64_t offset = activations ? f.contiguous_f32_offset("/features") : -1;
   if (offset >= 0) {
-    set.on_disk = RowsOnDisk{path, static_cast<std::uint64_t>(offset), nullptr};
+    set.on_disk = open_rows(path, static_cast<std::uint64_t>(offset));
     RowReader check(*set.on_disk, set.n, set.dim);  // a truncated file is refused here
   } else {
     set.values = f.read_f32("/features").values;

@@ -433,7 +433,10 @@ void reserve_file_space(const std::filesystem::path& path, std::uint64_t bytes) 
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     throw IoError(fmt::format("cannot open '{}': {}", path.string(), std::strerror(errno)));
-  int rc = ::fallocate(fd, 0, 0, static_cast<off_t>(bytes));
+  int rc = 0;
+  do {
+    rc = ::fallocate(fd, 0, 0, static_cast<off_t>(bytes));
+  } while (rc != 0 && errno == EINTR);
   if (rc != 0 && errno == EOPNOTSUPP) {
     // No fallocate here (some network filesystems): a sparse extension still keeps HDF5's close
     // from growing the file; the blocks are claimed by the writes that follow, which report a
@@ -450,8 +453,8 @@ void reserve_file_space(const std::filesystem::path& path, std::uint64_t bytes) 
 }
 }  // namespace
 
-std::uint64_t H5File::create_contiguous_f32(const std::string& dataset, hsize_t rows,
-                                            hsize_t cols) {
+std::uint64_t H5File::create_contiguous_f32(const std::string& dataset, hsize_t rows, hsize_t cols,
+                                            std::uint64_t metadata_bytes) {
   FERSWEEP_ASSERT(!in_memory_, "a contiguous row store is written on disk");
   ensure_parent(dataset);
   // The values go at the end of what HDF5 has allocated so far; reserve that much and more.
@@ -473,6 +476,13 @@ std::uint64_t H5File::create_contiguous_f32(const std::string& dataset, hsize_t 
   const haddr_t offset = H5Dget_offset(ds.get());
   if (offset == HADDR_UNDEF) fail("allocation", dataset);
   return static_cast<std::uint64_t>(offset);
+}
+
+std::uint64_t H5File::flush_and_get_end() {
+  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) fail("flush", "/");
+  haddr_t eoa = 0;
+  if (H5Fget_eoa(file_.get(), &eoa) < 0) fail("reading the end of allocation", "/");
+  return static_cast<std::uint64_t>(eoa);
 }
 
 std::int64_t H5File::contiguous_f32_offset(const std::string& dataset) const {

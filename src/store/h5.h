@@ -95,8 +95,13 @@ class H5File {
 
   /// A contiguous float32 [rows, cols] dataset whose space is allocated now and never filled;
   /// returns its byte offset in the file. Its values are written after close() with POSIX calls
-  /// (large row stores: HDF5 never holds them, and a full disk is a plain write error).
-  std::uint64_t create_contiguous_f32(const std::string& dataset, hsize_t rows, hsize_t cols);
+  /// (large row stores: HDF5 never holds them, and a full disk is a plain write error). The disk
+  /// blocks for it and for `metadata_bytes` more are reserved first: call it before writing
+  /// anything else, so that on a full disk it fails while HDF5 has nothing to flush.
+  std::uint64_t create_contiguous_f32(const std::string& dataset, hsize_t rows, hsize_t cols,
+                                      std::uint64_t metadata_bytes);
+  /// Flushes, and returns where the file's allocated space ends (what a complete file's size is).
+  std::uint64_t flush_and_get_end();
   /// The byte offset of a contiguous, allocated little-endian float32 dataset, whose values can be
   /// read with POSIX calls; -1 for any other layout or type (chunked, compressed, ...).
   std::int64_t contiguous_f32_offset(const std::string& dataset) const;

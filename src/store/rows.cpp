@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,19 +33,17 @@ std::string system_reason() {
   return std::strerror(errno);
 }
 
-// Removes a spill file when the last RowsOnDisk naming it goes.
-struct RemoveFile {
-  explicit RemoveFile(fs::path p) : path(std::move(p)) {}
-  RemoveFile(const RemoveFile&) = delete;
-  RemoveFile& operator=(const RemoveFile&) = delete;
-  fs::path path;
-  ~RemoveFile() {
-    std::error_code ignored;
-    fs::remove(path, ignored);
-  }
-};
-
 }  // namespace
+
+OpenFile::~OpenFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+RowsOnDisk open_rows(const fs::path& path, std::uint64_t offset) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(fmt::format("cannot open '{}': {}", path.string(), system_reason()));
+  return RowsOnDisk{path, offset, std::make_shared<const OpenFile>(fd)};
+}
 
 fs::path spill_dir() {
   static SpillDir dir;
@@ -78,7 +77,8 @@ std::int64_t rows_per_chunk(std::int64_t dim) {
   static const std::size_t bytes = [] {
     const char* v = std::getenv("FERSWEEP_ROWS_CHUNK_BYTES");
     const long long n = v != nullptr ? std::atoll(v) : 0;
-    return n > 0 ? static_cast<std::size_t>(n) : kRowsChunkBytes;
+    // At most 1 GiB: one MPI message counts its bytes in an int.
+    return n > 0 ? std::min<std::size_t>(static_cast<std::size_t>(n), 1u << 30) : kRowsChunkBytes;
   }();
   const auto row = static_cast<std::size_t>(std::max<std::int64_t>(1, dim)) * sizeof(float);
   return static_cast<std::int64_t>(std::max<std::size_t>(1, bytes / row));
@@ -87,17 +87,15 @@ std::int64_t rows_per_chunk(std::int64_t dim) {
 RowWriter::RowWriter(const std::string& name, std::int64_t dim) : dim_(dim) {
   static std::atomic<unsigned> counter{0};
   path_ = spill_dir() / fmt::format("{}-{}.rows", name, counter++);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0)
     throw IoError(
         fmt::format("cannot create spill file '{}': {}", path_.string(), system_reason()));
+  ::unlink(path_.c_str());  // nameless from now on: nothing to clean up, whatever happens
 }
 
 RowWriter::~RowWriter() {
-  if (fd_ < 0) return;
-  ::close(fd_);
-  std::error_code ignored;
-  fs::remove(path_, ignored);  // not finished: an error came first
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void RowWriter::append(const float* rows, std::int64_t count) {
@@ -119,39 +117,24 @@ RowsOnDisk RowWriter::finish() {
   const int fd = fd_;
   fd_ = -1;
   // Spill files are scratch: no fsync (a crash loses the task, which runs again).
-  if (::close(fd) != 0) {
-    std::error_code ignored;
-    fs::remove(path_, ignored);
-    throw IoError(fmt::format("cannot close spill file '{}': {}", path_.string(), system_reason()));
-  }
-  RowsOnDisk out;
-  out.file = path_;
-  out.owner = std::make_shared<const RemoveFile>(path_);
-  return out;
+  return RowsOnDisk{path_, 0, std::make_shared<const OpenFile>(fd)};
 }
 
 RowReader::RowReader(RowsOnDisk rows, std::int64_t n, std::int64_t dim)
     : rows_(std::move(rows)), n_(n), dim_(dim) {
-  fd_ = ::open(rows_.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0)
-    throw IoError(fmt::format("cannot open '{}': {}", rows_.file.string(), system_reason()));
-  const off_t size = ::lseek(fd_, 0, SEEK_END);
+  FERSWEEP_ASSERT(rows_.open != nullptr, "rows on disk without an open file");
+  struct stat st {};
   const std::uint64_t needed = rows_.offset + static_cast<std::uint64_t>(n_ * dim_) * sizeof(float);
-  if (size < 0 || static_cast<std::uint64_t>(size) < needed) {
-    ::close(fd_);
+  if (::fstat(rows_.open->fd(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < needed)
     throw IoError(fmt::format("'{}' is truncated: {} bytes, its {} rows of {} floats need {}",
-                              rows_.file.string(), static_cast<long long>(size), n_, dim_, needed));
-  }
-}
-
-RowReader::~RowReader() {
-  if (fd_ >= 0) ::close(fd_);
+                              rows_.file.string(), static_cast<long long>(st.st_size), n_, dim_,
+                              needed));
 }
 
 void RowReader::read_bytes(std::uint64_t at, std::size_t bytes, void* out) const {
   auto* p = static_cast<char*>(out);
   while (bytes > 0) {
-    const ssize_t n = ::pread(fd_, p, bytes, static_cast<off_t>(at));
+    const ssize_t n = ::pread(rows_.open->fd(), p, bytes, static_cast<off_t>(at));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0)
       throw IoError(fmt::format("cannot read '{}' at byte {}: {}", rows_.file.string(), at,

@@ -11,25 +11,43 @@
 
 namespace fersweep::store {
 
-/// Where rows lie: float32 [n, dim] row-major, little-endian, from byte `offset` of `file` (a
-/// spill file, or the contiguous /features dataset of a features file).
-struct RowsOnDisk {
-  std::filesystem::path file;
-  std::uint64_t offset = 0;
-  /// Keeps a spill file alive: it is removed when the last copy of this is gone (null for a file
-  /// that stays, such as a results directory's features file).
-  std::shared_ptr<const void> owner;
+/// A file descriptor, closed when the last owner lets go.
+class OpenFile {
+ public:
+  explicit OpenFile(int fd) : fd_(fd) {}
+  ~OpenFile();
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
 };
 
+/// Where rows lie: float32 [n, dim] row-major, little-endian, from byte `offset` of an open file
+/// (a spill file, or the contiguous /features dataset of a features file). Rows are read through
+/// the descriptor, never by reopening the name: a file renamed over it (another run storing the
+/// same cache entry) cannot shift them, and a spill file needs no name at all.
+struct RowsOnDisk {
+  std::filesystem::path file;  ///< its name, for messages (a spill file's is already unlinked)
+  std::uint64_t offset = 0;
+  std::shared_ptr<const OpenFile> open;
+};
+
+/// Opens `path` for reading rows from byte `offset`; IoError naming it.
+RowsOnDisk open_rows(const std::filesystem::path& path, std::uint64_t offset);
+
 /// A directory of this process for spill files: $FERSWEEP_SCRATCH, else $TMPDIR, else /tmp, then
-/// fersweep-<host>-<pid>/ (several ranks share a node). Created on first use, removed at exit; a
-/// killed process leaves it behind. On a cluster, point it at node-local disk.
+/// fersweep-<host>-<pid>/ (several ranks share a node). Created on first use, removed at exit.
+/// Spill files are unlinked as soon as they are created, so their space goes back to the disk
+/// when the process ends however it ends (MPI_Abort, kill -9); only an empty directory can stay.
+/// On a cluster, point it at node-local disk.
 std::filesystem::path spill_dir();
 
 /// Appends rows to a new spill file in order; memory: what the caller passes in.
 class RowWriter {
  public:
-  /// A new file in spill_dir() named after `name` (a feature set id).
+  /// A new file in spill_dir() named after `name` (a feature set id), unlinked at once.
   RowWriter(const std::string& name, std::int64_t dim);
   ~RowWriter();
   RowWriter(const RowWriter&) = delete;
@@ -37,7 +55,7 @@ class RowWriter {
   /// Writes `count` rows; IoError naming the file and the system's reason (disk full, ...).
   void append(const float* rows, std::int64_t count);
   std::int64_t rows() const { return rows_; }
-  /// Closes the file; the rows, owning it from now on.
+  /// The rows written, readable through the same descriptor.
   RowsOnDisk finish();
 
  private:
@@ -50,11 +68,8 @@ class RowWriter {
 /// Reads rows of `n` × `dim` on disk with pread (thread-safe; the page cache does the caching).
 class RowReader {
  public:
-  /// IoError naming the file when it cannot be opened or is shorter than its rows.
+  /// IoError naming the file when it is shorter than its rows.
   RowReader(RowsOnDisk rows, std::int64_t n, std::int64_t dim);
-  ~RowReader();
-  RowReader(const RowReader&) = delete;
-  RowReader& operator=(const RowReader&) = delete;
   /// Rows [first, first + count) into `out` (count × dim floats).
   void read(std::int64_t first, std::int64_t count, float* out) const;
   /// Rows `idx`, in that order, into `out` (idx.size() × dim floats); runs of consecutive rows
@@ -67,7 +82,6 @@ class RowReader {
   RowsOnDisk rows_;
   std::int64_t n_;
   std::int64_t dim_;
-  int fd_ = -1;
 };
 
 /// Copies rows from `from` into `fd` at byte `offset`, `chunk_rows` at a time (memory: one

@@ -3,6 +3,9 @@
 #include "comm/mpi.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include <memory>
 #include <numeric>
@@ -100,10 +103,9 @@ TEST(MpiRows, AStoreOnDiskTravelsInChunksIntoASpillFile) {
     EXPECT_TRUE(set.values.empty());
     EXPECT_EQ(set.n, kRows);
     EXPECT_EQ(set.labels.size(), static_cast<std::size_t>(kRows));
-    run::protocol::receive_rows(comm, 1, set);
+    EXPECT_EQ(run::protocol::receive_rows(comm, 1, set), "");
     ASSERT_TRUE(set.on_disk);
     EXPECT_EQ(set.on_disk->file.parent_path(), store::spill_dir());
-    EXPECT_EQ(std::filesystem::file_size(set.on_disk->file), kRows * kDim * sizeof(float));
     const store::RowReader reader(*set.on_disk, kRows, kDim);
     std::vector<float> row(kDim);
     for (std::int64_t r = 0; r < kRows; r += 10) {
@@ -112,6 +114,48 @@ TEST(MpiRows, AStoreOnDiskTravelsInChunksIntoASpillFile) {
       EXPECT_EQ(row[kDim - 1], static_cast<float>(r + kDim - 1));
     }
     EXPECT_EQ(store::rows_per_chunk(kDim), 8);
+  }
+  comm.barrier();
+}
+
+// A receiving rank that cannot write its spill file (here: a 64 KB file-size limit) still takes
+// every chunk off the wire and says why; the next store then arrives whole.
+TEST(MpiRows, ASpillFileThatCannotBeWrittenFailsTheTransferNotTheRanks) {
+  Communicator comm;
+  const int rank = g_session->placement().rank;
+  constexpr std::int64_t kRows = 64, kDim = 2000;
+  auto set = std::make_shared<run::FeatureSet>();
+  set->id = "0123456789abcdef";
+  set->n = kRows;
+  set->dim = kDim;
+  set->labels.assign(kRows, 1);
+  set->paths.assign(kRows, "p");
+  if (rank == 1) {
+    store::RowWriter writer(set->id, kDim);
+    std::vector<float> row(kDim, 0.25f);
+    for (std::int64_t r = 0; r < kRows; ++r) writer.append(row.data(), 1);
+    set->on_disk = writer.finish();
+    for (int attempt = 0; attempt < 2; ++attempt) run::protocol::send_rows(comm, 0, *set);
+  } else {
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limited = saved;
+    limited.rlim_cur = 64 << 10;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+    run::FeatureSet first = *set;
+    const std::string error = run::protocol::receive_rows(comm, 1, first);
+    setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, old_handler);
+    EXPECT_NE(error.find("cannot write spill file '"), std::string::npos) << error;
+    EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+    EXPECT_FALSE(first.on_disk);
+    run::FeatureSet second = *set;
+    EXPECT_EQ(run::protocol::receive_rows(comm, 1, second), "");
+    ASSERT_TRUE(second.on_disk);
+    std::vector<float> row(kDim);
+    store::RowReader(*second.on_disk, kRows, kDim).read(kRows - 1, 1, row.data());
+    EXPECT_EQ(row[kDim - 1], 0.25f);
   }
   comm.barrier();
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <numeric>
@@ -44,23 +46,44 @@ FeatureSet spilled_set(std::int64_t n, std::int64_t dim) {
   return set;
 }
 
-TEST(Rows, SpilledRowsAreGatheredInAnyOrderAndTheFileGoesWithItsLastOwner) {
-  FeatureSet set = spilled_set(50, 6);
-  const fs::path file = set.on_disk->file;
-  EXPECT_EQ(file.parent_path(), spill_dir());
-  ASSERT_TRUE(fs::exists(file));
-  EXPECT_EQ(fs::file_size(file), 50u * 6 * sizeof(float));
-  {
-    const RowReader reader(*set.on_disk, set.n, set.dim);
-    const std::vector<std::size_t> idx = {7, 8, 9, 3, 49, 0, 0};
-    std::vector<float> out(idx.size() * 6);
-    reader.gather(idx, out.data());
-    for (std::size_t i = 0; i < idx.size(); ++i)
-      for (std::size_t c = 0; c < 6; ++c)
-        ASSERT_EQ(out[i * 6 + c], static_cast<float>(idx[i] * 1000 + c)) << i << "," << c;
-  }
-  set.on_disk.reset();
-  EXPECT_FALSE(fs::exists(file));
+std::int64_t file_size(const RowsOnDisk& rows) {
+  struct stat st {};
+  return ::fstat(rows.open->fd(), &st) == 0 ? st.st_size : -1;
+}
+
+// A spill file has no name once created (an aborted or killed process leaves nothing behind):
+// its rows are read through the descriptor, in any order.
+TEST(Rows, SpilledRowsAreNamelessAndGatheredInAnyOrder) {
+  const FeatureSet set = spilled_set(50, 6);
+  EXPECT_EQ(set.on_disk->file.parent_path(), spill_dir());
+  EXPECT_FALSE(fs::exists(set.on_disk->file));
+  EXPECT_TRUE(fs::is_empty(spill_dir()));
+  EXPECT_EQ(file_size(*set.on_disk), 50 * 6 * static_cast<std::int64_t>(sizeof(float)));
+  const RowReader reader(*set.on_disk, set.n, set.dim);
+  const std::vector<std::size_t> idx = {7, 8, 9, 3, 49, 0, 0};
+  std::vector<float> out(idx.size() * 6);
+  reader.gather(idx, out.data());
+  for (std::size_t i = 0; i < idx.size(); ++i)
+    for (std::size_t c = 0; c < 6; ++c)
+      ASSERT_EQ(out[i * 6 + c], static_cast<float>(idx[i] * 1000 + c)) << i << "," << c;
+}
+
+// Rows are read through the descriptor opened when the file was read: a file renamed over it
+// (another run storing the same cache entry) does not change them.
+TEST(Rows, AFileRenamedOverAStoreDoesNotShiftItsRows) {
+  const fs::path dir = scratch("renamed");
+  write_features_file(dir / "f.h5", spilled_set(40, 33));
+  const FeatureSet back = read_features_file(dir / "f.h5");
+  FeatureSet other = spilled_set(40, 33);
+  other.attributes["padding"] = std::string(5000, 'x');  // moves the rows within the file
+  other.on_disk.reset();
+  other.values.assign(40 * 33, -1.f);
+  write_features_file(dir / "g.h5", other);
+  fs::rename(dir / "g.h5", dir / "f.h5");
+  std::vector<float> row(33);
+  RowReader(*back.on_disk, back.n, back.dim).read(17, 1, row.data());
+  EXPECT_EQ(row[5], 17005.f);
+  fs::remove_all(dir);
 }
 
 TEST(Rows, AStoreIsWrittenContiguousReadByHdf5AndLeftOnDiskWhenReadBack) {
@@ -135,7 +158,7 @@ TEST(Rows, ATruncatedStoreOrSpillFileIsRefusedByName) {
         << e.what();
   }
   const FeatureSet spilled = spilled_set(40, 33);
-  fs::resize_file(spilled.on_disk->file, 39 * 33 * sizeof(float));
+  ASSERT_EQ(::ftruncate(spilled.on_disk->open->fd(), 39 * 33 * sizeof(float)), 0);
   try {
     RowReader reader(*spilled.on_disk, spilled.n, spilled.dim);
     FAIL() << "a truncated spill file was read";
