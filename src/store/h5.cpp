@@ -312,6 +312,19 @@ void H5File::set_attribute(const std::string& object, const std::string& name, s
 }
 
 namespace {
+H5Class class_of(hid_t type) {
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+      return H5Class::integer;
+    case H5T_FLOAT:
+      return H5Class::floating;
+    case H5T_STRING:
+      return H5Class::string;
+    default:
+      return H5Class::other;
+  }
+}
+
 herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* client) {
   static_cast<std::vector<std::string>*>(client)->push_back(name);
   return 0;
@@ -332,16 +345,8 @@ H5Class H5File::attribute_class(const std::string& object, const std::string& na
       H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
   if (attr.get() < 0) fail("opening attribute " + name, object);
   H5Handle type(H5Aget_type(attr.get()));
-  switch (H5Tget_class(type.get())) {
-    case H5T_INTEGER:
-      return H5Class::integer;
-    case H5T_FLOAT:
-      return H5Class::floating;
-    case H5T_STRING:
-      return H5Class::string;
-    default:
-      return H5Class::other;
-  }
+  if (type.get() < 0) fail("reading the type of attribute " + name, object);
+  return class_of(type.get());
 }
 
 bool H5File::has_attribute(const std::string& object, const std::string& name) const {
@@ -398,16 +403,7 @@ H5Class H5File::dataset_class(const std::string& dataset) const {
   if (ds.get() < 0) fail("opening dataset", dataset);
   H5Handle type(H5Dget_type(ds.get()));
   if (type.get() < 0) fail("reading type", dataset);
-  switch (H5Tget_class(type.get())) {
-    case H5T_INTEGER:
-      return H5Class::integer;
-    case H5T_FLOAT:
-      return H5Class::floating;
-    case H5T_STRING:
-      return H5Class::string;
-    default:
-      return H5Class::other;
-  }
+  return class_of(type.get());
 }
 
 template <class T>

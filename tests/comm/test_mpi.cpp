@@ -3,14 +3,12 @@
 #include "comm/mpi.h"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-
-#include <csignal>
 
 #include <memory>
 #include <numeric>
 
 #include "comm/wire.h"
+#include "common/test_support.h"
 #include "core/error.h"
 #include "run/protocol.h"
 #include "store/rows.h"
@@ -137,16 +135,12 @@ TEST(MpiRows, ASpillFileThatCannotBeWrittenFailsTheTransferNotTheRanks) {
     set->on_disk = writer.finish();
     for (int attempt = 0; attempt < 2; ++attempt) run::protocol::send_rows(comm, 0, *set);
   } else {
-    rlimit saved{};
-    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-    const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit limited = saved;
-    limited.rlim_cur = 64 << 10;
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
     run::FeatureSet first = *set;
-    const std::string error = run::protocol::receive_rows(comm, 1, first);
-    setrlimit(RLIMIT_FSIZE, &saved);
-    std::signal(SIGXFSZ, old_handler);
+    std::string error;
+    {
+      const test_support::ScopedFileSizeLimit limit(64 << 10);
+      error = run::protocol::receive_rows(comm, 1, first);
+    }
     EXPECT_NE(error.find("cannot write spill file '"), std::string::npos) << error;
     EXPECT_NE(error.find("File too large"), std::string::npos) << error;
     EXPECT_FALSE(first.on_disk);

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +21,29 @@
 namespace fersweep::test_support {
 
 namespace fs = std::filesystem;
+
+/// A file-size limit (RLIMIT_FSIZE) of `bytes` for the scope, with SIGXFSZ ignored so that a write
+/// past it fails with EFBIG ("File too large") as on a full disk; restored afterwards.
+class ScopedFileSizeLimit {
+ public:
+  explicit ScopedFileSizeLimit(rlim_t bytes) {
+    EXPECT_EQ(getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limited = saved_;
+    limited.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  }
+  ~ScopedFileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  ScopedFileSizeLimit(const ScopedFileSizeLimit&) = delete;
+  ScopedFileSizeLimit& operator=(const ScopedFileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  void (*old_handler_)(int) = nullptr;
+};
 
 /// Binds this process to the first CPU it may run on for the scope (as mpirun binds each of two
 /// ranks to one core), restoring the previous affinity mask afterwards.

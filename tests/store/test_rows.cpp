@@ -11,6 +11,7 @@
 #include <csignal>
 #include <numeric>
 
+#include "common/test_support.h"
 #include "core/error.h"
 #include "store/features_file.h"
 #include "store/h5.h"
@@ -180,20 +181,13 @@ TEST(Rows, AStoreTheDiskCannotHoldFailsCleanly) {
   write_features_file(dir / "f.h5", small);
   const auto before = fs::file_size(dir / "f.h5");
   const FeatureSet big = spilled_set(200, 4096);  // 3.3 MB
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit limited = saved;
-  limited.rlim_cur = 1 << 20;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
   std::string message;
   try {
+    const test_support::ScopedFileSizeLimit limit(1 << 20);
     write_features_file(dir / "f.h5", big);
   } catch (const IoError& e) {
     message = e.what();
   }
-  setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, old_handler);
   EXPECT_NE(message.find("f.h5.tmp': File too large"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(dir / "f.h5.tmp"));
   EXPECT_EQ(fs::file_size(dir / "f.h5"), before);
