@@ -7,18 +7,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/test_support.h"
 #include "core/error.h"
 
 namespace fersweep::run {
 namespace {
 namespace fs = std::filesystem;
-
-fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("fersweep-ckpt-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -57,7 +51,7 @@ TEST(Checkpoints, FilesRoundTripAndRefuseDamage) {
 }
 
 TEST(Checkpoints, StoreKeepsTheLatestAndForgetsUnusableFiles) {
-  const fs::path dir = fresh_dir("store");
+  const fs::path dir = test_support::scratch_dir("run");
   {
     CheckpointStore store(dir);
     EXPECT_FALSE(store.load("aaaa"));
@@ -87,7 +81,7 @@ TEST(Checkpoints, StoreKeepsTheLatestAndForgetsUnusableFiles) {
 // early_stop's notes beside the checkpoints: listed again by a resumed run, a damaged one
 // forgotten, all gone with --force-new.
 TEST(Checkpoints, NotesAreKeptBesideTheStatesAndClearedWithThem) {
-  const fs::path dir = fresh_dir("notes");
+  const fs::path dir = test_support::scratch_dir("run");
   const nlohmann::json note = {{"scores", {{"2", 0.5}}}};
   {
     CheckpointStore store(dir);

@@ -20,13 +20,6 @@ namespace fersweep::store {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("fersweep-test-rows-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 // A store of n rows of dim floats, row r holding r * 1000 + column.
 FeatureSet spilled_set(std::int64_t n, std::int64_t dim) {
   FeatureSet set;
@@ -72,7 +65,7 @@ TEST(Rows, SpilledRowsAreNamelessAndGatheredInAnyOrder) {
 // Rows are read through the descriptor opened when the file was read: a file renamed over it
 // (another run storing the same cache entry) does not change them.
 TEST(Rows, AFileRenamedOverAStoreDoesNotShiftItsRows) {
-  const fs::path dir = scratch("renamed");
+  const fs::path dir = test_support::scratch_dir("store");
   write_features_file(dir / "f.h5", spilled_set(40, 33));
   const FeatureSet back = read_features_file(dir / "f.h5");
   FeatureSet other = spilled_set(40, 33);
@@ -88,7 +81,7 @@ TEST(Rows, AFileRenamedOverAStoreDoesNotShiftItsRows) {
 }
 
 TEST(Rows, AStoreIsWrittenContiguousReadByHdf5AndLeftOnDiskWhenReadBack) {
-  const fs::path dir = scratch("store");
+  const fs::path dir = test_support::scratch_dir("store");
   const FeatureSet set = spilled_set(40, 33);
   write_features_file(dir / "f.h5", set);
   EXPECT_FALSE(fs::exists(dir / "f.h5.tmp"));
@@ -119,7 +112,7 @@ TEST(Rows, AStoreIsWrittenContiguousReadByHdf5AndLeftOnDiskWhenReadBack) {
 }
 
 TEST(Rows, HeadFeaturesAndOldChunkedStoresAreStillReadWhole) {
-  const fs::path dir = scratch("whole");
+  const fs::path dir = test_support::scratch_dir("store");
   FeatureSet head;
   head.id = "head";
   head.n = 3;
@@ -145,7 +138,7 @@ TEST(Rows, HeadFeaturesAndOldChunkedStoresAreStillReadWhole) {
 }
 
 TEST(Rows, ATruncatedStoreOrSpillFileIsRefusedByName) {
-  const fs::path dir = scratch("truncated");
+  const fs::path dir = test_support::scratch_dir("store");
   write_features_file(dir / "f.h5", spilled_set(40, 33));
   fs::resize_file(dir / "f.h5", fs::file_size(dir / "f.h5") - 100);
   try {
@@ -176,7 +169,7 @@ TEST(Rows, ATruncatedStoreOrSpillFileIsRefusedByName) {
 // The disk fills (here: the process's file-size limit) while a store is written: an IoError with
 // the system's reason, no temp file, and the previous file untouched.
 TEST(Rows, AStoreTheDiskCannotHoldFailsCleanly) {
-  const fs::path dir = scratch("full");
+  const fs::path dir = test_support::scratch_dir("store");
   const FeatureSet small = spilled_set(4, 8);
   write_features_file(dir / "f.h5", small);
   const auto before = fs::file_size(dir / "f.h5");
@@ -204,7 +197,7 @@ long peak_rss_kb() {
 // 160 MB of rows spilled, written into a features file, read back and gathered in batches: the
 // process's peak resident memory grows by about one copy chunk (16 MB), never by the store.
 TEST(Rows, MemoryStaysBoundedByAChunkWhateverTheStoreSize) {
-  const fs::path dir = scratch("bounded");
+  const fs::path dir = test_support::scratch_dir("store");
   constexpr std::int64_t kDim = 100'000, kRows = 400;  // 400 KB per row, 160 MB in all
   const long before = peak_rss_kb();
   FeatureSet set;
