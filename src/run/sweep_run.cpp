@@ -316,6 +316,11 @@ struct CacheLink {
     context.fingerprint = run.fingerprint;
     context.variants = run.variants;
     context.weights = run.weights;
+    const store::SweptTemps swept = cache.sweep_stale_temps();
+    if (swept.files > 0)
+      log::info(
+          "feature cache '{}': removed {} unfinished temp file(s) of killed runs ({:.1f} MiB)",
+          cache.dir().string(), swept.files, static_cast<double>(swept.bytes) / (1 << 20));
   }
   store::FeatureCache cache;
   std::map<std::string, std::string> keys;  // extract task id -> canonical key

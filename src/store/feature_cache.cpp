@@ -2,10 +2,14 @@
 #include "store/feature_cache.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -21,6 +25,26 @@ namespace {
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::string(v) : std::string();
+}
+
+std::string host_name() {
+  char host[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(host, sizeof host) != 0) return "unknown";
+  return host;
+}
+
+// Temp files are ".tmp-<host>@<pid>-<n>-<entry>" (a host name holds no '@'); earlier versions
+// wrote ".tmp-<pid>-<n>-<entry>", swept by age alone.
+constexpr std::string_view kTempPrefix = ".tmp-";
+
+// Whether the temp file `name` belongs to a process of this host that has exited.
+bool writer_gone(const std::string& name, const std::string& host) {
+  const auto at = name.find('@');
+  if (at == std::string::npos ||
+      name.compare(kTempPrefix.size(), at - kTempPrefix.size(), host) != 0)
+    return false;
+  const long pid = std::strtol(name.c_str() + at + 1, nullptr, 10);
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace
@@ -78,8 +102,9 @@ std::optional<fs::path> FeatureCache::store(const std::string& key, const Featur
   static std::atomic<unsigned> counter{0};
   const fs::path file = entry_path(key);
   // Unique per process and call: two runs storing the same entry never share a temp file.
-  const fs::path temp =
-      dir_ / fmt::format(".tmp-{}-{}-{}", ::getpid(), counter++, file.filename().string());
+  static const std::string host = host_name();
+  const fs::path temp = dir_ / fmt::format("{}{}@{}-{}-{}", kTempPrefix, host, ::getpid(),
+                                           counter++, file.filename().string());
   try {
     std::error_code ec;
     fs::create_directories(dir_, ec);
@@ -100,6 +125,27 @@ std::optional<fs::path> FeatureCache::store(const std::string& key, const Featur
     }
     return std::nullopt;
   }
+}
+
+SweptTemps FeatureCache::sweep_stale_temps(std::chrono::seconds max_age) const {
+  SweptTemps swept;
+  const std::string host = host_name();
+  const auto now = fs::file_time_type::clock::now();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(kTempPrefix, 0) != 0) continue;
+    std::error_code gone;
+    const auto modified = fs::last_write_time(it->path(), gone);
+    const auto bytes = fs::file_size(it->path(), gone);
+    if (gone) continue;
+    if (!writer_gone(name, host) && now - modified < max_age) continue;
+    if (fs::remove(it->path(), gone) && !gone) {
+      ++swept.files;
+      swept.bytes += bytes;
+    }
+  }
+  return swept;
 }
 
 }  // namespace fersweep::store

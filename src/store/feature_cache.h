@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -22,6 +24,12 @@ struct CachedFeatures {
   FeatureSet set;
   nlohmann::json result;       ///< the provenance stored with it (weights, device, ...)
   std::filesystem::path file;  ///< the entry it was read from
+};
+
+/// What FeatureCache::sweep_stale_temps removed.
+struct SweptTemps {
+  int files = 0;
+  std::uintmax_t bytes = 0;
 };
 
 /// One cache directory. Entries are `<sha256 of the canonical key>.h5` feature files carrying the
@@ -43,6 +51,12 @@ class FeatureCache {
   /// never see a half-written entry). Returns the entry path, or nullopt after a warning.
   std::optional<std::filesystem::path> store(const std::string& key, const FeatureSet& set,
                                              const nlohmann::json& result) const;
+
+  /// Removes the temp files of stores that never finished (a run killed while writing; an
+  /// activation store's can be GBs): those of this host whose process is gone, and any not
+  /// modified for `max_age` (a writer writes without pause, so it died on another node).
+  /// Other runs' live temps stay. Files that vanish meanwhile are skipped.
+  SweptTemps sweep_stale_temps(std::chrono::seconds max_age = std::chrono::hours(24)) const;
 
  private:
   std::filesystem::path dir_;

@@ -2,13 +2,15 @@
 """The feature cache shared across runs, end to end: a second run of a tiny sweep into another
 --out dispatches no extract task and gives bit-identical results; `fersweep extract` reuses a
 sweep's entry; a damaged entry is warned about and recomputed; an unwritable cache only warns;
-another image size or other weights miss.
+another image size or other weights miss; a killed run's unfinished temp file is swept, a live
+writer's is not.
 
 Usage: test_feature_cache.py FERSWEEP_EXE SCRATCH_DIR
 """
 import glob
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -87,8 +89,21 @@ def test_1_second_run_dispatches_no_extraction_and_gives_identical_results():
     assert rc == 0, log
     assert [r["result"]["from_cache"] for r in journal(first, "extract")] == [False, False]
     assert len([n for n in os.listdir(CACHE) if n.endswith(".h5")]) == 2, os.listdir(CACHE)
+    # A temp file of a store killed on this host, and one another process is still writing.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    killed = os.path.join(CACHE, f".tmp-{host}@{dead.pid}-0-{'a' * 64}.h5")
+    live = os.path.join(CACHE, f".tmp-{host}@{os.getpid()}-0-{'b' * 64}.h5")
+    for path in (killed, live):
+        with open(path, "wb") as f:
+            f.write(b"\0" * (3 << 20))
     second, rc, log = run("second")
     assert rc == 0, log
+    assert f"feature cache '{CACHE}': removed 1 unfinished temp file(s) of killed runs (3.0 MiB)" \
+        in log, log
+    assert not os.path.exists(killed) and os.path.exists(live)
+    os.remove(live)
     assert log.count("reused from") == 2, log
     ex = journal(second, "extract")
     assert len(ex) == 2 and all(r["result"]["from_cache"] for r in ex), ex

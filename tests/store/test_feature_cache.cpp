@@ -2,8 +2,14 @@
 // miss or a warning rather than an error.
 #include "store/feature_cache.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
 
 #include "common/test_support.h"
 #include "core/hash.h"
@@ -109,6 +115,38 @@ TEST(FeatureCache, AnUnwritableCacheWarnsOnceAndStoresNothing) {
   EXPECT_NE(err.find("cannot store features"), std::string::npos) << err;
   EXPECT_EQ(err.find("cannot store features"), err.rfind("cannot store features")) << err;
   EXPECT_FALSE(cache.load("{}").has_value());
+}
+
+TEST(FeatureCache, SweepsTheTempFilesOfKilledRunsAndLeavesLiveOnes) {
+  const fs::path dir = scratch_dir("store");
+  const FeatureCache cache(dir);
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  const pid_t child = fork();  // a process of this host that has exited
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  auto file = [&](const std::string& name, std::size_t bytes, int days_old) {
+    write_file(dir / name, std::string(bytes, 'x'));
+    fs::last_write_time(dir / name,
+                        fs::file_time_type::clock::now() - std::chrono::hours(24 * days_old));
+    return name;
+  };
+  file(fmt::format(".tmp-{}@{}-0-a.h5", host, child), 1000, 0);  // this host, writer gone
+  const std::string live = file(fmt::format(".tmp-{}@{}-1-b.h5", host, getpid()), 10, 0);
+  const std::string writing = file(".tmp-node17@4242-0-c.h5", 10, 0);  // another node's
+  file(".tmp-node17@4242-1-d.h5", 300, 2);                             // another node's, abandoned
+  file(".tmp-4242-0-e.h5", 20, 2);  // an earlier version's, abandoned
+  const std::string fresh_old_style = file(".tmp-4242-1-f.h5", 20, 0);
+  file("0123.h5", 10, 30);  // an entry and a file of the user's: never swept
+  file("notes.txt", 10, 30);
+  const SweptTemps swept = cache.sweep_stale_temps();
+  EXPECT_EQ(swept.files, 3);
+  EXPECT_EQ(swept.bytes, 1320u);
+  std::set<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.insert(e.path().filename().string());
+  EXPECT_EQ(left, (std::set<std::string>{live, writing, fresh_old_style, "0123.h5", "notes.txt"}));
+  // A cache folder that does not exist yet has nothing to sweep.
+  EXPECT_EQ(FeatureCache(dir / "none").sweep_stale_temps().files, 0);
 }
 
 TEST(FeatureCache, LocationFollowsFlagThenEnvironmentThenXdgThenHome) {
