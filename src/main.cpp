@@ -4,8 +4,10 @@
 #include "cli/app.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/proc.h"
 
 int main(int argc, char** argv) {
+  fersweep::proc::tune_allocator();  // before any thread starts
   try {
     return fersweep::cli::run(argc, argv);
   } catch (const fersweep::Error& e) {

@@ -3,7 +3,8 @@
 // torch.optim.Adam) on the same activations, batch size and thread count, in the same run; and the
 // same epoch with the activations read from an on-disk store a batch at a time
 // (train::StoredActivations, as a sweep's fine-tuning tasks read them) against the in-memory
-// tensor.
+// tensor. fersweep runs with its malloc settings (proc::tune_allocator, as `fersweep` does); the
+// peer runs twice, as python3 starts and with the same settings through glibc's environment.
 //
 //   bench_finetune [ARCH resnet18] [CUT layer4] [N 256] [SIZE 224] [BATCH 32] [REPEATS 3] [THREADS
 //   2]
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/proc.h"
 #include "model/arch.h"
 #include "model/weights.h"
 #include "store/rows.h"
@@ -35,6 +37,7 @@ double now() {
 
 int main(int argc, char** argv) {
   using namespace fersweep;
+  const bool tuned = proc::tune_allocator() == proc::AllocatorTuning::applied;
   auto arg = [&](int i, const char* fallback) {
     return std::string(argc > i ? argv[i] : fallback);
   };
@@ -104,30 +107,41 @@ int main(int argc, char** argv) {
     std::ofstream s(dir / "shape.txt");
     for (auto v : full) s << v << " ";
   }
-  const std::string cmd = std::string(FERSWEEP_PYTHON) + " " + FERSWEEP_BENCH_PEER + " " +
-                          dir.string() + " " + model::arch_name(arch) + " " + cut + " " +
-                          std::to_string(batch) + " " + std::to_string(repeats) + " " +
-                          std::to_string(threads);
-  double peer = 0;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    if (std::fscanf(p, "%lf", &peer) != 1) peer = 0;
-    pclose(p);
-  }
+  const std::string args = std::string(FERSWEEP_BENCH_PEER) + " " + dir.string() + " " +
+                           model::arch_name(arch) + " " + cut + " " + std::to_string(batch) + " " +
+                           std::to_string(repeats) + " " + std::to_string(threads);
+  auto run_peer = [&](const std::string& env) {
+    const std::string cmd = env + std::string(FERSWEEP_PYTHON) + " " + args;
+    double seconds = 0;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      if (std::fscanf(p, "%lf", &seconds) != 1) seconds = 0;
+      pclose(p);
+    }
+    if (seconds <= 0)
+      std::fprintf(stderr, "bench_finetune: the python peer failed: %s\n", cmd.c_str());
+    return seconds;
+  };
+  const double peer = run_peer("");
+  // glibc reads these at start-up: the thresholds tune_allocator sets.
+  const double peer_tuned =
+      run_peer("MALLOC_MMAP_THRESHOLD_=" + std::to_string(proc::kMmapThresholdBytes) +
+               " MALLOC_TRIM_THRESHOLD_=" + std::to_string(proc::kTrimThresholdBytes) + " ");
   std::filesystem::remove_all(dir);
-  if (peer <= 0) {
-    std::fprintf(stderr, "bench_finetune: the python peer failed: %s\n", cmd.c_str());
-    return 1;
-  }
+  if (peer <= 0 || peer_tuned <= 0) return 1;
   std::printf("%s %s, %d samples [%s], batch %d, %d threads: one epoch\n",
               model::arch_name(arch).c_str(), cut.c_str(), n,
               (std::to_string(shape[0]) + "x" + std::to_string(shape.size() > 1 ? shape[1] : 1) +
                "x" + std::to_string(shape.size() > 2 ? shape[2] : 1))
                   .c_str(),
               batch, threads);
-  std::printf("  fersweep fine_tune  %8.3f s (%.1f samples/s; setup and 1 epoch: %.3f s)\n", ours,
-              n / ours, one);
+  std::printf(
+      "  fersweep fine_tune  %8.3f s (%.1f samples/s; setup and 1 epoch: %.3f s; malloc "
+      "settings %s)\n",
+      ours, n / ours, one, tuned ? "applied" : "NOT applied");
   std::printf("  peer (torch)        %8.3f s (%.1f samples/s)\n", peer, n / peer);
   std::printf("  ratio peer/fersweep %8.2fx (goal >= 1.0)\n", peer / ours);
+  std::printf("  peer with fersweep's malloc settings %8.3f s (ratio %.2fx)\n", peer_tuned,
+              peer_tuned / ours);
   std::printf("  fersweep, rows read from an on-disk store %8.3f s (ratio memory/disk %.2fx)\n",
               disk, ours / disk);
   return 0;
