@@ -3,12 +3,15 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <fstream>
 #include <string_view>
 
 #include "core/error.h"
@@ -27,27 +30,49 @@ std::string env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
+// This host's name as a file name part (letters, digits, '.', '-'; anything else '_').
 std::string host_name() {
   char host[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(host, sizeof host) != 0) return "unknown";
-  return host;
+  if (::gethostname(host, sizeof host - 1) != 0) return "unknown";
+  std::string name = host;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  return name;
 }
 
-// Temp files are ".tmp-<host>@<pid>-<n>-<entry>" (a host name holds no '@'); earlier versions
-// wrote ".tmp-<pid>-<n>-<entry>", swept by age alone.
+// Which processes a pid names: this boot of this machine (a host name can repeat across nodes,
+// and containers share it) and this PID namespace; empty when unknown, and then no pid is
+// judged.
+std::string pid_domain() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  struct stat ns {};
+  if (!std::getline(boot, id) || id.size() < 8 || ::stat("/proc/self/ns/pid", &ns) != 0) return "";
+  return fmt::format("{}.{}", id.substr(0, 8), static_cast<unsigned long long>(ns.st_ino));
+}
+
+// Temp files are ".tmp-<host>@<pid domain>@<pid>-<n>-<entry>" (neither a host name nor a domain
+// holds '@'; the host is there for people); earlier versions wrote ".tmp-<pid>-<n>-<entry>",
+// swept by age alone.
 constexpr std::string_view kTempPrefix = ".tmp-";
 
-// Whether the temp file `name` belongs to a process of this host that has exited.
-bool writer_gone(const std::string& name, const std::string& host) {
-  const auto at = name.find('@');
-  if (at == std::string::npos ||
-      name.compare(kTempPrefix.size(), at - kTempPrefix.size(), host) != 0)
+// Whether the temp file `name` belongs to a process of this machine and PID namespace that has
+// exited.
+bool writer_gone(const std::string& name, const std::string& domain) {
+  const auto first = name.find('@');
+  const auto second = first == std::string::npos ? first : name.find('@', first + 1);
+  if (domain.empty() || second == std::string::npos ||
+      name.compare(first + 1, second - first - 1, domain) != 0)
     return false;
-  const long pid = std::strtol(name.c_str() + at + 1, nullptr, 10);
+  const long pid = std::strtol(name.c_str() + second + 1, nullptr, 10);
   return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace
+
+std::string cache_temp_prefix(long pid) {
+  return fmt::format("{}{}@{}@{}-", kTempPrefix, host_name(), pid_domain(), pid);
+}
 
 std::optional<fs::path> feature_cache_dir(const std::string& flag, bool disabled) {
   if (disabled) return std::nullopt;
@@ -102,9 +127,8 @@ std::optional<fs::path> FeatureCache::store(const std::string& key, const Featur
   static std::atomic<unsigned> counter{0};
   const fs::path file = entry_path(key);
   // Unique per process and call: two runs storing the same entry never share a temp file.
-  static const std::string host = host_name();
-  const fs::path temp = dir_ / fmt::format("{}{}@{}-{}-{}", kTempPrefix, host, ::getpid(),
-                                           counter++, file.filename().string());
+  static const std::string prefix = cache_temp_prefix(::getpid());
+  const fs::path temp = dir_ / fmt::format("{}{}-{}", prefix, counter++, file.filename().string());
   try {
     std::error_code ec;
     fs::create_directories(dir_, ec);
@@ -129,7 +153,7 @@ std::optional<fs::path> FeatureCache::store(const std::string& key, const Featur
 
 SweptTemps FeatureCache::sweep_stale_temps(std::chrono::seconds max_age) const {
   SweptTemps swept;
-  const std::string host = host_name();
+  const std::string domain = pid_domain();
   const auto now = fs::file_time_type::clock::now();
   std::error_code ec;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
@@ -139,7 +163,7 @@ SweptTemps FeatureCache::sweep_stale_temps(std::chrono::seconds max_age) const {
     const auto modified = fs::last_write_time(it->path(), gone);
     const auto bytes = fs::file_size(it->path(), gone);
     if (gone) continue;
-    if (!writer_gone(name, host) && now - modified < max_age) continue;
+    if (!writer_gone(name, domain) && now - modified < max_age) continue;
     if (fs::remove(it->path(), gone) && !gone) {
       ++swept.files;
       swept.bytes += bytes;

@@ -26,6 +26,10 @@ struct CachedFeatures {
   std::filesystem::path file;  ///< the entry it was read from
 };
 
+/// The start of the temp file names a process `pid` of this machine writes in a cache folder:
+/// ".tmp-<host>@<boot id>.<pid namespace>@<pid>-" (what sweep_stale_temps judges them by).
+std::string cache_temp_prefix(long pid);
+
 /// What FeatureCache::sweep_stale_temps removed.
 struct SweptTemps {
   int files = 0;
@@ -53,9 +57,10 @@ class FeatureCache {
                                              const nlohmann::json& result) const;
 
   /// Removes the temp files of stores that never finished (a run killed while writing; an
-  /// activation store's can be GBs): those of this host whose process is gone, and any not
-  /// modified for `max_age` (a writer writes without pause, so it died on another node).
-  /// Other runs' live temps stay. Files that vanish meanwhile are skipped.
+  /// activation store's can be GBs): those written on this machine since its boot, in this PID
+  /// namespace, by a process that has exited, and any not modified for `max_age` (a writer
+  /// writes without pause, so it died elsewhere). Other runs' live temps stay. Files that vanish
+  /// meanwhile are skipped.
   SweptTemps sweep_stale_temps(std::chrono::seconds max_age = std::chrono::hours(24)) const;
 
  private:

@@ -89,12 +89,14 @@ def test_1_second_run_dispatches_no_extraction_and_gives_identical_results():
     assert rc == 0, log
     assert [r["result"]["from_cache"] for r in journal(first, "extract")] == [False, False]
     assert len([n for n in os.listdir(CACHE) if n.endswith(".h5")]) == 2, os.listdir(CACHE)
-    # A temp file of a store killed on this host, and one another process is still writing.
+    # A temp file of a store killed on this machine, and one another process is still writing.
     dead = subprocess.Popen(["true"])
     dead.wait()
-    host = socket.gethostname()
-    killed = os.path.join(CACHE, f".tmp-{host}@{dead.pid}-0-{'a' * 64}.h5")
-    live = os.path.join(CACHE, f".tmp-{host}@{os.getpid()}-0-{'b' * 64}.h5")
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        domain = f"{f.read()[:8]}.{os.stat('/proc/self/ns/pid').st_ino}"
+    prefix = f".tmp-{socket.gethostname()}@{domain}@"
+    killed = os.path.join(CACHE, f"{prefix}{dead.pid}-0-{'a' * 64}.h5")
+    live = os.path.join(CACHE, f"{prefix}{os.getpid()}-0-{'b' * 64}.h5")
     for path in (killed, live):
         with open(path, "wb") as f:
             f.write(b"\0" * (3 << 20))

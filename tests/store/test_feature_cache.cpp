@@ -2,7 +2,6 @@
 // miss or a warning rather than an error.
 #include "store/feature_cache.h"
 
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -120,9 +119,7 @@ TEST(FeatureCache, AnUnwritableCacheWarnsOnceAndStoresNothing) {
 TEST(FeatureCache, SweepsTheTempFilesOfKilledRunsAndLeavesLiveOnes) {
   const fs::path dir = scratch_dir("store");
   const FeatureCache cache(dir);
-  char host[256] = {};
-  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
-  const pid_t child = fork();  // a process of this host that has exited
+  const pid_t child = fork();  // a process of this machine that has exited
   if (child == 0) _exit(0);
   ASSERT_EQ(waitpid(child, nullptr, 0), child);
   auto file = [&](const std::string& name, std::size_t bytes, int days_old) {
@@ -131,10 +128,11 @@ TEST(FeatureCache, SweepsTheTempFilesOfKilledRunsAndLeavesLiveOnes) {
                         fs::file_time_type::clock::now() - std::chrono::hours(24 * days_old));
     return name;
   };
-  file(fmt::format(".tmp-{}@{}-0-a.h5", host, child), 1000, 0);  // this host, writer gone
-  const std::string live = file(fmt::format(".tmp-{}@{}-1-b.h5", host, getpid()), 10, 0);
-  const std::string writing = file(".tmp-node17@4242-0-c.h5", 10, 0);  // another node's
-  file(".tmp-node17@4242-1-d.h5", 300, 2);                             // another node's, abandoned
+  file(cache_temp_prefix(child) + "0-a.h5", 1000, 0);  // this machine, writer gone
+  const std::string live = file(cache_temp_prefix(getpid()) + "1-b.h5", 10, 0);
+  // Another machine's (or container's: another PID namespace), being written; then abandoned.
+  const std::string writing = file(".tmp-node17@00000000.1@4242-0-c.h5", 10, 0);
+  file(".tmp-node17@00000000.1@4242-1-d.h5", 300, 2);
   file(".tmp-4242-0-e.h5", 20, 2);  // an earlier version's, abandoned
   const std::string fresh_old_style = file(".tmp-4242-1-f.h5", 20, 0);
   file("0123.h5", 10, 30);  // an entry and a file of the user's: never swept
@@ -145,6 +143,11 @@ TEST(FeatureCache, SweepsTheTempFilesOfKilledRunsAndLeavesLiveOnes) {
   std::set<std::string> left;
   for (const auto& e : fs::directory_iterator(dir)) left.insert(e.path().filename().string());
   EXPECT_EQ(left, (std::set<std::string>{live, writing, fresh_old_style, "0123.h5", "notes.txt"}));
+  // The prefix names the host for people, then the machine's boot and PID namespace, then pid.
+  const std::string prefix = cache_temp_prefix(42);
+  EXPECT_EQ(prefix.rfind(".tmp-", 0), 0u) << prefix;
+  EXPECT_NE(prefix.find("@", prefix.find("@") + 1), std::string::npos) << prefix;
+  EXPECT_EQ(prefix.substr(prefix.size() - 4), "@42-") << prefix;
   // A cache folder that does not exist yet has nothing to sweep.
   EXPECT_EQ(FeatureCache(dir / "none").sweep_stale_temps().files, 0);
 }
