@@ -237,9 +237,15 @@ class Coordinator {
     return result;
   }
 
+  // Whether `set` is task `id`'s results file already (an activation store that arrived from a
+  // worker was received into it).
+  bool written_in_place(const std::string& id, const FeatureSet& set) const {
+    return set.id == id && set.on_disk && set.on_disk->file == results_.features_path(id);
+  }
+
   // A feature set just written to the results directory, for the tasks that use it. An activation
-  // store is kept as the file's metadata (its rows are read from there when sent): the set that
-  // arrived names a spill file, removed with it.
+  // store is kept as the file's metadata (its rows are read from there when sent), read back from
+  // the file: provenance then has the types a resumed run reads (HDF5's, not the JSON sent).
   void keep_features(const std::string& id, std::shared_ptr<const FeatureSet> set) {
     if (set->on_disk)
       set = std::make_shared<FeatureSet>(store::read_features_file(results_.features_path(id)));
@@ -334,7 +340,8 @@ class Coordinator {
     json& result = o.result;
     if (o.ok && o.features) {
       o.features->id = o.id;
-      store::write_features_file(results_.features_path(o.id), *o.features);
+      if (!written_in_place(o.id, *o.features))
+        store::write_features_file(results_.features_path(o.id), *o.features);
       result["features_file"] = fs::relative(results_.features_path(o.id), results_.dir()).string();
       result["n"] = o.features->n;
       result["dim"] = o.features->dim;
@@ -552,10 +559,18 @@ class Coordinator {
     if (msg.type == protocol::kCheckpoint) return keep_checkpoint(std::move(msg.checkpoint));
     if (msg.type == protocol::kResult) {
       // Rows of activation stores follow the message, in outcome order: all taken off the wire
-      // before anything is recorded.
+      // before anything is recorded, straight into the results directory's feature file.
+      // (A result for a task not running here, which the scheduler will refuse, goes to a
+      // spill file: it never replaces a file the journal names.)
       for (auto& a : msg.outcomes) {
         if (!a.rows_follow) continue;
-        const std::string error = protocol::receive_rows(comm_, worker, *a.outcome.features);
+        const std::string& id = a.outcome.id;
+        const bool running =
+            scheduler_.contains(id) && scheduler_.state(id) == Scheduler::State::running;
+        const fs::path into = results_.features_path(id);
+        const std::string error =
+            protocol::receive_rows(comm_, worker, *a.outcome.features,
+                                   running && a.outcome.features->id == id ? &into : nullptr);
         if (error.empty()) continue;
         // Rank 0 could not keep them: the task failed (it is retried).
         a.outcome.ok = false;

@@ -8,6 +8,7 @@
 #include "comm/mpi.h"
 #include "comm/wire.h"
 #include "core/error.h"
+#include "store/features_file.h"
 
 namespace fersweep::run::protocol {
 namespace {
@@ -238,11 +239,13 @@ void send_rows(comm::Communicator& comm, int dest, const FeatureSet& set) {
   }
 }
 
-std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set) {
-  // A spill file that cannot be written (a full scratch disk) fails the tasks, not the run: the
-  // rows are still taken off the wire, so both ranks stay in step.
+std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set,
+                         const std::filesystem::path* into) {
+  // A file that cannot be written (a full disk) fails the tasks, not the run: the rows are still
+  // taken off the wire, so both ranks stay in step.
   std::string error;
   std::optional<store::RowWriter> spill;
+  std::optional<store::StoreFileWriter> file;
   auto keep = [&](auto&& write) {
     if (!error.empty()) return;
     try {
@@ -251,7 +254,12 @@ std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set) 
       error = e.what();
     }
   };
-  keep([&] { spill.emplace(set.id, set.dim); });
+  keep([&] {
+    if (into)
+      file.emplace(*into, set);
+    else
+      spill.emplace(set.id, set.dim);
+  });
   std::int64_t received = 0;
   while (received < set.n) {
     const comm::Message m = comm.recv(source, kRowsTag);
@@ -269,10 +277,10 @@ std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set) 
       throw CommError(fmt::format(
           "rank {} sent rows {}+{} of feature set {} while rows {} of {} ({} of {}) were due",
           source, first, count, id, received, set.id, set.n, set.dim));
-    keep([&] { spill->append(values.data(), count); });
+    keep([&] { file ? file->append(values.data(), count) : spill->append(values.data(), count); });
     received += count;
   }
-  keep([&] { set.on_disk = spill->finish(); });
+  keep([&] { set.on_disk = file ? file->commit() : spill->finish(); });
   return error;
 }
 

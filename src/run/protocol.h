@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -93,10 +94,13 @@ Message decode(std::string_view payload, int source);
 /// The rows of a feature set on disk (activation stores) do not go inside a message: the message
 /// carries the rest with `rows_follow`, and the sender then calls send_rows, which sends them in
 /// chunks of about store::kRowsChunkBytes on kRowsTag (blocking; memory: one chunk). The receiver
-/// calls receive_rows, which writes them into a spill file as they come (set.on_disk). A spill
-/// file that cannot be written still takes every chunk off the wire and returns the error
-/// (empty: received); a message out of order is a CommError.
+/// calls receive_rows, which writes them as they come into a spill file, or with `into` straight
+/// into that feature file (rank 0: the results directory's; committed when the last row is in),
+/// and points set.on_disk at them. A file that cannot be written still takes every chunk off the
+/// wire and returns the error (empty: received), leaving no file behind; a message out of order
+/// is a CommError.
 void send_rows(comm::Communicator& comm, int dest, const FeatureSet& set);
-std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set);
+std::string receive_rows(comm::Communicator& comm, int source, FeatureSet& set,
+                         const std::filesystem::path* into = nullptr);
 
 }  // namespace fersweep::run::protocol

@@ -731,6 +731,7 @@ class SweepExecutor : public Executor {
     options.spill = cut != model::Cut::head;
     options.spill_name = t.id;
     auto set = std::make_shared<FeatureSet>(extract_feature_set(fx, manifest_, indices, options));
+    set->id = t.id;  // rank 0 receives an activation store's rows into the file of that name
     provenance["backbone"] = model::arch_name(arch);
     provenance["variant"] = variant;
     provenance["image_size"] = size;

@@ -39,14 +39,6 @@ void write_metadata(H5File& f, const FeatureSet& set) {
   }
 }
 
-// Closes a file descriptor when it goes out of scope.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // Refuses up front a file the disk has no room for (HDF5 writes only its small metadata here).
 void check_room(const fs::path& path, std::uint64_t bytes) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
@@ -61,56 +53,87 @@ void check_room(const fs::path& path, std::uint64_t bytes) {
                   path.string(), needed / (1 << 30), dir.string(), free / (1 << 30)));
 }
 
-// An on-disk set: the rows' space allocated contiguously first (its blocks and the metadata's
-// reserved on disk before HDF5 writes anything else), then labels, paths and attributes through
-// HDF5, then the rows copied in with POSIX calls, a chunk at a time.
-void write_rows_file(const fs::path& path, const FeatureSet& set) {
-  const RowReader source(*set.on_disk, set.n, set.dim);
-  const auto bytes = static_cast<std::uint64_t>(set.n * set.dim) * sizeof(float);
-  const fs::path temp = path.string() + ".tmp";
+}  // namespace
+
+// The rows' space is allocated contiguously first (its blocks and the metadata's reserved on disk
+// before HDF5 writes anything else), then labels, paths and attributes go through HDF5, then the
+// rows are written with POSIX calls as they come.
+StoreFileWriter::StoreFileWriter(fs::path path, const FeatureSet& set)
+    : path_(std::move(path)), temp_(path_.string() + ".tmp"), n_(set.n), dim_(set.dim) {
+  FERSWEEP_ASSERT(static_cast<std::int64_t>(set.labels.size()) == set.n, "label count mismatch");
   std::error_code ignored;
-  fs::remove(temp, ignored);  // a killed run's: its size must not count against the room
-  check_room(path, bytes);
+  fs::remove(temp_, ignored);  // a killed run's: its size must not count against the room
+  check_room(path_, static_cast<std::uint64_t>(n_ * dim_) * sizeof(float));
   // Labels (8 bytes each), paths (a global heap entry of their length plus 16 each) and the
   // attributes, with room to spare: HDF5's own writes then fit in the reservation.
   std::uint64_t metadata = 1 << 20;
   for (const auto& p : set.paths) metadata += 8 + 32 + p.size();
   metadata += 2 * set.attributes.dump().size();
   try {
-    std::uint64_t offset = 0, end = 0;
+    std::uint64_t end = 0;
     {
-      H5File f(temp, H5File::Mode::create_truncate);
-      offset = f.create_contiguous_f32("/features", static_cast<hsize_t>(set.n),
-                                       static_cast<hsize_t>(set.dim), metadata);
+      H5File f(temp_, H5File::Mode::create_truncate);
+      offset_ = f.create_contiguous_f32("/features", static_cast<hsize_t>(n_),
+                                        static_cast<hsize_t>(dim_), metadata);
       write_metadata(f, set);
       end = f.flush_and_get_end();
       f.close();
     }
-    Fd out{::open(temp.c_str(), O_WRONLY | O_CLOEXEC)};
-    if (out.fd < 0)
-      throw IoError(fmt::format("cannot open '{}': {}", temp.string(), std::strerror(errno)));
+    fd_ = ::open(temp_.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_ < 0)
+      throw IoError(fmt::format("cannot open '{}': {}", temp_.string(), std::strerror(errno)));
     // What was reserved beyond HDF5's end goes back (the file is then exactly HDF5's size).
     struct stat st {};
-    if (::fstat(out.fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > end &&
-        ::ftruncate(out.fd, static_cast<off_t>(end)) != 0)
-      throw IoError(fmt::format("cannot write '{}': {}", temp.string(), std::strerror(errno)));
-    copy_rows(source, set.n, set.dim, out.fd, offset, temp);
-    const int fd = out.fd;
-    out.fd = -1;
-    if (::close(fd) != 0)
-      throw IoError(fmt::format("cannot write '{}': {}", temp.string(), std::strerror(errno)));
-    commit_temp_file(temp, path);
+    if (::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > end &&
+        ::ftruncate(fd_, static_cast<off_t>(end)) != 0)
+      throw IoError(fmt::format("cannot write '{}': {}", temp_.string(), std::strerror(errno)));
   } catch (...) {
-    fs::remove(temp, ignored);
+    if (fd_ >= 0) ::close(fd_);
+    fs::remove(temp_, ignored);
     throw;
   }
 }
 
-}  // namespace
+StoreFileWriter::~StoreFileWriter() {
+  if (fd_ < 0) return;  // committed
+  ::close(fd_);
+  std::error_code ignored;
+  fs::remove(temp_, ignored);
+}
+
+void StoreFileWriter::append(const float* rows, std::int64_t count) {
+  FERSWEEP_ASSERT(fd_ >= 0 && count >= 0 && rows_ + count <= n_, "rows beyond the store's size");
+  write_floats_at(fd_, offset_ + static_cast<std::uint64_t>(rows_ * dim_) * sizeof(float), rows,
+                  static_cast<std::size_t>(count * dim_), temp_);
+  rows_ += count;
+}
+
+void StoreFileWriter::append_all(const RowReader& source) {
+  FERSWEEP_ASSERT(fd_ >= 0 && rows_ == 0, "append_all into a started store file");
+  copy_rows(source, n_, dim_, fd_, offset_, temp_);
+  rows_ = n_;
+}
+
+RowsOnDisk StoreFileWriter::commit() {
+  FERSWEEP_ASSERT(
+      fd_ >= 0 && rows_ == n_,
+      fmt::format("store file '{}' committed with {} of {} rows", temp_.string(), rows_, n_));
+  if (::fsync(fd_) != 0)
+    throw IoError(fmt::format("cannot write '{}': {}", temp_.string(), std::strerror(errno)));
+  commit_temp_file(temp_, path_);  // removes the temp if it cannot
+  auto open = std::make_shared<const OpenFile>(fd_);
+  fd_ = -1;
+  return RowsOnDisk{path_, offset_, std::move(open)};
+}
 
 void write_features_file(const std::filesystem::path& path, const FeatureSet& set) {
   FERSWEEP_ASSERT(static_cast<std::int64_t>(set.labels.size()) == set.n, "label count mismatch");
-  if (set.on_disk) return write_rows_file(path, set);
+  if (set.on_disk) {
+    StoreFileWriter file(path, set);
+    file.append_all(RowReader(*set.on_disk, set.n, set.dim));
+    file.commit();
+    return;
+  }
   FERSWEEP_ASSERT(static_cast<std::int64_t>(set.values.size()) == set.n * set.dim,
                   "feature size mismatch");
   write_h5_atomically(path, [&](H5File& f) {

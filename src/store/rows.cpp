@@ -163,6 +163,22 @@ void RowReader::gather(const std::vector<std::size_t>& idx, float* out) const {
   }
 }
 
+void write_floats_at(int fd, std::uint64_t at, const float* values, std::size_t count,
+                     const fs::path& to) {
+  const auto* p = reinterpret_cast<const char*>(values);
+  std::size_t left = count * sizeof(float);
+  while (left > 0) {
+    const ssize_t w = ::pwrite(fd, p, left, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0)
+      throw IoError(fmt::format("cannot write '{}': {}", to.string(),
+                                w < 0 ? system_reason() : std::string("nothing written")));
+    p += w;
+    at += static_cast<std::uint64_t>(w);
+    left -= static_cast<std::size_t>(w);
+  }
+}
+
 void copy_rows(const RowReader& from, std::int64_t n, std::int64_t dim, int fd,
                std::uint64_t offset, const fs::path& to) {
   const std::int64_t chunk = rows_per_chunk(dim);
@@ -170,19 +186,8 @@ void copy_rows(const RowReader& from, std::int64_t n, std::int64_t dim, int fd,
   for (std::int64_t first = 0; first < n; first += chunk) {
     const std::int64_t count = std::min(chunk, n - first);
     from.read(first, count, buffer.data());
-    const auto* p = reinterpret_cast<const char*>(buffer.data());
-    std::size_t left = static_cast<std::size_t>(count * dim) * sizeof(float);
-    std::uint64_t at = offset + static_cast<std::uint64_t>(first * dim) * sizeof(float);
-    while (left > 0) {
-      const ssize_t w = ::pwrite(fd, p, left, static_cast<off_t>(at));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0)
-        throw IoError(fmt::format("cannot write '{}': {}", to.string(),
-                                  w < 0 ? system_reason() : std::string("nothing written")));
-      p += w;
-      at += static_cast<std::uint64_t>(w);
-      left -= static_cast<std::size_t>(w);
-    }
+    write_floats_at(fd, offset + static_cast<std::uint64_t>(first * dim) * sizeof(float),
+                    buffer.data(), static_cast<std::size_t>(count * dim), to);
   }
 }
 

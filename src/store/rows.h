@@ -89,6 +89,10 @@ class RowReader {
 void copy_rows(const RowReader& from, std::int64_t n, std::int64_t dim, int fd,
                std::uint64_t offset, const std::filesystem::path& to);
 
+/// Writes `count` floats into `fd` at byte `at` (pwrite until done); IoError naming `to`.
+void write_floats_at(int fd, std::uint64_t at, const float* values, std::size_t count,
+                     const std::filesystem::path& to);
+
 /// Rows per chunk when rows travel or are copied: about kRowsChunkBytes (or
 /// $FERSWEEP_ROWS_CHUNK_BYTES), at least one row.
 inline constexpr std::size_t kRowsChunkBytes = 16u << 20;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 
@@ -11,10 +13,12 @@
 #include "common/test_support.h"
 #include "core/error.h"
 #include "run/protocol.h"
+#include "store/features_file.h"
 #include "store/rows.h"
 
 namespace fersweep::comm {
 namespace {
+namespace fs = std::filesystem;
 
 std::unique_ptr<MpiSession> g_session;
 
@@ -150,6 +154,58 @@ TEST(MpiRows, ASpillFileThatCannotBeWrittenFailsTheTransferNotTheRanks) {
     std::vector<float> row(kDim);
     store::RowReader(*second.on_disk, kRows, kDim).read(kRows - 1, 1, row.data());
     EXPECT_EQ(row[kDim - 1], 0.25f);
+  }
+  comm.barrier();
+}
+
+// Rank 0 receives an extraction's store straight into its results file (no spill file): a file
+// that cannot be written fails that transfer, leaves nothing, and the next arrives whole.
+TEST(MpiRows, ArrivingRowsGoStraightIntoTheFeatureFile) {
+  Communicator comm;
+  const int rank = g_session->placement().rank;
+  constexpr std::int64_t kRows = 64, kDim = 2000;
+  auto set = std::make_shared<run::FeatureSet>();
+  set->id = "0123456789abcdef";
+  set->n = kRows;
+  set->dim = kDim;
+  set->labels.assign(kRows, 3);
+  set->paths.assign(kRows, "p.png");
+  set->attributes = {{"cut", "layer3"}};
+  if (rank == 1) {
+    store::RowWriter writer(set->id, kDim);
+    std::vector<float> row(kDim);
+    for (std::int64_t r = 0; r < kRows; ++r) {
+      std::fill(row.begin(), row.end(), static_cast<float>(r));
+      writer.append(row.data(), 1);
+    }
+    set->on_disk = writer.finish();
+    for (int attempt = 0; attempt < 2; ++attempt) run::protocol::send_rows(comm, 0, *set);
+  } else {
+    const fs::path dir = test_support::scratch_dir("comm");
+    const fs::path file = dir / "0123456789abcdef.h5";
+    run::FeatureSet first = *set;
+    std::string error;
+    {
+      const test_support::ScopedFileSizeLimit limit(64 << 10);
+      error = run::protocol::receive_rows(comm, 1, first, &file);
+    }
+    EXPECT_NE(error.find(file.string() + ".tmp"), std::string::npos) << error;
+    EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+    EXPECT_FALSE(first.on_disk);
+    EXPECT_TRUE(fs::is_empty(dir));
+    run::FeatureSet second = *set;
+    EXPECT_EQ(run::protocol::receive_rows(comm, 1, second, &file), "");
+    ASSERT_TRUE(second.on_disk);
+    EXPECT_EQ(second.on_disk->file, file);
+    const run::FeatureSet back = store::read_features_file(file);
+    ASSERT_TRUE(back.on_disk);
+    EXPECT_EQ(back.labels, set->labels);
+    EXPECT_EQ(back.attributes, set->attributes);
+    std::vector<float> row(kDim);
+    store::RowReader(*back.on_disk, kRows, kDim).read(kRows - 1, 1, row.data());
+    EXPECT_EQ(row[0], static_cast<float>(kRows - 1));
+    EXPECT_EQ(row[kDim - 1], static_cast<float>(kRows - 1));
+    fs::remove_all(dir);
   }
   comm.barrier();
 }

@@ -188,6 +188,49 @@ TEST(Rows, AStoreTheDiskCannotHoldFailsCleanly) {
   fs::remove_all(dir);
 }
 
+// Rows arriving in pieces (over MPI on rank 0) go straight into the feature file: the same file
+// as one written whole, readable through the descriptor commit() returns; a writer given up
+// before its last row (the sender's rows stopped, the disk filled) leaves no file and no temp.
+TEST(Rows, AStoreFileWrittenAsRowsComeEqualsOneWrittenWhole) {
+  const fs::path dir = test_support::scratch_dir("store");
+  const FeatureSet set = spilled_set(40, 33);
+  write_features_file(dir / "whole.h5", set);
+  RowsOnDisk rows;
+  {
+    StoreFileWriter file(dir / "pieces.h5", set);
+    EXPECT_TRUE(fs::exists(dir / "pieces.h5.tmp"));
+    EXPECT_FALSE(fs::exists(dir / "pieces.h5"));
+    std::vector<float> all(40 * 33);
+    RowReader(*set.on_disk, 40, 33).read(0, 40, all.data());
+    for (std::int64_t first : {0, 1, 17, 39}) {
+      const std::int64_t next = first == 0 ? 1 : first == 1 ? 17 : first == 17 ? 39 : 40;
+      file.append(all.data() + first * 33, next - first);
+    }
+    rows = file.commit();
+  }
+  EXPECT_FALSE(fs::exists(dir / "pieces.h5.tmp"));
+  EXPECT_EQ(rows.file, dir / "pieces.h5");
+  std::vector<float> row(33);
+  RowReader(rows, 40, 33).read(39, 1, row.data());
+  EXPECT_EQ(row[32], 39032.f);
+  const FeatureSet whole = read_features_file(dir / "whole.h5");
+  const FeatureSet pieces = read_features_file(dir / "pieces.h5");
+  EXPECT_EQ(pieces.id, whole.id);
+  EXPECT_EQ(pieces.labels, whole.labels);
+  EXPECT_EQ(pieces.paths, whole.paths);
+  EXPECT_EQ(pieces.attributes, whole.attributes);
+  EXPECT_EQ(H5File(dir / "pieces.h5", H5File::Mode::read).read_f32("/features").values,
+            H5File(dir / "whole.h5", H5File::Mode::read).read_f32("/features").values);
+  {
+    StoreFileWriter file(dir / "whole.h5", set);
+    file.append(row.data(), 1);
+    EXPECT_THROW(file.commit(), InternalError);
+  }
+  EXPECT_FALSE(fs::exists(dir / "whole.h5.tmp"));
+  EXPECT_EQ(read_features_file(dir / "whole.h5").labels, set.labels);  // the earlier file stays
+  fs::remove_all(dir);
+}
+
 long peak_rss_kb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
