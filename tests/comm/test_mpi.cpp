@@ -120,91 +120,71 @@ TEST(MpiRows, AStoreOnDiskTravelsInChunksIntoASpillFile) {
   comm.barrier();
 }
 
-// A receiving rank that cannot write its spill file (here: a 64 KB file-size limit) still takes
-// every chunk off the wire and says why; the next store then arrives whole.
-TEST(MpiRows, ASpillFileThatCannotBeWrittenFailsTheTransferNotTheRanks) {
-  Communicator comm;
-  const int rank = g_session->placement().rank;
-  constexpr std::int64_t kRows = 64, kDim = 2000;
+// The metadata of a store of `rows` rows of `dim` floats (its rows not written).
+std::shared_ptr<run::FeatureSet> store_metadata(std::int64_t rows, std::int64_t dim) {
   auto set = std::make_shared<run::FeatureSet>();
   set->id = "0123456789abcdef";
-  set->n = kRows;
-  set->dim = kDim;
-  set->labels.assign(kRows, 1);
-  set->paths.assign(kRows, "p");
-  if (rank == 1) {
-    store::RowWriter writer(set->id, kDim);
-    std::vector<float> row(kDim, 0.25f);
-    for (std::int64_t r = 0; r < kRows; ++r) writer.append(row.data(), 1);
-    set->on_disk = writer.finish();
-    for (int attempt = 0; attempt < 2; ++attempt) run::protocol::send_rows(comm, 0, *set);
-  } else {
-    run::FeatureSet first = *set;
-    std::string error;
-    {
-      const test_support::ScopedFileSizeLimit limit(64 << 10);
-      error = run::protocol::receive_rows(comm, 1, first);
-    }
-    EXPECT_NE(error.find("cannot write spill file '"), std::string::npos) << error;
-    EXPECT_NE(error.find("File too large"), std::string::npos) << error;
-    EXPECT_FALSE(first.on_disk);
-    run::FeatureSet second = *set;
-    EXPECT_EQ(run::protocol::receive_rows(comm, 1, second), "");
-    ASSERT_TRUE(second.on_disk);
-    std::vector<float> row(kDim);
-    store::RowReader(*second.on_disk, kRows, kDim).read(kRows - 1, 1, row.data());
-    EXPECT_EQ(row[kDim - 1], 0.25f);
-  }
-  comm.barrier();
+  set->n = rows;
+  set->dim = dim;
+  set->labels.assign(static_cast<std::size_t>(rows), 3);
+  set->paths.assign(static_cast<std::size_t>(rows), "p.png");
+  set->attributes = {{"cut", "layer3"}};
+  return set;
 }
 
-// Rank 0 receives an extraction's store straight into its results file (no spill file): a file
-// that cannot be written fails that transfer, leaves nothing, and the next arrives whole.
-TEST(MpiRows, ArrivingRowsGoStraightIntoTheFeatureFile) {
+// Writes `set`'s rows, row r all r, to a spill file (the sending rank's store).
+void spill_rows(run::FeatureSet& set) {
+  store::RowWriter writer(set.id, set.dim);
+  std::vector<float> row(static_cast<std::size_t>(set.dim));
+  for (std::int64_t r = 0; r < set.n; ++r) {
+    std::fill(row.begin(), row.end(), static_cast<float>(r));
+    writer.append(row.data(), 1);
+  }
+  set.on_disk = writer.finish();
+}
+
+// A receiving rank that cannot write the rows (here: a 64 KB file-size limit) still takes every
+// chunk off the wire and says why, leaving nothing; the next store then arrives whole. Into a
+// spill file (a worker), and straight into a feature file (rank 0, an extraction's store).
+TEST(MpiRows, AFileThatCannotBeWrittenFailsTheTransferNotTheRanks) {
   Communicator comm;
   const int rank = g_session->placement().rank;
   constexpr std::int64_t kRows = 64, kDim = 2000;
-  auto set = std::make_shared<run::FeatureSet>();
-  set->id = "0123456789abcdef";
-  set->n = kRows;
-  set->dim = kDim;
-  set->labels.assign(kRows, 3);
-  set->paths.assign(kRows, "p.png");
-  set->attributes = {{"cut", "layer3"}};
+  const auto set = store_metadata(kRows, kDim);
   if (rank == 1) {
-    store::RowWriter writer(set->id, kDim);
-    std::vector<float> row(kDim);
-    for (std::int64_t r = 0; r < kRows; ++r) {
-      std::fill(row.begin(), row.end(), static_cast<float>(r));
-      writer.append(row.data(), 1);
-    }
-    set->on_disk = writer.finish();
-    for (int attempt = 0; attempt < 2; ++attempt) run::protocol::send_rows(comm, 0, *set);
+    spill_rows(*set);
+    for (int transfer = 0; transfer < 4; ++transfer) run::protocol::send_rows(comm, 0, *set);
   } else {
     const fs::path dir = test_support::scratch_dir("comm");
     const fs::path file = dir / "0123456789abcdef.h5";
-    run::FeatureSet first = *set;
-    std::string error;
-    {
-      const test_support::ScopedFileSizeLimit limit(64 << 10);
-      error = run::protocol::receive_rows(comm, 1, first, &file);
+    for (const fs::path* into : {static_cast<const fs::path*>(nullptr), &file}) {
+      run::FeatureSet first = *set;
+      std::string error;
+      {
+        const test_support::ScopedFileSizeLimit limit(64 << 10);
+        error = run::protocol::receive_rows(comm, 1, first, into);
+      }
+      const std::string named = into ? "'" + file.string() + ".tmp'" : "cannot write spill file '";
+      EXPECT_NE(error.find(named), std::string::npos) << error;
+      EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+      EXPECT_FALSE(first.on_disk);
+      EXPECT_TRUE(fs::is_empty(dir));
+      run::FeatureSet second = *set;
+      EXPECT_EQ(run::protocol::receive_rows(comm, 1, second, into), "");
+      ASSERT_TRUE(second.on_disk);
+      std::vector<float> row(kDim);
+      store::RowReader(*second.on_disk, kRows, kDim).read(kRows - 1, 1, row.data());
+      EXPECT_EQ(row[0], static_cast<float>(kRows - 1));
+      EXPECT_EQ(row[kDim - 1], static_cast<float>(kRows - 1));
     }
-    EXPECT_NE(error.find(file.string() + ".tmp"), std::string::npos) << error;
-    EXPECT_NE(error.find("File too large"), std::string::npos) << error;
-    EXPECT_FALSE(first.on_disk);
-    EXPECT_TRUE(fs::is_empty(dir));
-    run::FeatureSet second = *set;
-    EXPECT_EQ(run::protocol::receive_rows(comm, 1, second, &file), "");
-    ASSERT_TRUE(second.on_disk);
-    EXPECT_EQ(second.on_disk->file, file);
+    // Rank 0's feature file: committed in place, read back as any feature file.
     const run::FeatureSet back = store::read_features_file(file);
     ASSERT_TRUE(back.on_disk);
     EXPECT_EQ(back.labels, set->labels);
     EXPECT_EQ(back.attributes, set->attributes);
     std::vector<float> row(kDim);
-    store::RowReader(*back.on_disk, kRows, kDim).read(kRows - 1, 1, row.data());
-    EXPECT_EQ(row[0], static_cast<float>(kRows - 1));
-    EXPECT_EQ(row[kDim - 1], static_cast<float>(kRows - 1));
+    store::RowReader(*back.on_disk, kRows, kDim).read(kRows / 2, 1, row.data());
+    EXPECT_EQ(row[kDim / 2], static_cast<float>(kRows / 2));
     fs::remove_all(dir);
   }
   comm.barrier();
