@@ -32,6 +32,7 @@ struct FeatureSet {
 /// Writes `set` to `path` atomically (temp file, fsync, rename). Rows on disk are copied a chunk
 /// at a time into a contiguous /features (an IoError up front when the disk lacks the room).
 void write_features_file(const std::filesystem::path& path, const FeatureSet& set);
+
 /// An activation store's feature file written as its rows come, so that rows arriving over MPI go
 /// straight into the results directory. The constructor writes everything of `set` but its rows
 /// (n, dim, labels, paths, id, attributes; its values and on_disk are not read) to `path`.tmp,
