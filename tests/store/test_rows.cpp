@@ -202,10 +202,8 @@ TEST(Rows, AStoreFileWrittenAsRowsComeEqualsOneWrittenWhole) {
     EXPECT_FALSE(fs::exists(dir / "pieces.h5"));
     std::vector<float> all(40 * 33);
     RowReader(*set.on_disk, 40, 33).read(0, 40, all.data());
-    for (std::int64_t first : {0, 1, 17, 39}) {
-      const std::int64_t next = first == 0 ? 1 : first == 1 ? 17 : first == 17 ? 39 : 40;
-      file.append(all.data() + first * 33, next - first);
-    }
+    const std::int64_t cuts[] = {0, 1, 17, 39, 40};  // pieces of 1, 16, 22 and 1 rows
+    for (int i = 0; i < 4; ++i) file.append(all.data() + cuts[i] * 33, cuts[i + 1] - cuts[i]);
     rows = file.commit();
   }
   EXPECT_FALSE(fs::exists(dir / "pieces.h5.tmp"));
