@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/proc.h"
 
 namespace fersweep::comm {
 namespace {
@@ -64,9 +65,7 @@ bool launched_by_mpi_launcher() {
 }
 
 MpiSession::MpiSession(bool force) {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  placement_.host = host;
+  placement_.host = proc::host_name();
   if (!force && !launched_by_mpi_launcher()) return;
 
   int already = 0;

@@ -8,6 +8,7 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <unistd.h>
 
 namespace fersweep::proc {
 namespace {
@@ -22,6 +23,12 @@ double status_mib(const std::string& key) {
 }
 
 }  // namespace
+
+std::string host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "";
+  return host;
+}
 
 double peak_rss_mib() {
   return status_mib("VmHWM:");

@@ -2,7 +2,12 @@
 // and the process's malloc settings.
 #pragma once
 
+#include <string>
+
 namespace fersweep::proc {
+
+/// This machine's host name (gethostname); empty when it cannot be read.
+std::string host_name();
 
 /// The malloc thresholds tune_allocator() sets, in bytes.
 inline constexpr int kMmapThresholdBytes = 256 << 20;

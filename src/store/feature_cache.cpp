@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <string_view>
@@ -17,6 +16,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/proc.h"
 #include "store/h5.h"
 
 namespace fersweep::store {
@@ -32,9 +32,8 @@ std::string env(const char* name) {
 
 // This host's name as a file name part (letters, digits, '.', '-'; anything else '_').
 std::string host_name() {
-  char host[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) return "unknown";
-  std::string name = host;
+  std::string name = proc::host_name();
+  if (name.empty()) return "unknown";
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
   return name;

@@ -118,9 +118,7 @@ RowsOnDisk StoreFileWriter::commit() {
   FERSWEEP_ASSERT(
       fd_ >= 0 && rows_ == n_,
       fmt::format("store file '{}' committed with {} of {} rows", temp_.string(), rows_, n_));
-  if (::fsync(fd_) != 0)
-    throw IoError(fmt::format("cannot write '{}': {}", temp_.string(), std::strerror(errno)));
-  commit_temp_file(temp_, path_);  // removes the temp if it cannot
+  commit_temp_file(temp_, path_);  // fsync, rename; if it throws, the destructor removes the temp
   auto open = std::make_shared<const OpenFile>(fd_);
   fd_ = -1;
   return RowsOnDisk{path_, offset_, std::move(open)};

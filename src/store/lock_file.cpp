@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/proc.h"
 
 namespace fersweep::store {
 
@@ -41,9 +42,7 @@ DirectoryLock::DirectoryLock(const std::filesystem::path& path) : path_(path) {
                     "or lock-capable filesystem for the results directory)",
                     path.string(), std::strerror(err)));
   }
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  const std::string who = fmt::format("pid {} on host {}\n", ::getpid(), host);
+  const std::string who = fmt::format("pid {} on host {}\n", ::getpid(), proc::host_name());
   if (::ftruncate(fd_, 0) == 0) {
     [[maybe_unused]] const ssize_t n = ::pwrite(fd_, who.data(), who.size(), 0);
   }

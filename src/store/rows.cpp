@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/proc.h"
 
 namespace fersweep::store {
 namespace fs = std::filesystem;
@@ -58,9 +59,7 @@ fs::path spill_dir() {
       break;
     }
   }
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  const fs::path path = base / fmt::format("fersweep-{}-{}", host, ::getpid());
+  const fs::path path = base / fmt::format("fersweep-{}-{}", proc::host_name(), ::getpid());
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec)
